@@ -1,0 +1,44 @@
+"""Installs tfjpeg: differentiable, libjpeg-faithful JPEG in TensorFlow/Keras."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="tfjpeg",
+    version="0.1.0",
+    description=(
+        "Make JPEG better on both ends: learned pre-editing before a standard encoder and "
+        "consistent decoding of real JPEG files, on a differentiable JPEG that matches libjpeg."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.14",
+    packages=find_packages(include=["tfjpeg", "tfjpeg.*"]),
+    include_package_data=True,
+    package_data={"tfjpeg": ["py.typed"]},
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3",
+        "numpy>=1.23",
+        "pillow>=10.1",
+        "jpeglib>=1.0.2",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "ruff>=0.4"],
+        "bench": ["torch", "kornia"],
+    },
+    entry_points={"console_scripts": ["tfjpeg=tfjpeg.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Topic :: Multimedia :: Graphics :: Graphics Conversion",
+        "Topic :: Scientific/Engineering :: Image Processing",
+    ],
+)

@@ -1,0 +1,31 @@
+"""The tfjpeg exception hierarchy: every error the package raises on bad input is one of these."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ImageTooLargeError",
+    "InvalidImageError",
+    "InvalidJpegError",
+    "TfjpegError",
+    "UnsupportedJpegError",
+]
+
+
+class TfjpegError(Exception):
+    """Base class of every error tfjpeg raises on purpose."""
+
+
+class InvalidJpegError(TfjpegError, ValueError):
+    """The bytes are not a JPEG, or the JPEG is corrupt or truncated."""
+
+
+class UnsupportedJpegError(TfjpegError):
+    """A valid JPEG that uses a feature tfjpeg does not handle (e.g. 12-bit, arithmetic coding)."""
+
+
+class ImageTooLargeError(TfjpegError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class InvalidImageError(TfjpegError, ValueError):
+    """An image array or tensor with the wrong shape, dtype or value range."""

@@ -1,0 +1,277 @@
+"""The JPEG codec as TF ops, and the ``DiffJPEG`` Keras layer.
+
+``encode`` maps RGB (or grayscale) pixels to quantized DCT coefficients exactly as libjpeg-turbo
+does (``rounding="hard"``/``"ste"``: fixed-point colour conversion, biased chroma downsampling,
+integer islow DCT and quantizer) or with float math and a differentiable rounding surrogate
+(``"poly3"``, ``"noise"``; pre-editing paper, Talebi et al. 2020, §3.1). ``decode`` maps
+coefficients back to pixels, exactly as libjpeg-turbo (integer IDCT, fancy upsampling, integer
+colour conversion) or in float for gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfjpeg.errors import InvalidImageError
+from tfjpeg.jpeg import color, islow, sampling
+from tfjpeg.jpeg.blocks import blocks_to_plane, ceil_div, pad_edges, plane_to_blocks
+from tfjpeg.jpeg.dct import block_dct, block_idct
+from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding
+from tfjpeg.jpeg.tables import quality_tables, validate_tables
+
+__all__ = ["UPSAMPLING_METHODS", "DiffJPEG", "component_factors", "decode", "encode"]
+
+UPSAMPLING_METHODS = ("fancy", "nearest")
+
+
+def component_factors(num_channels: int, subsampling: str) -> list[tuple[int, int]]:
+    """Per-component downsampling factors (fh, fv): luma (1, 1), chroma by ``subsampling``."""
+    if num_channels == 1:
+        return [(1, 1)]
+    if subsampling not in sampling.SUBSAMPLING_FACTORS:
+        raise ValueError(
+            f"subsampling must be one of {tuple(sampling.SUBSAMPLING_FACTORS)}. "
+            f"Received: subsampling={subsampling!r}"
+        )
+    chroma = sampling.SUBSAMPLING_FACTORS[subsampling]
+    return [(1, 1), chroma, chroma]
+
+
+def _check_images(images: tf.Tensor) -> tf.Tensor:
+    images = tf.convert_to_tensor(images)
+    if images.shape.rank != 4 or images.shape[-1] not in (1, 3):
+        raise InvalidImageError(
+            "images must have shape (N, H, W, 3) or (N, H, W, 1). "
+            f"Received: images.shape={tuple(images.shape)}"
+        )
+    if not (images.dtype.is_floating or images.dtype.is_integer):
+        raise InvalidImageError(f"images must be numeric. Received: dtype={images.dtype.name}")
+    return images
+
+
+def _component_plane(
+    plane: tf.Tensor, fh: int, fv: int, height: tf.Tensor, width: tf.Tensor, exact: bool
+) -> tf.Tensor:
+    """Pad one full-resolution component as libjpeg's prep controller does, then downsample."""
+    comp_h, comp_w = ceil_div(height, fv), ceil_div(width, fh)
+    hb, wb = ceil_div(comp_h, 8), ceil_div(comp_w, 8)
+    # Right edge: replicated at full resolution to the downsampled block width (jcsample.c);
+    # bottom edge: replicated to a whole number of sample rows, then after downsampling.
+    plane = pad_edges(plane[..., None], comp_h * fv, wb * 8 * fh)[..., 0]
+    plane = (
+        sampling.downsample_exact(plane, fh, fv) if exact else sampling.downsample(plane, fh, fv)
+    )
+    return pad_edges(plane[..., None], hb * 8, wb * 8)[..., 0]
+
+
+def _prepare(images: tf.Tensor, quality: Any, tables: Any, differentiable: bool) -> tf.Tensor:
+    n = tf.shape(images)[0]
+    if tables is not None:
+        t = validate_tables(tables)
+    else:
+        t = quality_tables(quality, differentiable=differentiable)
+    return tf.broadcast_to(t, tf.stack([n, 2, 8, 8]))
+
+
+def encode(
+    images: tf.Tensor,
+    tables: tf.Tensor,
+    subsampling: str = "420",
+    rounding: str = "hard",
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Pixels → quantized DCT coefficients.
+
+    Args:
+        images: (N, H, W, 3) RGB or (N, H, W, 1) gray, values in [0, 255].
+        tables: float32 (N, 2, 8, 8) [luma, chroma] quantization tables.
+        subsampling: "444", "422" or "420" (ignored for gray).
+        rounding: one of "hard", "poly3", "ste", "noise".
+        seed: seed for ``"noise"``.
+
+    Returns:
+        dict with ``coefficients`` (tuple of float32 (N, hb, wb, 8, 8), one per component; exact
+        integers for "hard", and in the forward pass for "ste") and ``unrounded`` (the same before
+        rounding, float math; None for "hard").
+    """
+    images = tf.cast(_check_images(images), tf.float32)
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    channels = images.shape[-1]
+    factors = component_factors(channels, subsampling)
+    table_of = [tables[:, 0], tables[:, 1], tables[:, 1]]
+
+    exact_coefs = None
+    if rounding in ("hard", "ste"):
+        pixels = tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.int32)
+        planes = color.rgb_to_ycbcr_exact(pixels) if channels == 3 else pixels
+        exact_coefs = []
+        for c, (fh, fv) in enumerate(factors):
+            plane = _component_plane(planes[..., c], fh, fv, height, width, exact=True)
+            fdct = islow.islow_fdct(plane_to_blocks(plane) - 128)
+            q = tf.cast(table_of[c], tf.int32)[:, None, None]
+            exact_coefs.append(tf.cast(islow.quantize_exact(fdct, q), tf.float32))
+        if rounding == "hard":
+            return {"coefficients": tuple(exact_coefs), "unrounded": None}
+
+    planes = color.rgb_to_ycbcr(images) if channels == 3 else images
+    unrounded, rounded = [], []
+    for c, (fh, fv) in enumerate(factors):
+        plane = _component_plane(planes[..., c], fh, fv, height, width, exact=False)
+        coef = block_dct(plane_to_blocks(plane) - 128.0) / table_of[c][:, None, None]
+        unrounded.append(coef)
+        if exact_coefs is not None:  # "ste": exact forward value, identity gradient
+            rounded.append(coef + tf.stop_gradient(exact_coefs[c] - coef))
+        else:
+            rounded.append(apply_rounding(coef, rounding, seed=seed))
+    return {"coefficients": tuple(rounded), "unrounded": tuple(unrounded)}
+
+
+def decode(
+    coefficients: tuple[tf.Tensor, ...] | list[tf.Tensor],
+    tables: tf.Tensor,
+    height: tf.Tensor | int,
+    width: tf.Tensor | int,
+    subsampling: str = "420",
+    upsampling: str = "fancy",
+    exact: bool = False,
+) -> tf.Tensor:
+    """Quantized coefficients → pixels (N, H, W, C) float32 in [0, 255].
+
+    Args:
+        coefficients: one (N, hb, wb, 8, 8) tensor per component (1 or 3); blocks beyond the
+            component's real size (MCU padding) are ignored.
+        tables: (N, 2, 8, 8) [luma, chroma] tables.
+        height, width: image size.
+        subsampling: chroma subsampling of the coefficients.
+        upsampling: "fancy" (libjpeg-turbo default) or "nearest".
+        exact: reproduce libjpeg-turbo's integer decoder bit for bit (not differentiable).
+    """
+    if upsampling not in UPSAMPLING_METHODS:
+        raise ValueError(
+            f"upsampling must be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}"
+        )
+    factors = component_factors(len(coefficients), subsampling)
+    table_of = [tables[:, 0], tables[:, 1], tables[:, 1]]
+    planes = []
+    for c, (fh, fv) in enumerate(factors):
+        comp_h, comp_w = ceil_div(height, fv), ceil_div(width, fh)
+        hb, wb = ceil_div(comp_h, 8), ceil_div(comp_w, 8)
+        coef = coefficients[c][:, :hb, :wb]
+        q = table_of[c][:, None, None]
+        if exact:
+            deq = tf.cast(tf.round(coef), tf.int32) * tf.cast(q, tf.int32)
+            plane = blocks_to_plane(islow.islow_idct(deq))[:, :comp_h, :comp_w]
+            plane = sampling.upsample_exact(plane, fh, fv, upsampling)
+        else:
+            plane = blocks_to_plane(block_idct(tf.cast(coef, tf.float32) * q) + 128.0)
+            plane = tf.clip_by_value(plane[:, :comp_h, :comp_w], 0.0, 255.0)
+            plane = sampling.upsample(plane, fh, fv, upsampling)
+        planes.append(plane[:, :height, :width])
+    ycc = tf.stack(planes, axis=-1)
+    if exact:
+        rgb = color.ycbcr_to_rgb_exact(ycc) if len(planes) == 3 else ycc
+        return tf.cast(rgb, tf.float32)
+    rgb = color.ycbcr_to_rgb(ycc) if len(planes) == 3 else ycc
+    return tf.clip_by_value(rgb, 0.0, 255.0)
+
+
+@keras.saving.register_keras_serializable(package="tfjpeg")
+class DiffJPEG(keras.layers.Layer):
+    """JPEG compression and decompression as a Keras layer, exact or differentiable.
+
+    ``layer(images, quality=None, tables=None)`` takes float RGB images in [0, 255] of shape
+    (N, H, W, 3), or (N, H, W, 1) grayscale, any H and W, and returns a dict:
+
+    - ``"decoded"``: the decompressed image, float32, same shape;
+    - ``"coefficients"``: tuple of quantized DCT blocks (N, hb, wb, 8, 8) per component (Y, Cb, Cr);
+    - ``"unrounded"``: the coefficients before rounding (float math; None for "hard");
+    - ``"tables"``: the (N, 2, 8, 8) [luma, chroma] quantization tables used.
+
+    ``quality`` may be a scalar or one value per image; with neither it nor ``tables`` the layer's
+    ``quality`` is used. With ``rounding="hard"`` the coefficients and the decoded pixels are those
+    of libjpeg-turbo (Pillow) bit for bit; "ste" gives the same forward coefficients with an
+    identity gradient; "poly3" and "noise" are float surrogates for training.
+
+    Args:
+        subsampling: "420", "422" or "444".
+        rounding: "hard", "poly3", "ste" or "noise".
+        quality: default quality 1..100 when the call gives none.
+        upsampling: chroma upsampling on decode, "fancy" or "nearest".
+        differentiable_quality: pass gradients to a float ``quality`` through the tables.
+
+    Example:
+        >>> jpeg = DiffJPEG(subsampling="420", rounding="poly3")
+        >>> out = jpeg(tf.random.uniform([2, 32, 48, 3], 0, 255), quality=[10, 90])
+        >>> out["decoded"].shape
+        TensorShape([2, 32, 48, 3])
+
+    Reference: Talebi et al. 2020, "Better compression with deep pre-editing", §3.1.
+    """
+
+    def __init__(
+        self,
+        subsampling: str = "420",
+        rounding: str = "poly3",
+        quality: int = 75,
+        upsampling: str = "fancy",
+        differentiable_quality: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        component_factors(3, subsampling)
+        if rounding not in ROUNDING_MODES:
+            raise ValueError(
+                f"rounding must be one of {ROUNDING_MODES}. Received: rounding={rounding!r}"
+            )
+        if upsampling not in UPSAMPLING_METHODS:
+            raise ValueError(
+                f"upsampling must be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}"
+            )
+        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+            raise ValueError(f"quality must be an integer in [1, 100]. Received: quality={quality}")
+        self.subsampling = subsampling
+        self.rounding = rounding
+        self.quality = quality
+        self.upsampling = upsampling
+        self.differentiable_quality = differentiable_quality
+
+    def call(self, images: tf.Tensor, quality: Any = None, tables: Any = None) -> dict[str, Any]:
+        images = _check_images(images)
+        if quality is None and tables is None:
+            quality = self.quality
+        differentiable = self.differentiable_quality and self.rounding != "hard"
+        used_tables = _prepare(images, quality, tables, differentiable)
+        encoded = encode(images, used_tables, self.subsampling, self.rounding)
+        shape = tf.shape(images)
+        decoded = decode(
+            encoded["coefficients"],
+            used_tables,
+            shape[1],
+            shape[2],
+            self.subsampling,
+            self.upsampling,
+            exact=self.rounding == "hard",
+        )
+        return {
+            "decoded": decoded,
+            "coefficients": encoded["coefficients"],
+            "unrounded": encoded["unrounded"],
+            "tables": used_tables,
+        }
+
+    def compute_output_spec(self, images: Any, quality: Any = None, tables: Any = None) -> Any:
+        return super().compute_output_spec(images, quality, tables)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            subsampling=self.subsampling,
+            rounding=self.rounding,
+            quality=self.quality,
+            upsampling=self.upsampling,
+            differentiable_quality=self.differentiable_quality,
+        )
+        return config

@@ -1,0 +1,36 @@
+"""Rounding of DCT coefficients: exact, or one of the differentiable surrogates.
+
+- ``"hard"``: round half away from zero (libjpeg); zero gradient.
+- ``"poly3"``: ``round(x) + (x − round(x))³`` forward and backward (Shin & Song 2017, used by the
+  pre-editing paper, Talebi et al. 2020, §3.1 "Differentiable JPEG").
+- ``"ste"``: exact forward, identity gradient (straight-through estimator).
+- ``"noise"``: ``x + u``, ``u ~ U(−½, ½)``, the continuous relaxation for rate training
+  (Ballé et al. 2017).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+__all__ = ["ROUNDING_MODES", "apply_rounding", "round_half_away"]
+
+ROUNDING_MODES = ("hard", "poly3", "ste", "noise")
+
+
+def round_half_away(x: tf.Tensor) -> tf.Tensor:
+    """Round to nearest, ties away from zero (as libjpeg's quantizer)."""
+    return tf.sign(x) * tf.floor(tf.abs(x) + 0.5)
+
+
+def apply_rounding(x: tf.Tensor, mode: str, seed: int | None = None) -> tf.Tensor:
+    """Round ``x`` with one of :data:`ROUNDING_MODES`."""
+    if mode == "hard":
+        return tf.stop_gradient(round_half_away(x))
+    if mode == "poly3":
+        r = tf.stop_gradient(round_half_away(x))
+        return r + (x - r) ** 3
+    if mode == "ste":
+        return x + tf.stop_gradient(round_half_away(x) - x)
+    if mode == "noise":
+        return x + tf.random.uniform(tf.shape(x), -0.5, 0.5, dtype=x.dtype, seed=seed)
+    raise ValueError(f"rounding must be one of {ROUNDING_MODES}. Received: rounding={mode!r}")
