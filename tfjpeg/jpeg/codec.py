@@ -228,7 +228,8 @@ class DiffJPEG(keras.layers.Layer):
             )
         if upsampling not in UPSAMPLING_METHODS:
             raise ValueError(
-                f"upsampling must be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}"
+                f"upsampling must be one of {UPSAMPLING_METHODS}. "
+                f"Received: upsampling={upsampling!r}"
             )
         if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
             raise ValueError(f"quality must be an integer in [1, 100]. Received: quality={quality}")

@@ -72,7 +72,7 @@ def rgb_to_ycbcr_exact(rgb: tf.Tensor) -> tf.Tensor:
 
 
 def ycbcr_to_rgb_exact(ycbcr: tf.Tensor) -> tf.Tensor:
-    """libjpeg's integer YCbCr → RGB with range limiting: int32 (..., 3) → int32 (..., 3) in 0..255."""
+    """libjpeg's integer YCbCr → RGB with range limiting, int32 (..., 3) → int32 in 0..255."""
     ycc = tf.cast(ycbcr, tf.int32)
     y, cb, cr = ycc[..., 0], ycc[..., 1] - 128, ycc[..., 2] - 128
     shift = tf.bitwise.right_shift

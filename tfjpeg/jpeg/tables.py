@@ -1,7 +1,8 @@
 """Quantization tables: IJG quality scaling exactly as libjpeg's ``jcparam.c``, zigzag order.
 
 Reference: ITU-T T.81 Annex K.1 (the example tables) and libjpeg ``jpeg_quality_scaling`` /
-``jpeg_add_quant_table``. Pre-editing paper (Talebi et al. 2020) §3.1 uses the same quality factor q.
+``jpeg_add_quant_table``. The pre-editing paper (Talebi et al. 2020) §3.1 uses the same
+quality factor q.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ __all__ = [
     "LUMA_BASE_TABLE",
     "ZIGZAG",
     "quality_scaling",
-    "quality_to_tables",
     "quality_tables",
+    "quality_to_tables",
     "validate_tables",
 ]
 
@@ -59,7 +60,7 @@ def _zigzag_order(n: int = 8) -> np.ndarray:
     return np.array([r * n + c for r, c in order], dtype=np.int32)
 
 
-#: ``ZIGZAG[k]`` is the natural index of the k-th zigzag coefficient (libjpeg ``jpeg_natural_order``).
+#: ``ZIGZAG[k]``: natural index of the k-th zigzag coefficient (libjpeg ``jpeg_natural_order``).
 ZIGZAG = _zigzag_order()
 
 
