@@ -263,9 +263,6 @@ class DiffJPEG(keras.layers.Layer):
             "tables": used_tables,
         }
 
-    def compute_output_spec(self, images: Any, quality: Any = None, tables: Any = None) -> Any:
-        return super().compute_output_spec(images, quality, tables)
-
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(

@@ -48,7 +48,7 @@ def _fix(x: float) -> int:
 def rgb_to_ycbcr(rgb: tf.Tensor) -> tf.Tensor:
     """Float RGB (..., 3) in [0, 255] → float YCbCr (..., 3), Cb/Cr centred on 128."""
     rgb = tf.convert_to_tensor(rgb)
-    ycc = tf.linalg.matvec(tf.constant(RGB_TO_YCBCR, rgb.dtype), rgb[..., None, :])
+    ycc = tf.tensordot(rgb, tf.constant(RGB_TO_YCBCR.T, rgb.dtype), axes=1)
     return ycc + tf.constant([0.0, 128.0, 128.0], rgb.dtype)
 
 
@@ -56,7 +56,7 @@ def ycbcr_to_rgb(ycbcr: tf.Tensor) -> tf.Tensor:
     """Float YCbCr (..., 3) → float RGB (..., 3); not clipped."""
     ycbcr = tf.convert_to_tensor(ycbcr)
     centred = ycbcr - tf.constant([0.0, 128.0, 128.0], ycbcr.dtype)
-    return tf.linalg.matvec(tf.constant(YCBCR_TO_RGB, ycbcr.dtype), centred[..., None, :])
+    return tf.tensordot(centred, tf.constant(YCBCR_TO_RGB.T, ycbcr.dtype), axes=1)
 
 
 def rgb_to_ycbcr_exact(rgb: tf.Tensor) -> tf.Tensor:

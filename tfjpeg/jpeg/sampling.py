@@ -52,11 +52,13 @@ def downsample_exact(plane: tf.Tensor, fh: int, fv: int) -> tf.Tensor:
 
 
 def _neighbours(x: tf.Tensor, axis: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Previous and next samples along ``axis`` with edge replication."""
-    n = tf.shape(x)[axis]
-    idx = tf.range(n)
-    prev = tf.gather(x, tf.maximum(idx - 1, 0), axis=axis)
-    nxt = tf.gather(x, tf.minimum(idx + 1, n - 1), axis=axis)
+    """Previous and next samples along ``axis`` (1 or 2) with edge replication."""
+    if axis == 1:
+        prev = tf.concat([x[:, :1], x[:, :-1]], axis=1)
+        nxt = tf.concat([x[:, 1:], x[:, -1:]], axis=1)
+    else:
+        prev = tf.concat([x[:, :, :1], x[:, :, :-1]], axis=2)
+        nxt = tf.concat([x[:, :, 1:], x[:, :, -1:]], axis=2)
     return prev, nxt
 
 
