@@ -2,7 +2,13 @@
 
 Reference: Talebi et al. 2020 (pre-editing); Bahat & Michaeli 2021 (explorable decoding);
 Man et al. 2023 (posterior-sampling decoding); Guo & Chao 2017 (one-to-many).
+
+TensorFlow is imported on first use of a TF-backed name, so ``tfjpeg --help`` stays fast.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from tfjpeg.errors import (
     ImageTooLargeError,
@@ -11,7 +17,6 @@ from tfjpeg.errors import (
     TfjpegError,
     UnsupportedJpegError,
 )
-from tfjpeg.jpeg import DiffJPEG
 
 __version__ = "0.1.0"
 
@@ -24,3 +29,11 @@ __all__ = [
     "UnsupportedJpegError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DiffJPEG":
+        from tfjpeg.jpeg import DiffJPEG
+
+        return DiffJPEG
+    raise AttributeError(f"module 'tfjpeg' has no attribute {name!r}")

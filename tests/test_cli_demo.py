@@ -1,0 +1,161 @@
+"""Tests of the ``tfjpeg`` command line and of ``tfjpeg demo``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tfjpeg
+from tfjpeg import demo
+from tfjpeg.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["--size", "64x96"]
+
+
+def _run_demo(out: Path, *extra: str) -> int:
+    return main(["demo", "--out", str(out), *SMALL, "--qualities", "10,90", *extra])
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tfjpeg: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("subsampling", ["420", "422", "444"])
+def test_demo_hard_mode_matches_libjpeg_exactly_and_writes_png_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], subsampling: str
+) -> None:
+    out = tmp_path / "new" / "demo"
+    assert _run_demo(out, "--subsampling", subsampling) == 0
+
+    captured = capsys.readouterr()
+    assert "q=10" in captured.err and "wrote" in captured.err  # progress lines
+    table = captured.out.splitlines()
+    assert table[1].split()[:2] == ["quality", "bpp"]
+    assert [line.split()[0] for line in table[-2:]] == ["10", "90"]
+    assert all("100.000" in line and "∞" in line for line in table[-2:])
+
+    doc = json.loads((out / demo.JSON_NAME).read_text())
+    assert doc["chart"] == {"height": 64, "width": 96, "seed": 0}
+    assert doc["subsampling"] == subsampling
+    rows = doc["results"]
+    assert [r["quality"] for r in rows] == [10, 90]
+    for row in rows:
+        assert row["coefficient_agreement_percent"] == 100.0
+        assert row["diffjpeg_hard_psnr_vs_libjpeg_db"] == "inf"
+        assert row["diffjpeg_hard_max_abs_diff"] == 0.0
+        assert 25.0 < row["diffjpeg_poly3_psnr_vs_libjpeg_db"] < math.inf
+        assert row["bpp"] == pytest.approx(8 * row["bytes"] / (64 * 96), abs=1e-4)
+    assert rows[0]["bpp"] < rows[1]["bpp"]
+    assert rows[0]["psnr_jpeg_db"] < rows[1]["psnr_jpeg_db"]
+
+    with Image.open(out / demo.PNG_NAME) as sheet:
+        assert sheet.format == "PNG" and sheet.mode == "RGB"
+        # Original + 2 qualities: 3 columns of 24-px-wide chart windows scaled x4, 4 px apart.
+        assert sheet.width == 3 * 96 + 2 * 4
+    assert sorted(p.name for p in out.iterdir()) == [demo.PNG_NAME, demo.JSON_NAME][::-1]
+
+
+def test_demo_rerun_replaces_its_outputs_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("user file")
+    assert main(["demo", "--out", str(tmp_path), *SMALL, "--qualities", "50", "--quiet"]) == 0
+    first = json.loads((tmp_path / demo.JSON_NAME).read_text())
+    assert main(["demo", "--out", str(tmp_path), *SMALL, "--qualities", "20", "--quiet"]) == 0
+    second = json.loads((tmp_path / demo.JSON_NAME).read_text())
+    assert [r["quality"] for r in first["results"]] == [50]
+    assert [r["quality"] for r in second["results"]] == [20]
+    assert sorted(os.listdir(tmp_path)) == sorted([demo.JSON_NAME, demo.PNG_NAME, "keep.txt"])
+    assert (tmp_path / "keep.txt").read_text() == "user file"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["demo", "--qualities", "0"], "quality must be an integer in [1, 100], got 0"),
+        (["demo", "--qualities", "101"], "got 101"),
+        (["demo", "--qualities", "abc"], "got 'abc'"),
+        (["demo", "--qualities", "10,,x"], "got 'x'"),
+        (["demo", "--qualities", ","], "expected comma-separated qualities"),
+        (["demo", "--subsampling", "411"], "unknown subsampling '411'; supported: 444, 422, 420"),
+        (["demo", "--size", "16x16"], "height must be in [32, 8192], got 16"),
+        (["demo", "--size", "large"], "size must be HEIGHTxWIDTH"),
+        (["demo", "--seed", "-3"], "seed must be a non-negative integer"),
+        (["demo", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["explode"], "invalid choice: 'explode'"),
+        ([], "missing command; choose one of: demo"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_error_line(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    assert fragment in _error_line(capsys)
+
+
+def test_unwritable_output_directory_exits_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    assert _run_demo(blocker / "out") == 2
+    line = _error_line(capsys)
+    assert "cannot write to output directory" in line and str(blocker / "out") in line
+    assert _run_demo(blocker) == 2
+    assert "exists and is not a directory" in _error_line(capsys)
+    assert blocker.read_text() == "not a directory"
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"tfjpeg {tfjpeg.__version__}"
+    assert main(["--help"]) == 0
+    assert "demo" in capsys.readouterr().out
+    assert main(["demo", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    for option in ("--out", "--qualities", "--subsampling", "--size", "--seed"):
+        assert option in help_text
+
+
+@pytest.mark.slow
+def test_python_dash_m_tfjpeg_reports_bad_quality_without_traceback() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfjpeg", "demo", "--qualities", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "tfjpeg: error: argument --qualities: quality must be" in proc.stderr
+
+
+def test_psnr_is_infinite_for_identical_images_and_finite_otherwise() -> None:
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    assert demo.psnr(a, b) == math.inf
+    b[0, 0, 0] = 255
+    assert demo.psnr(a, b) == pytest.approx(10 * math.log10(48), abs=1e-9)
+
+
+def test_run_demo_rejects_bad_arguments_with_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Received: quality=0"):
+        demo.run_demo(tmp_path, qualities=[0], size=(64, 96))
+    with pytest.raises(ValueError, match="Received: subsampling='411'"):
+        demo.run_demo(tmp_path, subsampling="411", size=(64, 96))
+    assert list(tmp_path.iterdir()) == []

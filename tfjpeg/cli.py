@@ -1,0 +1,247 @@
+"""The ``tfjpeg`` command line: ``tfjpeg demo`` now; ``compress``, ``decode``, ... to come.
+
+Each subcommand is one ``_add_<name>(subparsers)`` function that builds its parser and sets a
+``handler(args) -> int``; :func:`main` parses, runs the handler, and turns every
+:class:`tfjpeg.errors.TfjpegError` and usage error into one line ``tfjpeg: error: <message>`` on
+stderr with exit status 2. Handlers import their heavy modules (TensorFlow) inside, so
+``tfjpeg --help`` stays fast.
+
+Example:
+    $ tfjpeg demo --out /tmp/tfjpeg_demo --qualities 10,30,50,90 --subsampling 420
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from tfjpeg.errors import TfjpegError
+
+__all__ = ["EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+PROG = "tfjpeg"
+EXIT_OK = 0
+#: Exit status for bad arguments and for every ``TfjpegError`` (bad input, unwritable output).
+EXIT_USAGE = 2
+
+_MIN_SIDE, _MAX_SIDE = 32, 8192  # tfjpeg.data.synthetic.MIN_SIDE/MAX_SIDE (kept import-free)
+_SUBSAMPLINGS = ("444", "422", "420")
+
+
+class _UsageError(Exception):
+    """Raised instead of argparse's print-usage-and-exit, so :func:`main` can return 2."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+
+
+class _ParserExitError(Exception):
+    """Raised instead of ``sys.exit`` by ``--help`` and ``--version``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting (so ``main`` returns an int)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, self.prog)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise _ParserExitError(status)
+
+
+# ----------------------------------------------------------------------------- argument types
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"quality must be an integer in [1, 100], got {text.strip()!r}"
+        ) from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"quality must be an integer in [1, 100], got {value}")
+    return value
+
+
+def _qualities(text: str) -> list[int]:
+    parts = [p for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated qualities, got {text!r}")
+    return [_quality(p) for p in parts]
+
+
+def _subsampling(text: str) -> str:
+    name = text.strip().replace(":", "")
+    if name not in _SUBSAMPLINGS:
+        raise argparse.ArgumentTypeError(
+            f"unknown subsampling {text!r}; supported: {', '.join(_SUBSAMPLINGS)}"
+        )
+    return name
+
+
+def _size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 512x768, got {text!r}")
+    height, width = int(match.group(1)), int(match.group(2))
+    for name, value in (("height", height), ("width", width)):
+        if not _MIN_SIDE <= value <= _MAX_SIDE:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be in [{_MIN_SIDE}, {_MAX_SIDE}], got {value}"
+            )
+    return height, width
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------- subcommands
+
+
+def _add_demo(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(
+        name,
+        help="compare libjpeg-turbo and DiffJPEG on a generated test chart",
+        description=(
+            "Compress tfjpeg's test chart with libjpeg-turbo (Pillow) and with DiffJPEG at each "
+            "quality; print bits per pixel, PSNR, DiffJPEG/libjpeg coefficient agreement and "
+            "decode PSNR; write demo_side_by_side.png and demo_results.json into --out."
+        ),
+    )
+    parser.add_argument(
+        "--out",
+        default="tfjpeg_demo",
+        metavar="DIR",
+        help="output folder, created if missing (default: ./tfjpeg_demo)",
+    )
+    parser.add_argument(
+        "--qualities",
+        type=_qualities,
+        default=[10, 30, 50, 90],
+        metavar="Q,Q,...",
+        help="comma-separated JPEG qualities in [1, 100] (default: 10,30,50,90)",
+    )
+    parser.add_argument(
+        "--subsampling",
+        type=_subsampling,
+        default="420",
+        metavar="{444,422,420}",
+        help="chroma subsampling (default: 420)",
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=(512, 768),
+        metavar="HxW",
+        help="test chart size in pixels, each side in [32, 8192] (default: 512x768)",
+    )
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the chart's noise texture (default: 0)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only the table")
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from tfjpeg import demo
+
+    log = (lambda line: None) if args.quiet else None
+    doc = demo.run_demo(
+        out_dir=args.out,
+        qualities=args.qualities,
+        subsampling=args.subsampling,
+        size=args.size,
+        seed=args.seed,
+        log=log,
+    )
+    demo.print_table(doc)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- entry point
+
+#: Command name → function adding its subparser (``compress``, ``decode``, ... go here).
+_COMMANDS: dict[str, Callable[[argparse._SubParsersAction, str], None]] = {"demo": _add_demo}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tfjpeg`` argument parser with one subparser per command.
+
+    Returns:
+        A parser whose errors raise instead of exiting; use :func:`main` to run commands.
+    """
+    from tfjpeg import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Differentiable JPEG that matches libjpeg; learned pre-editing and consistent "
+            "decoding (to come)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, add in _COMMANDS.items():
+        add(subparsers, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``tfjpeg`` command line.
+
+    Args:
+        argv: arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status: 0 on success, 2 on bad arguments or a ``TfjpegError`` (reported as one
+        line ``tfjpeg: error: ...`` on stderr), 130 when interrupted.
+
+    Example:
+        >>> main(["demo", "--size", "64x96", "--qualities", "10,90", "--out", "/tmp/d"])
+        0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except _ParserExitError as exc:
+        return exc.status
+    except _UsageError as exc:
+        return _fail(f"{exc.message} (see '{exc.prog} --help')")
+    if args.command is None:
+        choices = ", ".join(_COMMANDS)
+        return _fail(f"missing command; choose one of: {choices} (see '{PROG} --help')")
+    try:
+        return int(args.handler(args))
+    except TfjpegError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

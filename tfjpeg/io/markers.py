@@ -1,0 +1,788 @@
+"""A small pure-Python JPEG marker parser that validates a file before libjpeg sees it.
+
+libjpeg is forgiving in ways that are wrong for a coefficient reader: a file that ends early is
+padded with zeros after a mere warning ("Premature end of JPEG file"), and the jpeglib wrapper keeps
+some state in fixed-size buffers (at most 50 APPn/COM segments, at most 4 components). This module
+walks every marker segment and every entropy-coded segment of the file (ITU-T T.81 Annex B) and
+raises a clear :class:`~tfjpeg.errors.TfjpegError` for anything tfjpeg cannot read exactly:
+
+* not a JPEG, empty, truncated anywhere (inside a segment, inside a scan, or before EOI), malformed
+  segments, restart markers out of order, components that never receive scan data
+  → :class:`~tfjpeg.errors.InvalidJpegError`;
+* 12/16-bit, lossless, hierarchical, JPEG-LS, CMYK/YCCK (4 components), RGB-coded colour,
+  2 or more than 4 components, fractional sampling ratios, a height defined by DNL
+  → :class:`~tfjpeg.errors.UnsupportedJpegError`;
+* more pixels than ``max_pixels`` or a side over libjpeg's 65500
+  → :class:`~tfjpeg.errors.ImageTooLargeError`.
+
+Supported: 8-bit baseline (SOF0), extended sequential (SOF1), progressive (SOF2), and arithmetic
+sequential/progressive (SOF9/SOF10), with 1 (grayscale) or 3 (YCbCr) components and any integer
+sampling factors. Bit errors inside entropy-coded data cannot be seen without decoding; the
+reader in :mod:`tfjpeg.io.files` catches those from libjpeg's warnings.
+
+Reference: ITU-T T.81 (1992) Annex B (syntax), Annex G (progressive); libjpeg-turbo ``jdmarker.c``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+
+from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
+
+__all__ = [
+    "LIBJPEG_MAX_DIMENSION",
+    "MAX_METADATA_SEGMENTS",
+    "MAX_SCANS",
+    "FrameComponent",
+    "JpegHeader",
+    "parse_jpeg_header",
+    "renumber_components",
+]
+
+#: libjpeg's ``JPEG_MAX_DIMENSION``: it refuses wider or taller images.
+LIBJPEG_MAX_DIMENSION = 65500
+#: jpeglib stores APPn/COM segments in a fixed array of 50 entries; more would overflow it.
+MAX_METADATA_SEGMENTS = 50
+#: Guard against "scan bombs" (thousands of tiny progressive scans that make decoding slow).
+MAX_SCANS = 1000
+
+_SOI, _EOI, _SOS, _DQT, _DHT, _DRI, _DNL, _DAC, _COM, _TEM = (
+    0xD8,
+    0xD9,
+    0xDA,
+    0xDB,
+    0xC4,
+    0xDD,
+    0xDC,
+    0xCC,
+    0xFE,
+    0x01,
+)
+_SUPPORTED_SOF = {0xC0, 0xC1, 0xC2, 0xC9, 0xCA}
+_PROGRESSIVE_SOF = {0xC2, 0xCA}
+_ARITHMETIC_SOF = {0xC9, 0xCA}
+_UNSUPPORTED_SOF = {
+    0xC3: "lossless (SOF3)",
+    0xC5: "hierarchical differential sequential (SOF5)",
+    0xC6: "hierarchical differential progressive (SOF6)",
+    0xC7: "hierarchical differential lossless (SOF7)",
+    0xCB: "lossless arithmetic-coded (SOF11)",
+    0xCD: "hierarchical differential arithmetic sequential (SOF13)",
+    0xCE: "hierarchical differential arithmetic progressive (SOF14)",
+    0xCF: "hierarchical differential arithmetic lossless (SOF15)",
+    0xDE: "hierarchical (DHP marker)",
+    0xDF: "hierarchical (EXP marker)",
+    0xF7: "JPEG-LS (SOF55)",
+    0xF8: "JPEG-LS (LSE marker)",
+}
+_SUPPORTED_TEXT = (
+    "tfjpeg reads 8-bit baseline, extended-sequential, progressive and arithmetic-coded JPEGs "
+    "with 1 (grayscale) or 3 (YCbCr) components"
+)
+
+# End of an entropy-coded segment: one or more 0xFF followed by a byte that is neither a stuffed
+# zero nor another fill byte. RSTn (D0-D7) matches too and is handled by the caller.
+# (Spelled with a literal first byte so that the regex engine can skip ahead quickly: ~15x faster.)
+_ECS_MARKER = re.compile(rb"\xff(?:\xff)*([^\x00\xff])")
+
+
+def _natural_from_zigzag() -> np.ndarray:
+    """``order[k]`` is the row-major index of the k-th coefficient in zigzag order."""
+    cells = sorted(
+        ((r, c) for r in range(8) for c in range(8)),
+        key=lambda rc: (rc[0] + rc[1], rc[0] if (rc[0] + rc[1]) % 2 else rc[1]),
+    )
+    return np.array([r * 8 + c for r, c in cells], dtype=np.int64)
+
+
+_ZIGZAG = _natural_from_zigzag()
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameComponent:
+    """One component of the frame header (SOF).
+
+    Attributes:
+        component_id: the identifier C_i (1, 2, 3 in JFIF files).
+        h: horizontal sampling factor H_i (1..4).
+        v: vertical sampling factor V_i (1..4).
+        table_slot: the quantization table destination Tq_i (0..3).
+    """
+
+    component_id: int
+    h: int
+    v: int
+    table_slot: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class JpegHeader:
+    """What the marker parser learned about a JPEG file it accepted.
+
+    Attributes:
+        sof_marker: the frame marker code (0xC0 baseline, 0xC1, 0xC2 progressive, 0xC9, 0xCA).
+        precision: sample precision in bits (always 8 for accepted files).
+        height: image height in pixels.
+        width: image width in pixels.
+        components: the frame components, in frame order.
+        progressive: whether the frame is progressive (SOF2/SOF10).
+        arithmetic: whether the entropy coding is arithmetic (SOF9/SOF10).
+        color_space: ``"gray"`` or ``"ycbcr"``.
+        tables: per component, the (8, 8) uint16 quantization table in natural (row-major) order
+            that was in force when the component's first scan started (what a decoder uses).
+        num_scans: number of scans (SOS segments).
+        restart_interval: the last DRI value (0 when none).
+        jfif: whether a JFIF APP0 segment precedes the first scan.
+        adobe_transform: the Adobe APP14 colour transform code, or None without that segment.
+        end: offset just past the EOI marker; bytes after it are ignored.
+
+    Example:
+        >>> header = parse_jpeg_header(open("photo.jpg", "rb").read())  # doctest: +SKIP
+        >>> header.width, header.height, header.progressive  # doctest: +SKIP
+        (768, 512, False)
+    """
+
+    sof_marker: int
+    precision: int
+    height: int
+    width: int
+    components: tuple[FrameComponent, ...]
+    progressive: bool
+    arithmetic: bool
+    color_space: str
+    tables: tuple[np.ndarray, ...]
+    num_scans: int
+    restart_interval: int
+    jfif: bool
+    adobe_transform: int | None
+    end: int
+
+    @property
+    def num_pixels(self) -> int:
+        """``height * width``."""
+        return self.height * self.width
+
+    @property
+    def sampling(self) -> tuple[tuple[int, int], ...]:
+        """(h, v) sampling factors per component, as written in the SOF header."""
+        return tuple((c.h, c.v) for c in self.components)
+
+
+def _name(code: int) -> str:
+    names = {
+        _SOI: "SOI",
+        _EOI: "EOI",
+        _SOS: "SOS",
+        _DQT: "DQT",
+        _DHT: "DHT",
+        _DRI: "DRI",
+        _DNL: "DNL",
+        _DAC: "DAC",
+        _COM: "COM",
+        _TEM: "TEM",
+        0xC8: "JPG",
+    }
+    if code in names:
+        return names[code]
+    if 0xC0 <= code <= 0xCF:
+        return f"SOF{code - 0xC0}"
+    if 0xD0 <= code <= 0xD7:
+        return f"RST{code - 0xD0}"
+    if 0xE0 <= code <= 0xEF:
+        return f"APP{code - 0xE0}"
+    return f"0x{code:02X}"
+
+
+def _what_is_it(data: bytes) -> str:
+    signatures = (
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"GIF87a", "a GIF image"),
+        (b"GIF89a", "a GIF image"),
+        (b"BM", "a BMP image"),
+        (b"II*\x00", "a TIFF image"),
+        (b"MM\x00*", "a TIFF image"),
+        (b"\xff\x0a", "a JPEG XL codestream"),
+        (b"\x00\x00\x00\x0cJXL ", "a JPEG XL file"),
+        (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
+    )
+    for magic, what in signatures:
+        if data.startswith(magic):
+            return f"; it looks like {what}"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "; it looks like a WebP image"
+    return ""
+
+
+def _truncated(where: str, n: int) -> InvalidJpegError:
+    return InvalidJpegError(
+        f"The JPEG data is truncated: it ends {where} (after {n} bytes), before the EOI marker. "
+        "libjpeg would silently fill the missing part with zeros; re-download or re-export "
+        "the file."
+    )
+
+
+def _check_huffman_table(counts: bytes, symbols: bytes, is_dc: bool, where: str) -> None:
+    """The checks of libjpeg's ``jpeg_make_d_derived_tbl`` (code space and DC symbol range)."""
+    code = 0
+    for length in range(1, 17):
+        code += counts[length - 1]
+        if code >= (1 << length) and any(counts[length - 1 :]):
+            raise InvalidJpegError(
+                f"Corrupt JPEG: the Huffman table in {where} has more codes of length ≤ {length} "
+                "than fit in the code space."
+            )
+        code <<= 1
+    if is_dc and any(s > 15 for s in symbols):
+        raise InvalidJpegError(f"Corrupt JPEG: the DC Huffman table in {where} has a symbol > 15.")
+
+
+class _Parser:
+    """State of one pass over the file (a fresh one per call: no module-level mutable state)."""
+
+    def __init__(self, data: bytes, max_pixels: int | None):
+        self.data = data
+        self.n = len(data)
+        self.max_pixels = max_pixels
+        self.frame: tuple | None = None  # (sof, precision, height, width, components)
+        self.quant: dict[int, np.ndarray] = {}
+        self.latched: dict[int, np.ndarray] = {}
+        self.dc_tables: set[int] = set()
+        self.ac_tables: set[int] = set()
+        self.restart_interval = 0
+        self.num_scans = 0
+        self.metadata_segments = 0
+        self.jfif = False
+        self.adobe_transform: int | None = None
+        self.color_space: str | None = None
+        self.scanned: dict[int, int] = {}  # component index → number of scans containing it
+        # progressive: per component, libjpeg's coef_bits (-1 = never coded, else current Al)
+        self.coef_bits: dict[int, list[int]] = {}
+
+    # ----------------------------------------------------------------------------------- segments
+    def parse(self) -> JpegHeader:
+        data, n = self.data, self.n
+        if n == 0:
+            raise InvalidJpegError("The JPEG data is empty (0 bytes).")
+        if n < 2 or data[0] != 0xFF or data[1] != _SOI:
+            raise InvalidJpegError(
+                "Not a JPEG file: it does not start with the SOI marker FF D8 "
+                f"(starts with {data[:4].hex(' ').upper() or 'nothing'}){_what_is_it(data)}."
+            )
+        pos = 2
+        while True:
+            if pos >= n:
+                raise _truncated("between two segments", n)
+            if data[pos] != 0xFF:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: expected a marker (0xFF) at byte {pos}, found "
+                    f"0x{data[pos]:02X} (garbage between segments)."
+                )
+            while pos < n and data[pos] == 0xFF:  # fill bytes
+                pos += 1
+            if pos >= n:
+                raise _truncated("inside a marker", n)
+            code = data[pos]
+            marker_at = pos - 1
+            pos += 1
+            if code == _EOI:
+                return self._finish(pos)
+            if code == 0x00:
+                raise InvalidJpegError(f"Corrupt JPEG: invalid marker FF 00 at byte {marker_at}.")
+            if code == _SOI:
+                raise InvalidJpegError(f"Corrupt JPEG: a second SOI marker at byte {marker_at}.")
+            if 0xD0 <= code <= 0xD7 or code == _TEM:
+                continue  # parameterless markers; libjpeg ignores them between segments
+            if pos + 2 > n:
+                raise _truncated(f"inside the length of the {_name(code)} marker", n)
+            length = (data[pos] << 8) | data[pos + 1]
+            if length < 2:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: the {_name(code)} segment at byte {marker_at} has length "
+                    f"{length} (must be at least 2)."
+                )
+            end = pos + length
+            if end > n:
+                raise _truncated(
+                    f"inside the {_name(code)} segment that starts at byte {marker_at}", n
+                )
+            payload = data[pos + 2 : end]
+            where = f"the {_name(code)} segment at byte {marker_at}"
+            pos = end
+            if code in _SUPPORTED_SOF or code in _UNSUPPORTED_SOF:
+                self._frame(code, payload, where)
+            elif code == _DQT:
+                self._dqt(payload, where)
+            elif code == _DHT:
+                self._dht(payload, where)
+            elif code == _DAC:
+                self._dac(payload, where)
+            elif code == _DRI:
+                if length != 4:
+                    raise InvalidJpegError(f"Corrupt JPEG: {where} must have length 4.")
+                self.restart_interval = (payload[0] << 8) | payload[1]
+            elif code == _DNL:
+                if length != 4:
+                    raise InvalidJpegError(f"Corrupt JPEG: {where} must have length 4.")
+            elif 0xE0 <= code <= 0xEF or code == _COM:
+                self._metadata(code, payload)
+            elif code == _SOS:
+                self._scan_header(payload, where)
+                pos = self._entropy_coded_segment(pos)
+            else:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: unknown or reserved marker FF {code:02X} at byte {marker_at}."
+                )
+
+    def _frame(self, code: int, p: bytes, where: str) -> None:
+        if code in _UNSUPPORTED_SOF:
+            raise UnsupportedJpegError(
+                f"{_UNSUPPORTED_SOF[code].capitalize()} JPEG is not supported; {_SUPPORTED_TEXT}."
+            )
+        if self.frame is not None:
+            raise InvalidJpegError(
+                f"Corrupt JPEG: more than one frame header (second one is {where})."
+            )
+        if len(p) < 6:
+            raise InvalidJpegError(f"Corrupt JPEG: {where} is too short.")
+        precision, height, width, nf = p[0], (p[1] << 8) | p[2], (p[3] << 8) | p[4], p[5]
+        if len(p) != 6 + 3 * nf:
+            raise InvalidJpegError(
+                f"Corrupt JPEG: {where} has length {len(p) + 2}, which does not match its "
+                f"{nf} components (expected {8 + 3 * nf})."
+            )
+        if precision != 8:
+            if precision in (12, 16):
+                raise UnsupportedJpegError(
+                    f"{precision}-bit JPEG (sample precision {precision}) is not supported; "
+                    f"{_SUPPORTED_TEXT}."
+                )
+            raise InvalidJpegError(
+                f"Corrupt JPEG: invalid sample precision {precision} in {where}."
+            )
+        if nf == 0:
+            raise InvalidJpegError(f"Corrupt JPEG: {where} declares 0 components.")
+        comps = []
+        for k in range(nf):
+            cid, hv, tq = p[6 + 3 * k], p[7 + 3 * k], p[8 + 3 * k]
+            h, v = hv >> 4, hv & 15
+            if not (1 <= h <= 4 and 1 <= v <= 4):
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: component {cid} has sampling factors {h}x{v} (must be 1..4)."
+                )
+            if tq > 3:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: component {cid} uses quantization table {tq} (must be 0..3)."
+                )
+            if any(c.component_id == cid for c in comps):
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: component id {cid} appears twice in {where}."
+                )
+            comps.append(FrameComponent(cid, h, v, tq))
+        if nf == 4:
+            if self.adobe_transform == 2:
+                kind = "YCCK (Adobe transform 2)"
+            elif self.adobe_transform is not None:
+                kind = "CMYK (Adobe)"
+            else:
+                kind = "CMYK"
+            raise UnsupportedJpegError(
+                f"{kind} JPEG with 4 components is not supported; {_SUPPORTED_TEXT}. "
+                "Convert it to RGB first (e.g. with Pillow: Image.open(path).convert('RGB'))."
+            )
+        if nf not in (1, 3):
+            raise UnsupportedJpegError(
+                f"JPEG with {nf} components is not supported; {_SUPPORTED_TEXT}."
+            )
+        if width == 0:
+            raise InvalidJpegError("Corrupt JPEG: the frame header says the image width is 0.")
+        if height == 0:
+            raise UnsupportedJpegError(
+                "JPEG whose height is given later by a DNL marker (height 0 in the frame "
+                "header) is not supported."
+            )
+        if height > LIBJPEG_MAX_DIMENSION or width > LIBJPEG_MAX_DIMENSION:
+            raise ImageTooLargeError(
+                f"The image is {width}x{height} pixels; libjpeg reads at most "
+                f"{LIBJPEG_MAX_DIMENSION} pixels per side."
+            )
+        if self.max_pixels is not None and height * width > self.max_pixels:
+            raise ImageTooLargeError(
+                f"The image is {width}x{height} = {height * width:,} pixels, more than the "
+                f"limit of {self.max_pixels:,} (raise it with max_pixels=... or the "
+                "TFJPEG_MAX_PIXELS environment variable if you trust the file)."
+            )
+        hmax = max(c.h for c in comps)
+        vmax = max(c.v for c in comps)
+        if any(hmax % c.h or vmax % c.v for c in comps):
+            factors = ", ".join(f"{c.h}x{c.v}" for c in comps)
+            raise UnsupportedJpegError(
+                f"Sampling factors {factors} are not integer ratios of the largest one "
+                "(fractional subsampling), which libjpeg cannot decode."
+            )
+        self.frame = (code, precision, height, width, tuple(comps))
+
+    def _dqt(self, p: bytes, where: str) -> None:
+        i = 0
+        while i < len(p):
+            pq, tq = p[i] >> 4, p[i] & 15
+            if pq > 1 or tq > 3:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: {where} defines table {tq} with precision code {pq} "
+                    "(table must be 0..3, precision 0 or 1)."
+                )
+            size = 64 * (pq + 1)
+            if i + 1 + size > len(p):
+                raise InvalidJpegError(f"Corrupt JPEG: {where} is shorter than its tables.")
+            raw = np.frombuffer(p, dtype=np.uint8 if pq == 0 else ">u2", count=64, offset=i + 1)
+            if np.any(raw == 0):
+                raise InvalidJpegError(f"Corrupt JPEG: quantization table {tq} contains a zero.")
+            table = np.empty(64, dtype=np.uint16)
+            table[_ZIGZAG] = raw
+            self.quant[tq] = table.reshape(8, 8)
+            i += 1 + size
+
+    def _dht(self, p: bytes, where: str) -> None:
+        i = 0
+        while i < len(p):
+            tc, th = p[i] >> 4, p[i] & 15
+            if tc > 1 or th > 3:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: {where} defines Huffman table class {tc} slot {th} "
+                    "(class must be 0 or 1, slot 0..3)."
+                )
+            if i + 17 > len(p):
+                raise InvalidJpegError(f"Corrupt JPEG: {where} is shorter than its tables.")
+            counts = p[i + 1 : i + 17]
+            total = sum(counts)
+            if total > 256 or i + 17 + total > len(p):
+                raise InvalidJpegError(f"Corrupt JPEG: {where} has an invalid symbol count.")
+            symbols = p[i + 17 : i + 17 + total]
+            _check_huffman_table(counts, symbols, tc == 0, where)
+            (self.dc_tables if tc == 0 else self.ac_tables).add(th)
+            i += 17 + total
+
+    def _dac(self, p: bytes, where: str) -> None:
+        if len(p) % 2:
+            raise InvalidJpegError(f"Corrupt JPEG: {where} has an odd length.")
+        for i in range(0, len(p), 2):
+            index, value = p[i], p[i + 1]
+            if index >= 32:
+                raise InvalidJpegError(f"Corrupt JPEG: {where} has a bad table index {index}.")
+            if index < 16 and (value & 15) > (value >> 4):
+                raise InvalidJpegError(f"Corrupt JPEG: {where} has a bad DC conditioning value.")
+
+    def _metadata(self, code: int, p: bytes) -> None:
+        self.metadata_segments += 1
+        if self.metadata_segments > MAX_METADATA_SEGMENTS:
+            raise UnsupportedJpegError(
+                f"The file has more than {MAX_METADATA_SEGMENTS} APPn/COM metadata segments, which "
+                "the jpeglib reader cannot hold; strip the metadata (e.g. re-save with Pillow)."
+            )
+        if self.num_scans:
+            return  # libjpeg only looks at colour markers before the first scan
+        if code == 0xE0 and len(p) >= 14 and p[:5] == b"JFIF\x00":
+            self.jfif = True
+        elif code == 0xEE and len(p) >= 12 and p[:5] == b"Adobe":
+            self.adobe_transform = p[11]
+
+    # -------------------------------------------------------------------------------------- scans
+    def _decide_color_space(self) -> None:
+        """libjpeg-turbo's ``default_decompress_parms`` for 1 and 3 components."""
+        comps = self.frame[4]
+        if len(comps) == 1:
+            self.color_space = "gray"
+            return
+        if self.jfif:
+            rgb = False
+        elif self.adobe_transform is not None:
+            if self.adobe_transform not in (0, 1):
+                raise UnsupportedJpegError(
+                    f"Unknown Adobe colour transform code {self.adobe_transform}; "
+                    f"{_SUPPORTED_TEXT}."
+                )
+            rgb = self.adobe_transform == 0
+        else:
+            rgb = tuple(c.component_id for c in comps) == (82, 71, 66)  # 'R', 'G', 'B'
+        if rgb:
+            raise UnsupportedJpegError(
+                "RGB-coded JPEG (colour components stored without the YCbCr transform) is not "
+                f"supported; {_SUPPORTED_TEXT}. Re-encode it as a normal YCbCr JPEG."
+            )
+        self.color_space = "ycbcr"
+
+    def _scan_header(self, p: bytes, where: str) -> None:
+        if self.frame is None:
+            raise InvalidJpegError(f"Corrupt JPEG: {where} comes before any frame header (SOF).")
+        sof, _, _, _, comps = self.frame
+        progressive = sof in _PROGRESSIVE_SOF
+        arithmetic = sof in _ARITHMETIC_SOF
+        if self.num_scans == 0:
+            self._decide_color_space()
+        self.num_scans += 1
+        if self.num_scans > MAX_SCANS:
+            raise UnsupportedJpegError(
+                f"The file has more than {MAX_SCANS} scans; refusing it as a likely decoding bomb."
+            )
+        if not p:
+            raise InvalidJpegError(f"Corrupt JPEG: {where} is empty.")
+        ns = p[0]
+        if not 1 <= ns <= 4 or len(p) != 4 + 2 * ns:
+            raise InvalidJpegError(
+                f"Corrupt JPEG: {where} has {ns} components and length {len(p) + 2} "
+                "(need 1..4 components and length 6 + 2·components)."
+            )
+        ss, se, ah, al = p[1 + 2 * ns], p[2 + 2 * ns], p[3 + 2 * ns] >> 4, p[3 + 2 * ns] & 15
+        indices = []
+        for k in range(ns):
+            cid, tables = p[1 + 2 * k], p[2 + 2 * k]
+            idx = next((i for i, c in enumerate(comps) if c.component_id == cid), None)
+            if idx is None:
+                raise InvalidJpegError(f"Corrupt JPEG: {where} refers to unknown component {cid}.")
+            if idx in indices:
+                raise InvalidJpegError(f"Corrupt JPEG: {where} lists component {cid} twice.")
+            indices.append(idx)
+            td, ta = tables >> 4, tables & 15
+            if td > 3 or ta > 3:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: {where} selects entropy table {max(td, ta)} (must be 0..3)."
+                )
+            if not arithmetic:
+                self._require_huffman(progressive, ss, ah, td, ta, cid, where)
+        if ns > 1 and sum(comps[i].h * comps[i].v for i in indices) > 10:
+            raise InvalidJpegError(
+                f"Corrupt JPEG: {where} interleaves components whose MCU has more than 10 blocks."
+            )
+        if progressive:
+            bad = (
+                ss > se
+                or se > 63
+                or ah > 13
+                or al > 13
+                or (ss == 0 and se != 0)
+                or (ss > 0 and ns != 1)
+                or (ah != 0 and al != ah - 1)
+            )
+            if bad:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: invalid progressive scan parameters Ss={ss} Se={se} Ah={ah} "
+                    f"Al={al} in {where}."
+                )
+            for idx in indices:
+                self._progression(idx, ss, se, ah, al, comps[idx].component_id, where)
+        elif (ss, se, ah, al) != (0, 63, 0, 0):
+            raise InvalidJpegError(
+                f"Corrupt JPEG: sequential scan with progressive parameters Ss={ss} Se={se} "
+                f"Ah={ah} Al={al} in {where}."
+            )
+        for idx in indices:
+            comp = comps[idx]
+            if idx not in self.latched:
+                if comp.table_slot not in self.quant:
+                    raise InvalidJpegError(
+                        f"Corrupt JPEG: component {comp.component_id} uses quantization table "
+                        f"{comp.table_slot}, which is not defined before its first scan."
+                    )
+                self.latched[idx] = self.quant[comp.table_slot].copy()
+            self.scanned[idx] = self.scanned.get(idx, 0) + 1
+            if not progressive and self.scanned[idx] > 1:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: component {comp.component_id} appears in more than one scan of "
+                    "a sequential JPEG."
+                )
+
+    def _progression(self, idx, ss, se, ah, al, cid, where) -> None:
+        """libjpeg's progression bookkeeping (``jdphuff.c``), with errors instead of warnings."""
+        bits = self.coef_bits.setdefault(idx, [-1] * 64)
+        if ss > 0 and bits[0] < 0:
+            raise InvalidJpegError(
+                f"Corrupt JPEG: AC scan for component {cid} before its DC scan ({where})."
+            )
+        for k in range(ss, se + 1):
+            expected = 0 if bits[k] < 0 else bits[k]
+            if ah != expected:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: inconsistent progression sequence for component {cid} "
+                    f"coefficient {k} ({where})."
+                )
+            bits[k] = al
+
+    def _require_huffman(self, progressive, ss, ah, td, ta, cid, where) -> None:
+        needs = []
+        if progressive:
+            if ss == 0 and ah == 0:
+                needs.append(("DC", td, self.dc_tables))
+            elif ss > 0:
+                needs.append(("AC", ta, self.ac_tables))
+        else:
+            needs = [("DC", td, self.dc_tables), ("AC", ta, self.ac_tables)]
+        for kind, slot, defined in needs:
+            # Sequential decoding falls back to the standard tables for slots 0 and 1 (motion JPEG).
+            if slot not in defined and (progressive or slot > 1):
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: component {cid} in {where} uses {kind} Huffman table {slot}, "
+                    "which is not defined."
+                )
+
+    def _entropy_coded_segment(self, pos: int) -> int:
+        """Skip the entropy-coded data of a scan; return the offset of the marker after it."""
+        expected_rst = 0
+        while True:
+            m = _ECS_MARKER.search(self.data, pos)
+            if m is None:
+                raise _truncated(f"inside the entropy-coded data of scan {self.num_scans}", self.n)
+            code = m.group(1)[0]
+            if 0xD0 <= code <= 0xD7:
+                if self.restart_interval == 0:
+                    raise InvalidJpegError(
+                        f"Corrupt JPEG: restart marker RST{code - 0xD0} in scan {self.num_scans}, "
+                        "which has no restart interval (DRI)."
+                    )
+                if code - 0xD0 != expected_rst:
+                    raise InvalidJpegError(
+                        f"Corrupt JPEG: restart markers out of order in scan {self.num_scans} "
+                        f"(found RST{code - 0xD0} where RST{expected_rst} was expected)."
+                    )
+                expected_rst = (expected_rst + 1) % 8
+                pos = m.end()
+                continue
+            return m.start(1) - 1
+
+    def _finish(self, end: int) -> JpegHeader:
+        if self.frame is None:
+            raise InvalidJpegError("Corrupt JPEG: EOI reached without a frame header (SOF).")
+        if self.num_scans == 0:
+            raise InvalidJpegError("Corrupt JPEG: EOI reached without any scan (no image data).")
+        sof, precision, height, width, comps = self.frame
+        progressive = sof in _PROGRESSIVE_SOF
+        for idx, comp in enumerate(comps):
+            if idx not in self.scanned:
+                raise InvalidJpegError(
+                    f"Corrupt JPEG: component {comp.component_id} never receives scan data "
+                    "(its coefficients would silently be zero)."
+                )
+            bits = self.coef_bits.get(idx, [])
+            if progressive and any(b != 0 for b in bits):
+                k = next(k for k, b in enumerate(bits) if b != 0)
+                missing = "is never coded" if bits[k] < 0 else f"lacks its {bits[k]} lowest bits"
+                raise InvalidJpegError(
+                    f"Incomplete progressive JPEG: coefficient {k} of component "
+                    f"{comp.component_id} {missing} (scans are missing, e.g. a cut-off download); "
+                    "its exact quantized coefficients are unknown."
+                )
+        return JpegHeader(
+            sof_marker=sof,
+            precision=precision,
+            height=height,
+            width=width,
+            components=comps,
+            progressive=progressive,
+            arithmetic=sof in _ARITHMETIC_SOF,
+            color_space=self.color_space,
+            tables=tuple(self.latched[i] for i in range(len(comps))),
+            num_scans=self.num_scans,
+            restart_interval=self.restart_interval,
+            jfif=self.jfif,
+            adobe_transform=self.adobe_transform,
+            end=end,
+        )
+
+
+def parse_jpeg_header(
+    data: bytes | bytearray | memoryview, *, max_pixels: int | None = None
+) -> JpegHeader:
+    """Validate the marker structure of a whole JPEG file and return its header.
+
+    Every segment is checked and every entropy-coded segment is walked to the next marker (with a
+    single regular-expression search per restart interval, so this is fast even for large files).
+    No pixel or coefficient is decoded.
+
+    Args:
+        data: the complete file contents.
+        max_pixels: if given, raise :class:`~tfjpeg.errors.ImageTooLargeError` as soon as the frame
+            header announces more pixels than this (before the rest of the file is looked at).
+
+    Returns:
+        The :class:`JpegHeader`.
+
+    Raises:
+        InvalidJpegError: not a JPEG, empty, truncated or structurally corrupt.
+        UnsupportedJpegError: a valid JPEG that tfjpeg does not read (see the module docstring).
+        ImageTooLargeError: more than ``max_pixels`` pixels, or a side over 65500.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (20, 10)).save(buf, "JPEG")
+        >>> header = parse_jpeg_header(buf.getvalue())
+        >>> header.width, header.height, header.sampling
+        (20, 10, ((2, 2), (1, 1), (1, 1)))
+    """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise TypeError(f"data must be bytes. Received: type(data)={type(data).__name__}")
+    return _Parser(data, max_pixels).parse()
+
+
+def renumber_components(data: bytes, new_ids: tuple[int, ...]) -> bytes:
+    """Give the frame's components new ids (in frame order), in the SOF and in every SOS.
+
+    Only the id bytes change; the file must already be valid (e.g. just written by libjpeg).
+
+    Args:
+        data: a complete JPEG file.
+        new_ids: one new id per frame component.
+
+    Returns:
+        The patched file.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO()
+        >>> Image.new("L", (8, 8)).save(buf, "JPEG")
+        >>> parse_jpeg_header(renumber_components(buf.getvalue(), (7,))).components[0].component_id
+        7
+    """
+    out = bytearray(data)
+    mapping: dict[int, int] = {}
+    pos = 2
+    n = len(out)
+    while pos < n:
+        while pos < n and out[pos] == 0xFF:
+            pos += 1
+        if pos >= n:
+            break
+        code = out[pos]
+        pos += 1
+        if code == _EOI:
+            break
+        if 0xD0 <= code <= 0xD7 or code == _TEM:
+            continue
+        length = (out[pos] << 8) | out[pos + 1]
+        body = pos + 2
+        if 0xC0 <= code <= 0xCF and code not in (_DHT, 0xC8, _DAC):
+            nf = out[body + 5]
+            if nf != len(new_ids):
+                raise ValueError(f"new_ids must have {nf} entries. Received: new_ids={new_ids}")
+            for k in range(nf):
+                mapping[out[body + 6 + 3 * k]] = new_ids[k]
+                out[body + 6 + 3 * k] = new_ids[k]
+        pos += length
+        if code == _SOS:
+            for k in range(out[body]):
+                out[body + 1 + 2 * k] = mapping[out[body + 1 + 2 * k]]
+            while True:
+                m = _ECS_MARKER.search(out, pos)
+                if m is None:
+                    return bytes(out)
+                if 0xD0 <= m.group(1)[0] <= 0xD7:
+                    pos = m.end()
+                    continue
+                pos = m.start(1) - 1
+                break
+    return bytes(out)
