@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
+from tfjpeg.io.files import resolve_max_pixels
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "dataset_dir",
     "iter_images",
@@ -26,8 +26,6 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
-#: Pixel limit for images loaded by tfjpeg (decompression-bomb guard); ``TFJPEG_MAX_PIXELS``.
-DEFAULT_MAX_PIXELS = 100_000_000
 
 _ENV = {"kodak": "TFJPEG_KODAK_DIR", "train": "TFJPEG_TRAIN_DIR"}
 
@@ -68,9 +66,10 @@ def load_image(
 
     Raises:
         InvalidImageError: the file is not a readable image.
-        ImageTooLargeError: it has more than ``max_pixels`` pixels.
+        ImageTooLargeError: it has more pixels than ``max_pixels`` (default: the limit of
+            :func:`tfjpeg.io.resolve_max_pixels`, ``$TFJPEG_MAX_PIXELS`` or 100 M).
     """
-    limit = max_pixels or int(os.environ.get("TFJPEG_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+    limit = resolve_max_pixels(max_pixels)
     try:
         with Image.open(path) as img:
             if img.width * img.height > limit:
