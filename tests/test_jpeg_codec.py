@@ -12,6 +12,7 @@ from conftest import jpeglib_coefficients, natural_image, pillow_jpeg
 from PIL import Image
 
 from tfjpeg.errors import InvalidImageError
+from tfjpeg.io import JpegCoefficients, encode_coefficients, read_jpeg
 from tfjpeg.jpeg import ROUNDING_MODES, DiffJPEG, apply_rounding, decode, quality_tables
 
 
@@ -64,6 +65,26 @@ def test_explicit_tables_match_a_pillow_file_with_custom_tables(tmp_path):
     out = DiffJPEG(rounding="hard")(image[None].astype(np.float32), tables=np.stack([luma, chroma]))
     for ours, ref in zip(out["coefficients"], jpeglib_coefficients(data, tmp_path), strict=True):
         np.testing.assert_array_equal(ours.numpy()[0], ref)
+
+
+def test_per_component_tables_decode_a_file_whose_cr_has_its_own_table():
+    image = natural_image(32, 48, seed=7)
+    jpeg = read_jpeg(pillow_jpeg(image, 60))
+    cr_table = np.full((8, 8), 7, np.uint16)
+    three = JpegCoefficients(
+        components=jpeg.components,
+        tables=np.concatenate([jpeg.tables, cr_table[None]]),
+        table_index=(0, 1, 2),
+        sampling=jpeg.sampling,
+        height=jpeg.height,
+        width=jpeg.width,
+    )
+    data = encode_coefficients(three)
+    assert read_jpeg(data).table_index == (0, 1, 2)
+    coefficients = [tf.constant(c[None], tf.float32) for c in jpeg.components]
+    tables = tf.constant(read_jpeg(data).component_tables[None], tf.float32)
+    decoded = decode(coefficients, tables, 32, 48, exact=True).numpy()[0]
+    np.testing.assert_array_equal(decoded, _pillow_decode(data))
 
 
 def test_one_pixel_image_round_trips_with_its_shape():

@@ -88,6 +88,7 @@ def test_explicit_tables_are_validated_and_broadcast():
     single = validate_tables(np.full((8, 8), 3))
     assert single.shape == (1, 2, 8, 8) and float(single[0, 1, 0, 0]) == 3.0
     with pytest.raises(ValueError, match="shape"):
-        validate_tables(np.ones((3, 8, 8)))
+        validate_tables(np.ones((4, 8, 8)))
+    assert validate_tables(np.ones((3, 8, 8))).shape == (1, 3, 8, 8)  # one table per component
     with pytest.raises(ValueError, match="1, 65535"):
         validate_tables(np.zeros((2, 8, 8)))

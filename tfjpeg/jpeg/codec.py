@@ -20,7 +20,7 @@ from tfjpeg.jpeg import color, islow, sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, ceil_div, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.dct import block_dct, block_idct
 from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding
-from tfjpeg.jpeg.tables import quality_tables, validate_tables
+from tfjpeg.jpeg.tables import component_table, quality_tables, validate_tables
 
 __all__ = ["UPSAMPLING_METHODS", "DiffJPEG", "component_factors", "decode", "encode"]
 
@@ -73,7 +73,7 @@ def _prepare(images: tf.Tensor, quality: Any, tables: Any, differentiable: bool)
         t = validate_tables(tables)
     else:
         t = quality_tables(quality, differentiable=differentiable)
-    return tf.broadcast_to(t, tf.stack([n, 2, 8, 8]))
+    return tf.broadcast_to(t, tf.stack([n, t.shape[1], 8, 8]))
 
 
 def encode(
@@ -87,7 +87,7 @@ def encode(
 
     Args:
         images: (N, H, W, 3) RGB or (N, H, W, 1) gray, values in [0, 255].
-        tables: float32 (N, 2, 8, 8) [luma, chroma] quantization tables.
+        tables: float32 (N, 2, 8, 8) [luma, chroma] or (N, 3, 8, 8) per-component tables.
         subsampling: "444", "422" or "420" (ignored for gray).
         rounding: one of "hard", "poly3", "ste", "noise".
         seed: seed for ``"noise"``.
@@ -101,7 +101,7 @@ def encode(
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     channels = images.shape[-1]
     factors = component_factors(channels, subsampling)
-    table_of = [tables[:, 0], tables[:, 1], tables[:, 1]]
+    table_of = [component_table(tables, c) for c in range(3)]
 
     exact_coefs = None
     if rounding in ("hard", "ste"):
@@ -143,7 +143,7 @@ def decode(
     Args:
         coefficients: one (N, hb, wb, 8, 8) tensor per component (1 or 3); blocks beyond the
             component's real size (MCU padding) are ignored.
-        tables: (N, 2, 8, 8) [luma, chroma] tables.
+        tables: (N, 2, 8, 8) [luma, chroma] or (N, 3, 8, 8) per-component tables.
         height, width: image size.
         subsampling: chroma subsampling of the coefficients.
         upsampling: "fancy" (libjpeg-turbo default) or "nearest".
@@ -154,7 +154,7 @@ def decode(
             f"upsampling must be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}"
         )
     factors = component_factors(len(coefficients), subsampling)
-    table_of = [tables[:, 0], tables[:, 1], tables[:, 1]]
+    table_of = [component_table(tables, c) for c in range(3)]
     planes = []
     for c, (fh, fv) in enumerate(factors):
         comp_h, comp_w = ceil_div(height, fv), ceil_div(width, fh)
@@ -188,7 +188,8 @@ class DiffJPEG(keras.layers.Layer):
     - ``"decoded"``: the decompressed image, float32, same shape;
     - ``"coefficients"``: tuple of quantized DCT blocks (N, hb, wb, 8, 8) per component (Y, Cb, Cr);
     - ``"unrounded"``: the coefficients before rounding (float math; None for "hard");
-    - ``"tables"``: the (N, 2, 8, 8) [luma, chroma] quantization tables used.
+    - ``"tables"``: the quantization tables used, (N, 2, 8, 8) [luma, chroma] (or (N, 3, 8, 8)
+      when per-component tables were given).
 
     ``quality`` may be a scalar or one value per image; with neither it nor ``tables`` the layer's
     ``quality`` is used. With ``rounding="hard"`` the coefficients and the decoded pixels are those

@@ -14,6 +14,7 @@ __all__ = [
     "CHROMA_BASE_TABLE",
     "LUMA_BASE_TABLE",
     "ZIGZAG",
+    "component_table",
     "quality_scaling",
     "quality_tables",
     "quality_to_tables",
@@ -118,9 +119,11 @@ def quality_tables(quality: tf.Tensor | float, differentiable: bool = False) -> 
 
 
 def validate_tables(tables: np.ndarray | tf.Tensor) -> tf.Tensor:
-    """Check and normalize explicit tables to float32 (N, 2, 8, 8) (or (N, 1, 8, 8) for grayscale).
+    """Check and normalize explicit tables to float32 (N, K, 8, 8).
 
-    Accepts (8, 8), (K, 8, 8) with K in {1, 2} or (N, K, 8, 8). Entries must be in 1..65535.
+    Accepts (8, 8), (K, 8, 8) or (N, K, 8, 8). K = 1 (one table for all components) is expanded
+    to [luma, chroma] = K = 2; K = 2 is [luma, chroma]; K = 3 is one table per component (Y, Cb,
+    Cr), for files whose Cb and Cr use different tables. Entries must be in 1..65535.
     """
     t = tf.convert_to_tensor(tables)
     t = tf.cast(t, tf.float32)
@@ -128,9 +131,9 @@ def validate_tables(tables: np.ndarray | tf.Tensor) -> tf.Tensor:
         t = t[None, None]
     elif t.shape.rank == 3:
         t = t[None]
-    if t.shape.rank != 4 or t.shape[-2:] != (8, 8) or t.shape[1] not in (1, 2):
+    if t.shape.rank != 4 or t.shape[-2:] != (8, 8) or t.shape[1] not in (1, 2, 3):
         raise ValueError(
-            "tables must have shape (8, 8), (K, 8, 8) or (N, K, 8, 8) with K = 1 or 2. "
+            "tables must have shape (8, 8), (K, 8, 8) or (N, K, 8, 8) with K = 1, 2 or 3. "
             f"Received: tables.shape={tuple(t.shape)}"
         )
     if tf.executing_eagerly() and (
@@ -140,3 +143,10 @@ def validate_tables(tables: np.ndarray | tf.Tensor) -> tf.Tensor:
     if t.shape[1] == 1:
         t = tf.concat([t, t], axis=1)
     return t
+
+
+def component_table(tables: tf.Tensor, component: int) -> tf.Tensor:
+    """The (N, 8, 8) table of component 0 (Y), 1 (Cb) or 2 (Cr) from (N, 2 or 3, 8, 8) tables."""
+    if tables.shape[1] == 3:
+        return tables[:, component]
+    return tables[:, min(component, 1)]
