@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfjpeg.jpeg import color, sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.dct import block_dct, block_idct, dct_matrix
-from tfjpeg.jpeg.islow import islow_fdct, islow_idct
+from tfjpeg.jpeg.islow import islow_fdct, islow_idct, range_limit
 
 
 @pytest.mark.parametrize("n", [8, 16])
@@ -118,3 +118,8 @@ def test_blocks_round_trip_and_use_row_major_block_order():
     assert blocks.shape == (1, 2, 3, 8, 8)
     assert int(blocks[0, 1, 2, 0, 0]) == 8 * 24 + 16
     np.testing.assert_array_equal(blocks_to_plane(blocks).numpy(), plane.numpy())
+
+
+def test_range_limit_clamps_then_wraps_like_libjpegs_mask():
+    out = range_limit(tf.constant([-600, -129, 0, 200, 600], tf.int64)).numpy()
+    np.testing.assert_array_equal(out, [255, 0, 128, 255, 0])

@@ -1,4 +1,11 @@
-"""Real JPEG files: coefficients (jpeglib), pixels (Pillow), validation and safe writing."""
+"""Real JPEG files: coefficients (jpeglib), pixels (Pillow), validation and safe writing.
+
+``coefficients_from_jpeg_bytes`` (TF ops only, for SavedModels) loads TensorFlow on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from tfjpeg.io.files import (
     DEFAULT_MAX_PIXELS,
@@ -23,6 +30,7 @@ __all__ = [
     "FrameComponent",
     "JpegCoefficients",
     "JpegHeader",
+    "coefficients_from_jpeg_bytes",
     "decode_pixels",
     "encode_coefficients",
     "encode_pixels",
@@ -31,3 +39,11 @@ __all__ = [
     "resolve_max_pixels",
     "save_bytes_atomic",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "coefficients_from_jpeg_bytes":
+        from tfjpeg.io.graph import coefficients_from_jpeg_bytes
+
+        return coefficients_from_jpeg_bytes
+    raise AttributeError(f"module 'tfjpeg.io' has no attribute {name!r}")

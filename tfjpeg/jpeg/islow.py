@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["islow_fdct", "islow_idct", "quantize_exact"]
+__all__ = ["islow_fdct", "islow_idct", "islow_idct_sums", "quantize_exact", "range_limit"]
 
 _CONST_BITS = 13
 _PASS1_BITS = 2
@@ -72,6 +72,7 @@ def islow_fdct(samples: tf.Tensor) -> tf.Tensor:
 
 
 def _idct_1d(c: list[tf.Tensor], shift: int) -> list[tf.Tensor]:
+    """One 8-point islow IDCT pass; outputs descaled by ``shift`` bits (0: the exact sums)."""
     z2, z3 = c[2], c[6]
     z1 = (z2 + z3) * F_0_541
     tmp2 = z1 - z3 * F_1_847
@@ -87,26 +88,48 @@ def _idct_1d(c: list[tf.Tensor], shift: int) -> list[tf.Tensor]:
     z1, z2 = z1 * -F_0_899, z2 * -F_2_562
     z3, z4 = z3 * -F_1_961 + z5, z4 * -F_0_390 + z5
     t0, t1, t2, t3 = t0 + z1 + z3, t1 + z2 + z4, t2 + z2 + z3, t3 + z1 + z4
-    return [
-        _descale(tmp10 + t3, shift),
-        _descale(tmp11 + t2, shift),
-        _descale(tmp12 + t1, shift),
-        _descale(tmp13 + t0, shift),
-        _descale(tmp13 - t0, shift),
-        _descale(tmp12 - t1, shift),
-        _descale(tmp11 - t2, shift),
-        _descale(tmp10 - t3, shift),
+    outs = [
+        tmp10 + t3,
+        tmp11 + t2,
+        tmp12 + t1,
+        tmp13 + t0,
+        tmp13 - t0,
+        tmp12 - t1,
+        tmp11 - t2,
+        tmp10 - t3,
     ]
+    return outs if shift == 0 else [_descale(o, shift) for o in outs]
 
 
-def islow_idct(dequantized: tf.Tensor) -> tf.Tensor:
-    """``jpeg_idct_islow`` on int32 (..., 8, 8) dequantized coefficients → samples in 0..255."""
-    x = tf.cast(dequantized, tf.int32)
+_IDCT_SHIFT = _CONST_BITS + _PASS1_BITS + 3
+
+
+def islow_idct_sums(dequantized: tf.Tensor) -> tf.Tensor:
+    """``jpeg_idct_islow`` before its final descale: int64 (..., 8, 8), 2^18 × the samples − 128.
+
+    int64 because coefficients of crafted files can overflow 32 bits (libjpeg uses ``long``).
+    """
+    x = tf.cast(dequantized, tf.int64)
     cols = tf.unstack(x, axis=-2)  # pass 1 works down each column: inputs indexed by row
     pass1 = tf.stack(_idct_1d(cols, _CONST_BITS - _PASS1_BITS), axis=-2)
     rows = tf.unstack(pass1, axis=-1)  # pass 2 along each row: inputs indexed by column
-    out = tf.stack(_idct_1d(rows, _CONST_BITS + _PASS1_BITS + 3), axis=-1)
-    return tf.clip_by_value(out + 128, 0, 255)
+    return tf.stack(_idct_1d(rows, 0), axis=-1)
+
+
+def range_limit(descaled: tf.Tensor) -> tf.Tensor:
+    """libjpeg's output range limit: ``range_limit[x & RANGE_MASK]`` with the +128 level shift.
+
+    Values in −512..511 are clamped to 0..255 after the shift; beyond that libjpeg's 10-bit mask
+    wraps around, and so does this.
+    """
+    wrapped = tf.bitwise.bitwise_and(descaled + 512, 1023) - 512
+    return tf.clip_by_value(wrapped + 128, 0, 255)
+
+
+def islow_idct(dequantized: tf.Tensor) -> tf.Tensor:
+    """``jpeg_idct_islow`` on int (..., 8, 8) dequantized coefficients → int32 samples 0..255."""
+    sums = islow_idct_sums(dequantized)
+    return tf.cast(range_limit(_descale(sums, _IDCT_SHIFT)), tf.int32)
 
 
 def _reciprocals(divisor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
