@@ -12,6 +12,7 @@ import tensorflow as tf
 from conftest import natural_image, pillow_jpeg
 from PIL import Image
 
+from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
 from tfjpeg.io.graph import _islow_idct, coefficients_from_jpeg_bytes
 
 READER = tf.function(coefficients_from_jpeg_bytes, input_signature=[tf.TensorSpec([], tf.string)])
@@ -251,8 +252,20 @@ def test_cmyk_files_are_reported_as_unsupported():
 
 def test_max_pixels_guards_against_large_images():
     data = pillow_jpeg(natural_image(16, 24), 50)
+    guarded = tf.function(lambda b: coefficients_from_jpeg_bytes(b, max_pixels=16 * 24 - 1))
     with pytest.raises(tf.errors.InvalidArgumentError, match="Image too large"):
+        guarded(tf.constant(data))
+    with pytest.raises(ImageTooLargeError, match="Image too large"):
         coefficients_from_jpeg_bytes(data, max_pixels=16 * 24 - 1)
+
+
+def test_eager_calls_raise_tfjpeg_errors_instead_of_tf_errors():
+    with pytest.raises(InvalidJpegError, match="Not a JPEG"):
+        coefficients_from_jpeg_bytes(b"GIF89a not a jpeg")
+    data = bytearray(pillow_jpeg(natural_image(16, 16), 50))
+    data[segment_offset(data, 0xC0) + 4] = 12
+    with pytest.raises(UnsupportedJpegError, match="12-bit"):
+        coefficients_from_jpeg_bytes(bytes(data))
 
 
 def test_bad_arguments_raise_value_error_naming_them():

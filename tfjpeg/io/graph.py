@@ -48,6 +48,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
 from tfjpeg.jpeg.dct import block_dct, dct_matrix
 from tfjpeg.jpeg.islow import islow_idct_sums, range_limit
 from tfjpeg.jpeg.rounding import round_half_away
@@ -453,7 +454,10 @@ def coefficients_from_jpeg_bytes(
         - ``"sampling"``: int32 (3, 2), (h, v) per component, zero rows for missing components.
 
     Raises:
-        tf.errors.InvalidArgumentError: at run time, with a message naming the problem, for
+        tf.errors.InvalidArgumentError: in a graph (tf.function, SavedModel), at run time, with a
+            message naming the problem; called eagerly the same problems raise
+            :class:`tfjpeg.InvalidJpegError`, :class:`tfjpeg.UnsupportedJpegError` or
+            :class:`tfjpeg.ImageTooLargeError` instead. The problems:
             non-JPEG or truncated data, a corrupt header, 12-bit precision, arithmetic-coded,
             lossless or hierarchical frames, or a number of components other than 1 or 3. Files
             without an EOI marker after the scan data are treated as truncated.
@@ -472,6 +476,30 @@ def coefficients_from_jpeg_bytes(
         Bahat & Michaeli, "What's in the Image? Explorable Decoding of Compressed Images",
         CVPR 2021; docs/ARCHITECTURE.md, "Serving" (stock TF ops only).
     """
+    if not tf.executing_eagerly():
+        return _coefficients_from_jpeg_bytes(
+            jpeg_bytes, refine_iterations, search_sweeps, max_pixels
+        )
+    try:
+        return _coefficients_from_jpeg_bytes(
+            jpeg_bytes, refine_iterations, search_sweeps, max_pixels
+        )
+    except tf.errors.InvalidArgumentError as err:
+        message = err.message.strip()
+        if message.startswith("Unsupported JPEG"):
+            raise UnsupportedJpegError(message) from err
+        if message.startswith("Image too large"):
+            raise ImageTooLargeError(message) from err
+        raise InvalidJpegError(message) from err
+
+
+def _coefficients_from_jpeg_bytes(
+    jpeg_bytes: tf.Tensor | bytes,
+    refine_iterations: int,
+    search_sweeps: int,
+    max_pixels: int | None,
+) -> dict[str, tf.Tensor]:
+    """The graph of :func:`coefficients_from_jpeg_bytes`; errors are ``InvalidArgumentError``."""
     for name, value in (("refine_iterations", refine_iterations), ("search_sweeps", search_sweeps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0. Received: {name}={value!r}")
