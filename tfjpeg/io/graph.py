@@ -485,7 +485,8 @@ def coefficients_from_jpeg_bytes(
             jpeg_bytes, refine_iterations, search_sweeps, max_pixels
         )
     except tf.errors.InvalidArgumentError as err:
-        message = err.message.strip()
+        known = [m for m in _MESSAGES.values() if m in err.message]
+        message = known[0] if known else f"Corrupt JPEG: {err.message.strip()}"
         if message.startswith("Unsupported JPEG"):
             raise UnsupportedJpegError(message) from err
         if message.startswith("Image too large"):
