@@ -5,7 +5,12 @@ from tfjpeg.jpeg.codec import UPSAMPLING_METHODS, DiffJPEG, component_factors, d
 from tfjpeg.jpeg.color import rgb_to_ycbcr, rgb_to_ycbcr_exact, ycbcr_to_rgb, ycbcr_to_rgb_exact
 from tfjpeg.jpeg.dct import block_dct, block_idct, dct_matrix
 from tfjpeg.jpeg.islow import islow_fdct, islow_idct, quantize_exact
-from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding, round_half_away
+from tfjpeg.jpeg.rounding import (
+    ROUNDING_MODES,
+    apply_rounding,
+    round_half_away,
+    straight_through,
+)
 from tfjpeg.jpeg.sampling import SUBSAMPLING_FACTORS, downsample, downsample_exact, upsample
 from tfjpeg.jpeg.tables import (
     CHROMA_BASE_TABLE,
@@ -48,6 +53,7 @@ __all__ = [
     "rgb_to_ycbcr",
     "rgb_to_ycbcr_exact",
     "round_half_away",
+    "straight_through",
     "upsample",
     "validate_tables",
     "ycbcr_to_rgb",

@@ -19,7 +19,7 @@ from tfjpeg.errors import InvalidImageError
 from tfjpeg.jpeg import color, islow, sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, ceil_div, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.dct import block_dct, block_idct
-from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding
+from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding, straight_through
 from tfjpeg.jpeg.tables import component_table, quality_tables, validate_tables
 
 __all__ = ["UPSAMPLING_METHODS", "DiffJPEG", "component_factors", "decode", "encode"]
@@ -123,7 +123,7 @@ def encode(
         coef = block_dct(plane_to_blocks(plane) - 128.0) / table_of[c][:, None, None]
         unrounded.append(coef)
         if exact_coefs is not None:  # "ste": exact forward value, identity gradient
-            rounded.append(coef + tf.stop_gradient(exact_coefs[c] - coef))
+            rounded.append(straight_through(exact_coefs[c], coef))
         else:
             rounded.append(apply_rounding(coef, rounding, seed=seed))
     return {"coefficients": tuple(rounded), "unrounded": tuple(unrounded)}

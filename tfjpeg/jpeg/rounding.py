@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["ROUNDING_MODES", "apply_rounding", "round_half_away"]
+__all__ = ["ROUNDING_MODES", "apply_rounding", "round_half_away", "straight_through"]
 
 ROUNDING_MODES = ("hard", "poly3", "ste", "noise")
+
+
+def straight_through(forward: tf.Tensor, surrogate: tf.Tensor) -> tf.Tensor:
+    """``forward`` exactly in value, with the gradient of ``surrogate``.
+
+    Written as ``forward + (surrogate − stop_gradient(surrogate))`` so the value is bit-exact
+    (``surrogate + stop_gradient(forward − surrogate)`` is off by float rounding).
+    """
+    return forward + (surrogate - tf.stop_gradient(surrogate))
 
 
 def round_half_away(x: tf.Tensor) -> tf.Tensor:
@@ -30,7 +39,7 @@ def apply_rounding(x: tf.Tensor, mode: str, seed: int | None = None) -> tf.Tenso
         r = tf.stop_gradient(round_half_away(x))
         return r + (x - r) ** 3
     if mode == "ste":
-        return x + tf.stop_gradient(round_half_away(x) - x)
+        return straight_through(tf.stop_gradient(round_half_away(x)), x)
     if mode == "noise":
         return x + tf.random.uniform(tf.shape(x), -0.5, 0.5, dtype=x.dtype, seed=seed)
     raise ValueError(f"rounding must be one of {ROUNDING_MODES}. Received: rounding={mode!r}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg.jpeg.rounding import straight_through
+
 __all__ = [
     "CHROMA_BASE_TABLE",
     "LUMA_BASE_TABLE",
@@ -115,7 +117,7 @@ def quality_tables(quality: tf.Tensor | float, differentiable: bool = False) -> 
     soft = tf.clip_by_value(
         (tf.cast(base, tf.float32)[None] * scale[:, None, None, None] + 50.0) / 100.0, 1.0, 255.0
     )
-    return soft + tf.stop_gradient(hard - soft)
+    return straight_through(hard, soft)
 
 
 def validate_tables(tables: np.ndarray | tf.Tensor) -> tf.Tensor:
