@@ -132,6 +132,37 @@ def _category_weights(m: tf.Tensor, count: int) -> tf.Tensor:
     return w_lo * (1.0 - t)[..., None] + w_hi * t[..., None]
 
 
+def _ac_statistics_exact(blocks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`_ac_statistics` for integer coefficients without gradients, in O(63) per block."""
+    m = tf.minimum(tf.abs(tf.round(blocks)), 1023.0)
+    nonzero = m > 0
+    position = tf.range(1, 64, dtype=tf.int32)
+    last = tf.where(nonzero, position, 0)
+    # index of the previous nonzero coefficient (0 = block start) for every position
+    prev = tf.pad(_cummax(last)[..., :-1], [[0, 0], [0, 0], [1, 0]])
+    run = position - prev - 1
+    size = _categories(m, 11)
+    symbol = 16 * (run % 16) + size
+    weight = tf.cast(nonzero, tf.float32)
+    n = tf.shape(m)[0]
+    image = tf.range(n)[:, None, None] * 256
+    counts = tf.math.unsorted_segment_sum(weight, image + symbol, n * 256)
+    counts = tf.reshape(counts, [n, 256])
+    zrl = tf.reduce_sum(weight * tf.cast(run // 16, tf.float32), axis=[1, 2])
+    eob = tf.reduce_sum(1.0 - weight[..., -1], axis=1)
+    magnitude_bits = tf.reduce_sum(weight * tf.cast(size, tf.float32), axis=[1, 2])
+    return _add_special(counts, tf.stack([eob, zrl], axis=1)), magnitude_bits
+
+
+def _cummax(x: tf.Tensor) -> tf.Tensor:
+    """Running maximum along the last axis (63 steps, log-depth doubling)."""
+    shift = 1
+    while shift < x.shape[-1]:
+        x = tf.maximum(x, tf.pad(x[..., :-shift], [[0, 0]] * (x.shape.rank - 1) + [[shift, 0]]))
+        shift *= 2
+    return x
+
+
 def _ac_statistics(blocks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """AC symbol counts (N, 256) and extra magnitude bits (N,) of zigzag AC blocks (N, B, 63)."""
     m = tf.minimum(tf.abs(blocks), 1023.0)
@@ -179,7 +210,8 @@ def _dc_statistics(dc: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 def _scan_blocks(coef: tf.Tensor, mcu_h: int, mcu_w: int) -> tf.Tensor:
     """(N, hb, wb, 8, 8) natural-order blocks → (N, B, 64) in interleaved-scan order, with the
-    MCU-filling dummy blocks libjpeg adds (zero AC, DC of the neighbouring block)."""
+    MCU-filling dummy blocks libjpeg adds (jccoefct.c, jctrans.c: zero AC, DC of the previous
+    block in scan order, so their DC difference is 0)."""
     coef = tf.convert_to_tensor(coef, tf.float32)
     n = tf.shape(coef)[0]
     hb, wb = tf.shape(coef)[1], tf.shape(coef)[2]
@@ -187,18 +219,23 @@ def _scan_blocks(coef: tf.Tensor, mcu_h: int, mcu_w: int) -> tf.Tensor:
     if mcu_h == 1 and mcu_w == 1:
         return tf.reshape(flat, [n, -1, 64])
     pad_h, pad_w = (-hb) % mcu_h, (-wb) % mcu_w
-    padded = tf.pad(flat, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
-    real = tf.pad(tf.ones([n, hb, wb, 1]), [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
-    dc_only = tf.one_hot(0, 64)[None, None, None]
-    padded = padded * tf.maximum(real, dc_only)
+    padded = tf.pad(flat, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
+    real = tf.pad(tf.ones([hb, wb], tf.int32), [[0, pad_h], [0, pad_w]])
     hm, wm = (hb + pad_h) // mcu_h, (wb + pad_w) // mcu_w
     grid = tf.reshape(padded, [n, hm, mcu_h, wm, mcu_w, 64])
-    grid = tf.transpose(grid, [0, 1, 3, 2, 4, 5])
-    return tf.reshape(grid, [n, -1, 64])
+    scan = tf.reshape(tf.transpose(grid, [0, 1, 3, 2, 4, 5]), [n, -1, 64])
+    real = tf.reshape(tf.transpose(tf.reshape(real, [hm, mcu_h, wm, mcu_w]), [0, 2, 1, 3]), [-1])
+    # DC of a dummy block = DC of the last real block before it in scan order
+    real_positions = tf.where(real > 0)[:, 0]
+    source = tf.gather(real_positions, tf.cumsum(real) - 1)
+    dc = tf.gather(scan[..., 0], source, axis=1)
+    return tf.concat([dc[..., None], scan[..., 1:]], axis=-1)
 
 
 def symbol_statistics(
-    coefficients: tuple[tf.Tensor, ...] | list[tf.Tensor], subsampling: str = "420"
+    coefficients: tuple[tf.Tensor, ...] | list[tf.Tensor],
+    subsampling: str = "420",
+    exact: bool = False,
 ) -> dict[str, tf.Tensor]:
     """Soft Huffman symbol counts of a baseline JPEG scan.
 
@@ -206,6 +243,8 @@ def symbol_statistics(
         coefficients: one (N, hb, wb, 8, 8) tensor per component (Y or Y, Cb, Cr), natural order,
             as returned by :func:`tfjpeg.jpeg.encode`; real-valued coefficients give soft counts.
         subsampling: chroma subsampling ("420", "422", "444"; ignored for one component).
+        exact: the coefficients are integers and no gradient is needed: count the symbols
+            directly (same counts, much faster) instead of the soft run-length recursion.
 
     Returns:
         dict with ``counts`` (N, 4, 256) symbol counts of the [DC luma, AC luma, DC chroma,
@@ -223,7 +262,7 @@ def symbol_statistics(
         scan = _scan_blocks(coef, mcu_h, mcu_w)
         dc, dc_bits = _dc_statistics(scan[..., 0])
         ac = tf.gather(scan, _ZIGZAG_AC, axis=-1)
-        counts, ac_bits = _ac_statistics(ac)
+        counts, ac_bits = _ac_statistics_exact(ac) if exact else _ac_statistics(ac)
         dc_counts.append(dc)
         ac_counts.append(counts)
         magnitude = magnitude + dc_bits + ac_bits
@@ -363,10 +402,13 @@ class JpegSizeModel(keras.layers.Layer):
         return tuple(out)
 
     def call(
-        self, coefficients: tuple[tf.Tensor, ...] | list[tf.Tensor], tables: tf.Tensor
+        self,
+        coefficients: tuple[tf.Tensor, ...] | list[tf.Tensor],
+        tables: tf.Tensor,
+        exact: bool = False,
     ) -> dict[str, tf.Tensor]:
         coefficients = tuple(coefficients)
-        stats = symbol_statistics(coefficients, self.subsampling)
+        stats = symbol_statistics(coefficients, self.subsampling, exact=exact)
         coded = entropy_coded_bits(stats, optimize=self.optimize)
         level = table_level(tables)
         scale = tf.exp(self.correction[0] + self.correction[1] * level)

@@ -220,7 +220,8 @@ class RatePredictor(keras.layers.Layer):
         coefficients = tuple(tf.convert_to_tensor(c, tf.float32) for c in coefficients)
         tables = tf.convert_to_tensor(tables, tf.float32)
         if self.model == "jpeg":
-            return self.size_model(coefficients, tables)["bits"]
+            exact = self.rounding == "hard"
+            return self.size_model(coefficients, tables, exact=exact)["bits"]
         ideal = self.factorized_bits(coefficients, tables)
         a, b, g = self.calibration[0], self.calibration[1], self.calibration[2]
         level = table_level(tables)
