@@ -39,7 +39,8 @@ def test_predicted_size_is_close_to_the_real_file(crops, encoder):
 
 def test_factorized_model_tracks_real_sizes(crops):
     predictor = RatePredictor(model="factorized", encoder="libjpeg", rounding="hard")
-    bits = predictor(tf.constant(crops[:1], tf.float32), quality=[20, 50, 90]).numpy()
+    same = np.repeat(crops[:1], 3, axis=0)
+    bits = predictor(tf.constant(same, tf.float32), quality=[20, 50, 90]).numpy()
     real = np.array([8 * len(encode_pixels(crops[0], q)) for q in (20, 50, 90)])
     assert np.all(np.diff(bits) > 0)
     np.testing.assert_allclose(bits, real, rtol=0.35)
@@ -138,3 +139,5 @@ def test_bad_arguments_raise_clear_errors(crops):
         predictor(tf.zeros([8, 8, 3]), quality=50)
     with pytest.raises(ValueError, match="quality or tables"):
         predictor(tf.zeros([1, 8, 8, 3]))
+    with pytest.raises(ValueError, match="one per image"):
+        predictor(tf.zeros([1, 8, 8, 3]), quality=[10, 20])

@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--train-dir", default=None, help="training images (default $TFJPEG_TRAIN_DIR)")
     p.add_argument("--crops", type=int, default=320, help="random crops (20%% held out)")
-    p.add_argument("--crop-size", type=int, default=192)
+    p.add_argument("--crop-size", type=int, default=256)
     p.add_argument("--qmin", type=int, default=5)
     p.add_argument("--qmax", type=int, default=95)
     p.add_argument("--seed", type=int, default=1)
@@ -96,7 +96,10 @@ def sample_crops(folder: Path, count: int, size: int, qmin: int, qmax: int, seed
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         crops.append(np.ascontiguousarray(crop))
-        qualities.append(int(rng.integers(qmin, qmax + 1)))
+        # log-uniform: low qualities, where the relative error is largest, get more samples
+        qualities.append(
+            int(np.clip(np.round(np.exp(rng.uniform(np.log(qmin), np.log(qmax)))), qmin, qmax))
+        )
     return np.stack(crops), np.asarray(qualities)
 
 
@@ -217,23 +220,48 @@ def fit_deadzone(unrounded, coefficients, qualities: np.ndarray, steps: int, see
     return out, loss
 
 
-def predicted_entropy_bits(predictor, images: np.ndarray, qualities: np.ndarray) -> np.ndarray:
-    """Entropy-coded bits (before stuffing) of the JPEG-aware model, exact ("hard") rounding."""
+def size_features(predictor, images: np.ndarray, qualities: np.ndarray) -> np.ndarray:
+    """(N, 6): exact Huffman bits E, table level ℓ and the four magnitude counts F of the
+    JPEG-aware model's coefficients ("hard" rounding; with the predictor's dead zone)."""
     import tensorflow as tf
 
-    from tfjpeg.rate import entropy_coded_bits, symbol_statistics
+    from tfjpeg.rate import entropy_coded_bits, magnitude_features, symbol_statistics, table_level
 
     @tf.function(reduce_retracing=True)
     def run(x, q):
         tables = predictor.tables_for(x, q)
         coefs = predictor.coefficients(x, tables)
-        stats = symbol_statistics(coefs, predictor.subsampling)
-        return entropy_coded_bits(stats, optimize=predictor.size_model.optimize)["bits"]
+        stats = symbol_statistics(coefs, predictor.subsampling, exact=True)
+        bits = entropy_coded_bits(stats, optimize=predictor.size_model.optimize)["bits"]
+        return tf.stack([bits, table_level(tables), *magnitude_features(stats)], axis=1)
 
     out = []
     for sl in _batches(len(images), 16):
         out.append(run(tf.constant(images[sl], tf.float32), tf.constant(qualities[sl], tf.float32)))
-    return np.concatenate([o.numpy() for o in out])
+    return np.concatenate([o.numpy() for o in out]).astype(np.float64)
+
+
+def fit_correction(features: np.ndarray, target: np.ndarray, use_magnitudes: bool) -> np.ndarray:
+    """Weights w of the calibrated bits ``E(w0 + w1ℓ + w2ℓ²) + Σ F_j(w_2j+3 + w_2j+4 ℓ)``, least
+    squares on relative errors; the magnitude terms only when ``use_magnitudes``."""
+    e, level, mags = features[:, 0], features[:, 1], features[:, 2:]
+    cols = [e, e * level, e * level**2]
+    if use_magnitudes:
+        for j in range(mags.shape[1]):
+            cols += [mags[:, j], mags[:, j] * level]
+    x = np.stack(cols, axis=1)
+    w = _lstsq(x / target[:, None], np.ones_like(target))
+    out = np.zeros(3 + 2 * mags.shape[1])
+    out[: len(w)] = w
+    return out
+
+
+def calibrated_bits(features: np.ndarray, w: np.ndarray) -> np.ndarray:
+    e, level, mags = features[:, 0], features[:, 1], features[:, 2:]
+    out = e * (w[0] + w[1] * level + w[2] * level**2)
+    for j in range(mags.shape[1]):
+        out = out + mags[:, j] * (w[3 + 2 * j] + w[4 + 2 * j] * level)
+    return out
 
 
 def factorized_values(images: np.ndarray, qualities: np.ndarray, encoder: str):
@@ -312,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tfjpeg.data.folders import dataset_dir
     from tfjpeg.io import read_jpeg
-    from tfjpeg.rate import ENCODERS, RatePredictor, mozjpeg_quality_tables, table_level
+    from tfjpeg.rate import ENCODERS, RatePredictor
 
     t_start = time.time()
     folder = dataset_dir("train", args.train_dir)
@@ -330,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         stuffed = np.array([r[name]["stuffed"] for r in real[:n_fit]], np.float64)
         params["jpeg"][name] = {
             "header": headers[name],
-            "stuffing": float(stuffed.sum() / (ecs - stuffed).sum()),
-            "correction": [0.0, 0.0],
+            "stuffing": [float(stuffed.sum() / (ecs - stuffed).sum()), 0.0],
+            "correction": [1.0] + [0.0] * 10,
             "deadzone": np.zeros((2, 2, 8, 8)).tolist(),
         }
 
@@ -346,28 +374,47 @@ def main(argv: list[str] | None = None) -> int:
     del unrounded, moz_coefs
     print(f"dead zone fitted in {time.time() - t0:.0f} s (BCE {dz_loss:.4f})", flush=True)
 
-    # size correction per encoder
-    levels = {}
+    # size correction per encoder (mozjpeg: with and without the dead zone, keep the better)
+    levels, choices = {}, {}
     for name in ENCODERS:
-        pred = RatePredictor(encoder=name, weights=None, rounding="hard")
-        pred.set_params(params)
-        bits = predicted_entropy_bits(pred, images, qualities)
-        make = mozjpeg_quality_tables if name == "mozjpeg" else None
-        tables = make(qualities) if make else None
-        if tables is None:
-            from tfjpeg.jpeg import quality_tables
-
-            tables = quality_tables(qualities)
-        level = table_level(tables).numpy().astype(np.float64)
-        levels[name] = level
         jp = params["jpeg"][name]
         target = np.array(
-            [(r[name]["ecs_bytes"] - 0.5) / (1 + jp["stuffing"]) * 8.0 for r in real], np.float64
+            [(r[name]["ecs_bytes"] - r[name]["stuffed"] - 0.5) * 8.0 for r in real], np.float64
         )
-        ratio = np.log(target[:n_fit] / bits[:n_fit])
-        coef = _lstsq(np.stack([np.ones(n_fit), level[:n_fit]], axis=1), ratio)
-        jp["correction"] = [float(coef[0]), float(coef[1])]
-        print(f"{name}: correction {coef.round(4).tolist()}", flush=True)
+        options = {"exact": np.zeros((2, 2, 8, 8))}
+        if name == "mozjpeg":
+            options = {"no dead zone": np.zeros((2, 2, 8, 8)), "dead zone": deadzone}
+        best = None
+        for label, dz in options.items():
+            jp["deadzone"] = dz.tolist()
+            pred = RatePredictor(encoder=name, weights=None, rounding="hard")
+            pred.set_params(params)
+            feats = size_features(pred, images, qualities)
+            # stuffed bytes ≈ (ρ0 + ρ1 ℓ) × unstuffed entropy-coded bytes
+            ecs = np.array([r[name]["ecs_bytes"] - r[name]["stuffed"] for r in real], np.float64)
+            stuffed = np.array([r[name]["stuffed"] for r in real], np.float64)
+            x = np.stack([ecs, ecs * feats[:, 1]], axis=1)[:n_fit]
+            jp["stuffing"] = [float(v) for v in _lstsq(x, stuffed[:n_fit])]
+            w = fit_correction(feats[:n_fit], target[:n_fit], use_magnitudes=name == "mozjpeg")
+            err = np.abs(calibrated_bits(feats, w) - target) / target * 100
+            score = float(err[n_fit:].mean()) if n_fit < len(images) else float(err.mean())
+            choices[f"{name}/{label}"] = {
+                "fit_ecs_mape": float(err[:n_fit].mean()),
+                "heldout_ecs_mape": score,
+                "weights": w.round(6).tolist(),
+            }
+            print(
+                f"{name} [{label}]: ECS MAPE fit {err[:n_fit].mean():.2f}% held-out "
+                f"{score:.2f}%, w = {w.round(4).tolist()}",
+                flush=True,
+            )
+            if best is None or score < best[0]:
+                best = (score, label, dz, w, feats[:, 1])
+        _, label, dz, w, level = best
+        jp["deadzone"] = dz.tolist()
+        jp["correction"] = w.tolist()
+        levels[name] = level
+        choices[f"{name}/chosen"] = label
 
     # factorized densities and their calibration
     t0 = time.time()
@@ -378,29 +425,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"factorized densities trained in {time.time() - t0:.0f} s: {history[-1]}", flush=True)
     for name in ENCODERS:
         pred = RatePredictor(model="factorized", encoder=name, weights=None, rounding="hard")
-        params["factorized"]["calibration"][name] = [0.0, 1.0, 0.0]
+        params["factorized"]["calibration"][name] = [0.0, 1.0, 0.0, 0.0, 0.0]
         pred.set_params(params)
 
         @tf.function(reduce_retracing=True)
         def ideal(x, q, pred=pred):
             tables = pred.tables_for(x, q)
-            return pred.factorized_bits(pred.coefficients(x, tables), tables)
+            bits, blocks = pred.factorized_bits(
+                pred.coefficients(x, tables), tables, with_blocks=True
+            )
+            return tf.stack([bits, blocks], axis=1)
 
-        bits = np.concatenate(
+        out = np.concatenate(
             [
                 ideal(
                     tf.constant(images[sl], tf.float32), tf.constant(qualities[sl], tf.float32)
                 ).numpy()
                 for sl in _batches(len(images), 16)
             ]
-        )
+        ).astype(np.float64)
+        bits, blocks = out[:, 0], out[:, 1]
         header = params["jpeg"][name]["header"][0]
-        target = np.log(np.array([r[name]["size"] - header for r in real], np.float64))
-        feats = np.stack(
-            [np.ones(len(bits)), np.log(np.maximum(bits, 8.0) / 8.0), levels[name]], axis=1
-        )
+        target = np.log(np.array([r[name]["size"] - header for r in real], np.float64) / blocks)
+        x = np.log(np.maximum(bits, 1.0) / blocks)
+        level = levels[name]
+        feats = np.stack([np.ones(len(bits)), x, level, level**2, x * level], axis=1)
         coef = _lstsq(feats[:n_fit], target[:n_fit])
-        params["factorized"]["calibration"][name] = [float(coef[0]), float(coef[1]), float(coef[2])]
+        params["factorized"]["calibration"][name] = [float(v) for v in coef]
 
     # validation on the held-out crops with the finished predictors
     report: dict[str, Any] = {}
@@ -437,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_dir": str(folder),
         "deadzone_steps": args.deadzone_steps,
         "deadzone_bce": dz_loss,
+        "correction_choices": choices,
         "factorized_steps": args.factorized_steps,
         "factorized_batch": args.factorized_batch,
         "factorized_history": history,

@@ -94,6 +94,10 @@ class DeepFactorizedDensity(keras.layers.Layer):
                     )
                 )
 
+    def build(self, *args: Any, **kwargs: Any) -> None:
+        """All weights are created in ``__init__``; nothing to build from input shapes."""
+        self.built = True
+
     def logits_cdf(self, x: tf.Tensor) -> tf.Tensor:
         """Logits of the cumulative distribution at ``x`` (..., channels)."""
         x = tf.convert_to_tensor(x, tf.float32)

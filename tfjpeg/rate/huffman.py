@@ -83,6 +83,7 @@ STANDARD_AC_LENGTHS = np.stack([_ac_vector(_AC_LUMA), _ac_vector(_AC_CHROMA)])
 _MAX_CLEN = 40  # longer than libjpeg's 32, so a pathological input cannot index out of range
 
 
+@tf.function(reduce_retracing=True)
 def _huffman_code_sizes(freq: tf.Tensor) -> tf.Tensor:
     """Code sizes before the length limit: libjpeg's merge loop over 257 symbols, batched."""
     m = tf.shape(freq)[0]
@@ -127,6 +128,7 @@ def _huffman_code_sizes(freq: tf.Tensor) -> tf.Tensor:
     return codesize
 
 
+@tf.function(reduce_retracing=True)
 def _limit_lengths(bits: tf.Tensor) -> tf.Tensor:
     """libjpeg's adjustment of the length histogram to at most 16 bits, batched; (M, 41)."""
     lengths = tf.range(_MAX_CLEN + 1, dtype=tf.int32)[None]

@@ -39,6 +39,7 @@ __all__ = [
     "JpegSizeModel",
     "block_lambda",
     "entropy_coded_bits",
+    "magnitude_features",
     "mozjpeg_quality_tables",
     "symbol_statistics",
     "table_level",
@@ -317,6 +318,17 @@ def entropy_coded_bits(stats: dict[str, tf.Tensor], optimize: bool = False) -> d
     }
 
 
+_FEATURES = ("luma size 1", "chroma size 1", "luma size 2", "chroma size 2")
+
+
+def magnitude_features(stats: dict[str, tf.Tensor]) -> list[tf.Tensor]:
+    """Numbers of AC coefficients of size category 1 (|v| = 1) and 2 (|v| = 2..3), luma and
+    chroma, from :func:`symbol_statistics` counts: ``[luma 1, chroma 1, luma 2, chroma 2]``."""
+    counts = stats["counts"]
+    sizes = tf.reduce_sum(tf.reshape(counts, [-1, 4, 16, 16]), axis=2)  # (N, 4, size)
+    return [sizes[:, 1, 1], sizes[:, 3, 1], sizes[:, 1, 2], sizes[:, 3, 2]]
+
+
 _DEFAULT_HEADER = {  # bytes outside the entropy-coded segment: (colour, gray); fitted by trainers
     "libjpeg": (625.0, 325.0),
     "libjpeg-optimize": (277.0, 177.0),
@@ -331,13 +343,17 @@ class JpegSizeModel(keras.layers.Layer):
     ``model(coefficients, tables)`` → dict with ``bits`` (N,) (the whole file, 8 × bytes),
     ``entropy_bits`` (N,) (entropy-coded segment before stuffing) and ``header_bytes`` (N,).
 
-    The size is ``header + table symbols + s · (1 + ρ) · E/8 + ½`` bytes for E entropy-coded bits
-    (:func:`entropy_coded_bits`), stuffing rate ρ and a small per-encoder correction
-    ``s = exp(a + b · level)`` (``level`` = :func:`table_level`). For ``encoder="mozjpeg"``,
-    :meth:`trellis_quantize` applies a learned dead zone per frequency, ``(θ₀ + θ₁ · level) · g``
-    for luma and chroma with mozjpeg's per-block λ scaling ``g`` (:func:`block_lambda`), to
-    unrounded coefficients before rounding, standing in for trellis quantization.
-    The calibrated values are non-trainable weights set by ``trainers/fit_rate_predictor.py``.
+    The size is ``header + table symbols + (1 + ρ₀ + ρ₁ℓ) · C/8 + ½`` bytes, ρ the byte-stuffing
+    rate and C the calibrated entropy-coded bits
+    ``C = E · (w₀ + w₁ℓ + w₂ℓ²) + Σⱼ Fⱼ · (w₂ⱼ₊₃ + w₂ⱼ₊₄ℓ)`` with E the exact Huffman bits of the
+    coefficients (:func:`entropy_coded_bits`), ℓ = :func:`table_level` and F = the numbers of AC
+    coefficients of magnitude 1 and 2–3 in luma and chroma (soft counts). For libjpeg-turbo the
+    coefficients are exact and C = E (w = (1, 0, …)); for mozjpeg, whose trellis quantization
+    drops or lowers small coefficients the model cannot see, the w are fitted by least squares on
+    real files, and :meth:`trellis_quantize` can apply a learned dead zone per frequency,
+    ``(θ₀ + θ₁ℓ) · g`` for luma and chroma with mozjpeg's per-block λ scaling g
+    (:func:`block_lambda`), before rounding. The calibrated values are non-trainable weights set
+    by ``trainers/fit_rate_predictor.py``.
 
     Args:
         encoder: one of :data:`ENCODERS`.
@@ -362,16 +378,23 @@ class JpegSizeModel(keras.layers.Layer):
         )
         self.stuffing = self.add_weight(
             name="stuffing",
-            shape=(),
-            initializer=keras.initializers.Constant(1.0 / 256.0),
+            shape=(2,),
+            initializer=keras.initializers.Constant([1.0 / 256.0, 0.0]),
             trainable=False,
         )
         self.correction = self.add_weight(
-            name="correction", shape=(2,), initializer="zeros", trainable=False
+            name="correction",
+            shape=(3 + 2 * len(_FEATURES),),
+            initializer=keras.initializers.Constant([1.0] + [0.0] * (2 + 2 * len(_FEATURES))),
+            trainable=False,
         )
         self.deadzone = self.add_weight(
             name="deadzone", shape=(2, 2, 8, 8), initializer="zeros", trainable=False
         )
+
+    def build(self, *args: Any, **kwargs: Any) -> None:
+        """All weights are created in ``__init__``; nothing to build from input shapes."""
+        self.built = True
 
     @property
     def optimize(self) -> bool:
@@ -411,10 +434,14 @@ class JpegSizeModel(keras.layers.Layer):
         stats = symbol_statistics(coefficients, self.subsampling, exact=exact)
         coded = entropy_coded_bits(stats, optimize=self.optimize)
         level = table_level(tables)
-        scale = tf.exp(self.correction[0] + self.correction[1] * level)
+        w = self.correction
+        calibrated = coded["bits"] * (w[0] + w[1] * level + w[2] * tf.square(level))
+        for j, feature in enumerate(magnitude_features(stats)):
+            calibrated += feature * (w[3 + 2 * j] + w[4 + 2 * j] * level)
         header = self.header[0] if len(coefficients) > 1 else self.header[1]
         header_bytes = header + coded["table_symbols"]
-        ecs_bytes = scale * (1.0 + self.stuffing) * coded["bits"] / 8.0 + 0.5
+        stuffing = self.stuffing[0] + self.stuffing[1] * level
+        ecs_bytes = (1.0 + stuffing) * calibrated / 8.0 + 0.5
         return {
             "bits": 8.0 * (header_bytes + ecs_bytes),
             "entropy_bits": coded["bits"],

@@ -9,7 +9,7 @@ prediction"): images → DCT coefficients through the differentiable JPEG of :mo
   target encoder;
 - ``model="factorized"``: a noisy deep-factorized density per DCT frequency and component
   (:class:`~tfjpeg.rate.factorized.DeepFactorizedDensity`, 64 × 3), its ``−log2 p`` mapped to
-  file bytes by a fitted power law (the paper's baseline rate model).
+  file bytes by a fitted per-block power law (the paper's baseline rate model).
 
 The fitted parameters ship in ``saved_models/rate_predictor/1/rate_predictor.json`` and load by
 default.
@@ -146,13 +146,17 @@ class RatePredictor(keras.layers.Layer):
             ]
             self.calibration = self.add_weight(
                 name="calibration",
-                shape=(3,),
-                initializer=keras.initializers.Constant([0.0, 1.0, 0.0]),
+                shape=(5,),
+                initializer=keras.initializers.Constant([0.0, 1.0, 0.0, 0.0, 0.0]),
                 trainable=False,
             )
         if weights is not None:
             path = None if weights == "default" else weights
             self.set_params(load_params(path))
+
+    def build(self, *args: Any, **kwargs: Any) -> None:
+        """All weights are created in ``__init__``; nothing to build from input shapes."""
+        self.built = True
 
     # -- parameters -------------------------------------------------------------------------
 
@@ -160,7 +164,7 @@ class RatePredictor(keras.layers.Layer):
         """Assign fitted parameters (the structure written by the fitting script)."""
         jpeg = params["jpeg"][self.encoder]
         self.size_model.header.assign(np.asarray(jpeg["header"], np.float32))
-        self.size_model.stuffing.assign(np.float32(jpeg["stuffing"]))
+        self.size_model.stuffing.assign(np.asarray(jpeg["stuffing"], np.float32))
         self.size_model.correction.assign(np.asarray(jpeg["correction"], np.float32))
         self.size_model.deadzone.assign(np.asarray(jpeg["deadzone"], np.float32))
         if self.model == "factorized":
@@ -182,6 +186,12 @@ class RatePredictor(keras.layers.Layer):
                 raise ValueError("RatePredictor needs quality or tables. Received: neither")
             make = mozjpeg_quality_tables if self.encoder == "mozjpeg" else quality_tables
             t = make(quality, differentiable=self.differentiable_quality)
+        count, static_n = t.shape[0], images.shape[0]
+        if count is not None and static_n is not None and count not in (1, static_n):
+            raise ValueError(
+                "quality/tables must be a scalar/one table set or one per image. Received: "
+                f"{count} for {static_n} images"
+            )
         return tf.broadcast_to(t, tf.stack([n, t.shape[1], 8, 8]))
 
     def coefficients(self, images: tf.Tensor, tables: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -194,10 +204,14 @@ class RatePredictor(keras.layers.Layer):
             return self.size_model.trellis_quantize(unrounded, tables, self.rounding)
         return encode(images, tables, self.subsampling, self.rounding)["coefficients"]
 
-    def factorized_bits(self, coefficients: tuple[tf.Tensor, ...], tables: tf.Tensor) -> tf.Tensor:
-        """Σ −log2 p of the coefficients under the densities (DC as scan-order differences)."""
+    def factorized_bits(
+        self, coefficients: tuple[tf.Tensor, ...], tables: tf.Tensor, with_blocks: bool = False
+    ) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+        """Σ −log2 p of the coefficients under the densities (DC as scan-order differences);
+        with ``with_blocks`` also the number of coded blocks per image."""
         fh, fv = component_factors(len(coefficients), self.subsampling)[-1]
         total = 0.0
+        blocks = 0.0
         for c, coef in enumerate(coefficients):
             interleaved = c == 0 and len(coefficients) > 1
             scan = _scan_blocks(coef, fv if interleaved else 1, fh if interleaved else 1)
@@ -207,6 +221,9 @@ class RatePredictor(keras.layers.Layer):
             width = tf.reshape(component_table(tables, c), [-1, 1, 64]) / _FACTORIZED_UNIT
             bits = self.densities[c].bits(values * width, width)
             total = total + tf.reduce_sum(bits, axis=[1, 2])
+            blocks = blocks + tf.cast(tf.shape(scan)[1], tf.float32)
+        if with_blocks:
+            return total, blocks * tf.ones_like(total)
         return total
 
     def bits_from_coefficients(
@@ -222,10 +239,13 @@ class RatePredictor(keras.layers.Layer):
         if self.model == "jpeg":
             exact = self.rounding == "hard"
             return self.size_model(coefficients, tables, exact=exact)["bits"]
-        ideal = self.factorized_bits(coefficients, tables)
-        a, b, g = self.calibration[0], self.calibration[1], self.calibration[2]
+        ideal, blocks = self.factorized_bits(coefficients, tables, with_blocks=True)
+        # scale-free power law per block: log(bytes/block) from log(bits/block) and the level
+        x = tf.math.log(tf.maximum(ideal, 1.0) / blocks)
         level = table_level(tables)
-        ecs_bytes = tf.exp(a + g * level + b * tf.math.log(tf.maximum(ideal, 8.0) / 8.0))
+        c = self.calibration
+        log_rate = c[0] + c[1] * x + c[2] * level + c[3] * tf.square(level) + c[4] * x * level
+        ecs_bytes = blocks * tf.exp(log_rate)
         header = self.size_model.header[0] if len(coefficients) > 1 else self.size_model.header[1]
         return 8.0 * (header + ecs_bytes)
 
