@@ -50,18 +50,21 @@ PARAMS_ENV = "TFJPEG_RATE_PARAMS"
 _FACTORIZED_UNIT = 16.0
 
 
+_SHIPPED = Path("saved_models") / "rate_predictor" / "1" / "rate_predictor.json"
+
+
 def default_params_path() -> Path:
-    """``$TFJPEG_RATE_PARAMS`` or ``<repo>/saved_models/rate_predictor/1/rate_predictor.json``."""
+    """The shipped parameters: ``$TFJPEG_RATE_PARAMS``, else ``saved_models/rate_predictor/1/
+    rate_predictor.json`` of the source tree this package is in, else of the working directory
+    (an installed tfjpeg run from a checkout)."""
     env = os.environ.get(PARAMS_ENV)
     if env:
         return Path(env)
-    return (
-        Path(__file__).resolve().parents[2]
-        / "saved_models"
-        / "rate_predictor"
-        / "1"
-        / "rate_predictor.json"
-    )
+    source_tree = Path(__file__).resolve().parents[2] / _SHIPPED
+    if source_tree.is_file():
+        return source_tree
+    working = Path.cwd() / _SHIPPED
+    return working if working.is_file() else source_tree
 
 
 def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
