@@ -44,7 +44,7 @@ ENCODE_SETTINGS = {  # encoder name → tfjpeg.io.encode_pixels keyword argument
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--train-dir", default=None, help="training images (default $TFJPEG_TRAIN_DIR)")
-    p.add_argument("--crops", type=int, default=320, help="random crops (20%% held out)")
+    p.add_argument("--crops", type=int, default=400, help="random crops (20%% held out)")
     p.add_argument("--crop-size", type=int, default=256)
     p.add_argument("--qmin", type=int, default=5)
     p.add_argument("--qmax", type=int, default=95)
@@ -96,10 +96,12 @@ def sample_crops(folder: Path, count: int, size: int, qmin: int, qmax: int, seed
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         crops.append(np.ascontiguousarray(crop))
-        # log-uniform: low qualities, where the relative error is largest, get more samples
-        qualities.append(
-            int(np.clip(np.round(np.exp(rng.uniform(np.log(qmin), np.log(qmax)))), qmin, qmax))
-        )
+        # half log-uniform (low qualities, where relative errors are largest), half uniform
+        if len(crops) % 2:
+            q = np.exp(rng.uniform(np.log(qmin), np.log(qmax)))
+        else:
+            q = rng.uniform(qmin, qmax)
+        qualities.append(int(np.clip(np.round(q), qmin, qmax)))
     return np.stack(crops), np.asarray(qualities)
 
 
@@ -241,27 +243,33 @@ def size_features(predictor, images: np.ndarray, qualities: np.ndarray) -> np.nd
     return np.concatenate([o.numpy() for o in out]).astype(np.float64)
 
 
-def fit_correction(features: np.ndarray, target: np.ndarray, use_magnitudes: bool) -> np.ndarray:
-    """Weights w of the calibrated bits ``E(w0 + w1ℓ + w2ℓ²) + Σ F_j(w_2j+3 + w_2j+4 ℓ)``, least
-    squares on relative errors; the magnitude terms only when ``use_magnitudes``."""
-    e, level, mags = features[:, 0], features[:, 1], features[:, 2:]
-    cols = [e, e * level, e * level**2]
-    if use_magnitudes:
-        for j in range(mags.shape[1]):
-            cols += [mags[:, j], mags[:, j] * level]
-    x = np.stack(cols, axis=1)
-    w = _lstsq(x / target[:, None], np.ones_like(target))
-    out = np.zeros(3 + 2 * mags.shape[1])
-    out[: len(w)] = w
+def _correction_design(features: np.ndarray, use_magnitudes: bool) -> np.ndarray:
+    from tfjpeg.rate import level_basis
+
+    h = level_basis(features[:, 1]).numpy().astype(np.float64)  # (N, K)
+    cols = [features[:, 0]] + ([features[:, j] for j in range(2, 6)] if use_magnitudes else [])
+    return np.stack([h[:, k] * c for k in range(h.shape[1]) for c in cols], axis=1)
+
+
+def fit_correction(
+    features: np.ndarray, target: np.ndarray, use_magnitudes: bool, ridge: float = 1e-6
+) -> np.ndarray:
+    """(K, 5) weights of the calibrated bits ``Σ_k h_k(ℓ)(w_k0 E + Σ_j w_kj F_j)``: least squares
+    on relative errors, with a ridge on the magnitude weights (bits per coefficient) so that a
+    coefficient's marginal cost stays positive; magnitude terms only when ``use_magnitudes``."""
+    from tfjpeg.rate import LEVEL_KNOTS
+
+    per = 5 if use_magnitudes else 1
+    x = _correction_design(features, use_magnitudes) / target[:, None]
+    penalty = np.diag([ridge * len(target) if j else 0.0 for _ in LEVEL_KNOTS for j in range(per)])
+    w = np.linalg.solve(x.T @ x + penalty, x.T @ np.ones(len(target)))
+    out = np.zeros((len(LEVEL_KNOTS), 5))
+    out[:, :per] = w.reshape(len(LEVEL_KNOTS), per)
     return out
 
 
 def calibrated_bits(features: np.ndarray, w: np.ndarray) -> np.ndarray:
-    e, level, mags = features[:, 0], features[:, 1], features[:, 2:]
-    out = e * (w[0] + w[1] * level + w[2] * level**2)
-    for j in range(mags.shape[1]):
-        out = out + mags[:, j] * (w[3 + 2 * j] + w[4 + 2 * j] * level)
-    return out
+    return _correction_design(features, True) @ w.reshape(-1)
 
 
 def factorized_values(images: np.ndarray, qualities: np.ndarray, encoder: str):
@@ -359,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         params["jpeg"][name] = {
             "header": headers[name],
             "stuffing": [float(stuffed.sum() / (ecs - stuffed).sum()), 0.0],
-            "correction": [1.0] + [0.0] * 10,
+            "correction": np.eye(5, 5)[[0] * 5].tolist(),
             "deadzone": np.zeros((2, 2, 8, 8)).tolist(),
         }
 
@@ -404,8 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 "weights": w.round(6).tolist(),
             }
             print(
-                f"{name} [{label}]: ECS MAPE fit {err[:n_fit].mean():.2f}% held-out "
-                f"{score:.2f}%, w = {w.round(4).tolist()}",
+                f"{name} [{label}]: ECS MAPE fit {err[:n_fit].mean():.2f}% held-out {score:.2f}%",
                 flush=True,
             )
             if best is None or score < best[0]:

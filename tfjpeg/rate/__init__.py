@@ -9,10 +9,12 @@ from tfjpeg.rate.huffman import (
 )
 from tfjpeg.rate.jpeg_bits import (
     ENCODERS,
+    LEVEL_KNOTS,
     MOZJPEG_BASE_TABLE,
     JpegSizeModel,
     block_lambda,
     entropy_coded_bits,
+    level_basis,
     magnitude_features,
     mozjpeg_quality_tables,
     symbol_statistics,
@@ -28,6 +30,7 @@ from tfjpeg.rate.predictor import (
 
 __all__ = [
     "ENCODERS",
+    "LEVEL_KNOTS",
     "MODELS",
     "MOZJPEG_BASE_TABLE",
     "PARAMS_ENV",
@@ -39,6 +42,7 @@ __all__ = [
     "block_lambda",
     "default_params_path",
     "entropy_coded_bits",
+    "level_basis",
     "load_params",
     "magnitude_features",
     "mozjpeg_quality_tables",

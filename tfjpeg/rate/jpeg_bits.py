@@ -35,10 +35,12 @@ from tfjpeg.rate.huffman import STANDARD_AC_LENGTHS, STANDARD_DC_LENGTHS, optima
 
 __all__ = [
     "ENCODERS",
+    "LEVEL_KNOTS",
     "MOZJPEG_BASE_TABLE",
     "JpegSizeModel",
     "block_lambda",
     "entropy_coded_bits",
+    "level_basis",
     "magnitude_features",
     "mozjpeg_quality_tables",
     "symbol_statistics",
@@ -320,6 +322,19 @@ def entropy_coded_bits(stats: dict[str, tf.Tensor], optimize: bool = False) -> d
 
 _FEATURES = ("luma size 1", "chroma size 1", "luma size 2", "chroma size 2")
 
+#: Knots (in :func:`table_level`) of the piecewise-linear quality dependence of the calibration:
+#: mozjpeg's tables span −1.86 (q95) … 1.44 (q5); constant beyond the end knots.
+LEVEL_KNOTS = np.linspace(-1.86, 1.44, 5).astype(np.float32)
+
+
+def level_basis(level: tf.Tensor) -> tf.Tensor:
+    """(N, K) piecewise-linear "hat" functions of the table level at :data:`LEVEL_KNOTS` (they
+    sum to 1; the end ones stay at 1 beyond the end knots)."""
+    knots = tf.constant(LEVEL_KNOTS)
+    level = tf.clip_by_value(tf.cast(level, tf.float32), knots[0], knots[-1])[:, None]
+    step = float(LEVEL_KNOTS[1] - LEVEL_KNOTS[0])
+    return tf.nn.relu(1.0 - tf.abs(level - knots[None]) / step)
+
 
 def magnitude_features(stats: dict[str, tf.Tensor]) -> list[tf.Tensor]:
     """Numbers of AC coefficients of size category 1 (|v| = 1) and 2 (|v| = 2..3), luma and
@@ -344,12 +359,12 @@ class JpegSizeModel(keras.layers.Layer):
     ``entropy_bits`` (N,) (entropy-coded segment before stuffing) and ``header_bytes`` (N,).
 
     The size is ``header + table symbols + (1 + ρ₀ + ρ₁ℓ) · C/8 + ½`` bytes, ρ the byte-stuffing
-    rate and C the calibrated entropy-coded bits
-    ``C = E · (w₀ + w₁ℓ + w₂ℓ²) + Σⱼ Fⱼ · (w₂ⱼ₊₃ + w₂ⱼ₊₄ℓ)`` with E the exact Huffman bits of the
-    coefficients (:func:`entropy_coded_bits`), ℓ = :func:`table_level` and F = the numbers of AC
-    coefficients of magnitude 1 and 2–3 in luma and chroma (soft counts). For libjpeg-turbo the
-    coefficients are exact and C = E (w = (1, 0, …)); for mozjpeg, whose trellis quantization
-    drops or lowers small coefficients the model cannot see, the w are fitted by least squares on
+    rate and C the calibrated entropy-coded bits ``C = Σₖ hₖ(ℓ) (wₖ₀ E + Σⱼ wₖⱼ Fⱼ)`` with E the
+    exact Huffman bits of the coefficients (:func:`entropy_coded_bits`), hₖ piecewise-linear
+    functions of the table level ℓ = :func:`table_level` (:func:`level_basis`) and F the numbers
+    of AC coefficients of magnitude 1 and 2–3 in luma and chroma (soft counts). For libjpeg-turbo
+    the coefficients are exact and C = E (wₖ₀ = 1, the rest 0); for mozjpeg, whose trellis
+    quantization drops or lowers small coefficients the model cannot see, the w are fitted on
     real files, and :meth:`trellis_quantize` can apply a learned dead zone per frequency,
     ``(θ₀ + θ₁ℓ) · g`` for luma and chroma with mozjpeg's per-block λ scaling g
     (:func:`block_lambda`), before rounding. The calibrated values are non-trainable weights set
@@ -382,10 +397,12 @@ class JpegSizeModel(keras.layers.Layer):
             initializer=keras.initializers.Constant([1.0 / 256.0, 0.0]),
             trainable=False,
         )
+        identity = np.zeros((len(LEVEL_KNOTS), 1 + len(_FEATURES)), np.float32)
+        identity[:, 0] = 1.0
         self.correction = self.add_weight(
             name="correction",
-            shape=(3 + 2 * len(_FEATURES),),
-            initializer=keras.initializers.Constant([1.0] + [0.0] * (2 + 2 * len(_FEATURES))),
+            shape=identity.shape,
+            initializer=keras.initializers.Constant(identity),
             trainable=False,
         )
         self.deadzone = self.add_weight(
@@ -434,10 +451,9 @@ class JpegSizeModel(keras.layers.Layer):
         stats = symbol_statistics(coefficients, self.subsampling, exact=exact)
         coded = entropy_coded_bits(stats, optimize=self.optimize)
         level = table_level(tables)
-        w = self.correction
-        calibrated = coded["bits"] * (w[0] + w[1] * level + w[2] * tf.square(level))
-        for j, feature in enumerate(magnitude_features(stats)):
-            calibrated += feature * (w[3 + 2 * j] + w[4 + 2 * j] * level)
+        features = tf.stack([coded["bits"], *magnitude_features(stats)], axis=1)  # (N, 5)
+        per_feature = tf.matmul(level_basis(level), self.correction)  # (N, 5) weights
+        calibrated = tf.reduce_sum(features * per_feature, axis=1)
         header = self.header[0] if len(coefficients) > 1 else self.header[1]
         header_bytes = header + coded["table_symbols"]
         stuffing = self.stuffing[0] + self.stuffing[1] * level
