@@ -177,8 +177,10 @@ def main(argv=None) -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_bytes_atomic(out.with_suffix(".json"), json.dumps(results, indent=1).encode())
-    save_bytes_atomic(out.with_suffix(".md"), markdown(results).encode())
+    save_bytes_atomic(
+        out.with_suffix(".json"), json.dumps(results, indent=1).encode(), overwrite=True
+    )
+    save_bytes_atomic(out.with_suffix(".md"), markdown(results).encode(), overwrite=True)
     print(markdown(results))
     return 0
 

@@ -97,7 +97,7 @@ def test_config_round_trip_and_keras_saving(tmp_path, crops):
     np.testing.assert_allclose(again(x, quality=25).numpy(), predictor(x, quality=25).numpy())
     inputs = keras.Input((32, 32, 3))
     model = keras.Model(inputs, RatePredictor(encoder="libjpeg", weights=None)(inputs, quality=50))
-    model.layers[-1].size_model.stuffing.assign(0.5)  # a changed weight must survive saving
+    model.layers[-1].size_model.stuffing.assign([0.5, 0.0])  # a changed weight must survive
     path = tmp_path / "rate.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)

@@ -261,8 +261,12 @@ def fit_correction(
 
     per = 5 if use_magnitudes else 1
     x = _correction_design(features, use_magnitudes) / target[:, None]
-    penalty = np.diag([ridge * len(target) if j else 0.0 for _ in LEVEL_KNOTS for j in range(per)])
-    w = np.linalg.solve(x.T @ x + penalty, x.T @ np.ones(len(target)))
+    # ridge towards the identity (w_k0 = 1, magnitude weights 0); tiny on w_k0 so knots without
+    # data keep the identity
+    prior = np.array([0.0 if j else 1.0 for _ in LEVEL_KNOTS for j in range(per)])
+    strength = np.array([ridge if j else 1e-9 for _ in LEVEL_KNOTS for j in range(per)])
+    penalty = np.diag(strength * len(target))
+    w = np.linalg.solve(x.T @ x + penalty, x.T @ np.ones(len(target)) + penalty @ prior)
     out = np.zeros((len(LEVEL_KNOTS), 5))
     out[:, :per] = w.reshape(len(LEVEL_KNOTS), per)
     return out
