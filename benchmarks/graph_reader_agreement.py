@@ -218,13 +218,13 @@ def markdown(results: dict) -> str:
     for q, r in s["full"].items():
         header_ok = min(r["tables_exact"], r["geometry_exact"])
         b = (
-            f"{base[q]['images_exact']}/{base[q]['images']}, {100 * base[q]['agreement']:.4f}, "
+            f"{base[q]['images_exact']}/{base[q]['images']}, {100 * base[q]['agreement']:.5f}, "
             f"{base[q]['ms_per_image_median']:.0f} ms"
             if base
             else "—"
         )
         lines.append(
-            f"| {q} | {r['images_exact']}/{r['images']} | {100 * r['agreement']:.4f} | "
+            f"| {q} | {r['images_exact']}/{r['images']} | {100 * r['agreement']:.5f} | "
             f"{r['differing']:,} / {r['coefficients']:,} | {header_ok}/{r['images']} | "
             f"{r['ms_per_image_median']:.0f} | {b} |"
         )

@@ -79,6 +79,16 @@ def test_geometry_and_sampling_match_jpeglib_on_an_odd_size(subsampling, h_v, tm
         assert np.mean(ours == theirs) >= 0.995
 
 
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (1, 17), (9, 1)])
+def test_one_pixel_and_thin_images_are_read_exactly(height, width, tmp_path):
+    data = pillow_jpeg(natural_image(height, width, seed=5), 75, "420")
+    ref = reference(data, tmp_path)
+    out = read(data)
+    assert (out["height"], out["width"]) == (height, width)
+    for ours, theirs in zip((out["y"], out["cb"], out["cr"]), components(ref), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("h_v", [(4, 1), (1, 2)], ids=["411", "440"])
 def test_sampling_factors_pillow_cannot_write_are_read_too(h_v, tmp_path):
     path = tmp_path / "odd.jpg"
