@@ -307,7 +307,7 @@ def test_straight_through_value_is_bit_exact_and_gradient_is_the_surrogates():
 
 
 @pytest.mark.parametrize(
-    "quality", [0, 101, 150.0, float("nan"), [50, 0], np.array([[50]]), [50, 60, 70]]
+    "quality", [0, 101, 150.0, float("nan"), [50, 0], np.zeros([2, 0]), [50, 60, 70]]
 )
 def test_known_out_of_range_or_misshaped_quality_raises_value_error(quality):
     images = tf.zeros([2, 8, 8, 3])
@@ -322,6 +322,8 @@ def test_symbolic_quality_inside_a_graph_is_accepted_and_a_variable_is_checked_e
     layer = DiffJPEG(rounding="poly3")
     run = tf.function(lambda x, q: layer(x, quality=q)["tables"])
     np.testing.assert_array_equal(run(images, tf.constant([50.0]))[0], quality_tables(50)[0])
+    # One value per image in any layout, as quality_tables takes it:
+    np.testing.assert_array_equal(layer(images, quality=[[75]])["tables"], quality_tables(75))
     with pytest.raises(ValueError, match=r"\[1, 100\]"):
         layer(images, quality=tf.Variable([0.5]))
 

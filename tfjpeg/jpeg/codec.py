@@ -72,7 +72,7 @@ def _check_quality(quality: Any, n: int | None) -> None:
     else:
         try:
             value = tf.get_static_value(quality)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError, NotImplementedError):
             value = None
     if value is None:
         return
@@ -80,7 +80,7 @@ def _check_quality(quality: Any, n: int | None) -> None:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"quality must be numeric. Received: quality={quality!r}") from None
-    if arr.ndim > 1 or (arr.ndim == 1 and arr.size not in {1, n} - {None}) or arr.size == 0:
+    if arr.size == 0 or (n is not None and arr.size not in (1, n)):
         raise ValueError(
             "quality must be a scalar or hold one value per image"
             f"{f' ({n})' if n is not None else ''}. Received: quality.shape={arr.shape}"
