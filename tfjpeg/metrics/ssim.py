@@ -21,7 +21,7 @@ def ssim_score(x, y, max_val: float = 255.0, **kwargs):
 
 
 def ms_ssim_score(x, y, max_val: float = 255.0, **kwargs):
-    """MS-SSIM (Wang et al. 2003, 5 scales for images ≥ 176 px, fewer below) of images/batches.
+    """MS-SSIM (Wang et al. 2003, 5 scales for images ≥ 161 px, fewer below) of images/batches.
 
     Returns a float for one image, a numpy array for a batch. ``kwargs`` go to
     :func:`tfjpeg.losses.ms_ssim` (e.g. ``scales``).
