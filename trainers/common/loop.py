@@ -235,7 +235,9 @@ class TrainingLoop:
                 k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                 for k, v in per_replica.items()
             }
-            self.step.assign_add(1)
+            # After the step's results: a failed next() (end of data) must not count a step.
+            with tf.control_dependencies(tf.nest.flatten(reduced)):
+                self.step.assign_add(1)
             return reduced
 
         return train_once
