@@ -31,6 +31,7 @@ from trainer_processes import (
     run_child,
     run_cluster,
     start_child,
+    start_cluster,
     wait_for_checkpoint,
 )
 
@@ -76,6 +77,13 @@ def _events(log_dir: Path) -> dict[str, list[tuple[int, tf.Tensor]]]:
 
 def _child(data_dir: Path, run_dir: Path, *args: str) -> list[str]:
     return python_command(CHILD, "--data", data_dir, "--run-dir", run_dir, *args)
+
+
+def _in_process(data_dir: Path, run_dir: Path, *args: str | Path) -> None:
+    """The same trainer in this process (default strategy): the reference runs."""
+    assert (
+        loop_child.main(["--data", str(data_dir), "--run-dir", str(run_dir), *map(str, args)]) == 0
+    )
 
 
 def _weights(result_path: Path) -> list[np.ndarray]:
@@ -238,18 +246,7 @@ def test_mirrored_two_cpus_matches_one_device(data_dir, tmp_path):
     )
     result = json.loads((tmp_path / "mirrored.json").read_text())
     assert result["replicas"] == 2 and result["history"]["step"] == 6
-    loop_child.main(
-        [
-            "--data",
-            str(data_dir),
-            "--run-dir",
-            str(tmp_path / "one"),
-            "--steps",
-            "6",
-            "--out",
-            str(tmp_path / "one.json"),
-        ]
-    )
+    _in_process(data_dir, tmp_path / "one", "--steps", "6", "--out", str(tmp_path / "one.json"))
     one = json.loads((tmp_path / "one.json").read_text())
     assert one["replicas"] == 1
     for a, b in zip(
@@ -292,18 +289,28 @@ def test_two_worker_multiworker_run_on_localhost(data_dir, tmp_path):
     assert list((run / "logs").glob("events.out.tfevents.*"))
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "logs"]  # no worker temp
 
-    loop_child.main(
-        [
-            "--data",
-            str(data_dir),
-            "--run-dir",
-            str(tmp_path / "one"),
+    # Resuming with a worker that cannot see the chief's checkpoints stops both, clearly.
+    started = start_cluster(
+        lambda i: _child(
+            data_dir,
+            run if i == 0 else tmp_path / "elsewhere",
             "--steps",
-            "4",
-            "--out",
-            str(tmp_path / "one.json"),
-        ]
+            "6",
+            "--strategy",
+            "multiworker",
+        ),
+        tmp_path / "mismatch",
     )
+    for proc, log in started:
+        try:
+            assert proc.wait(timeout=240) != 0, log.read_text()[-2000:]
+        finally:
+            kill(proc)
+    messages = [log.read_text() for _, log in started]
+    assert "worker 0 restored step 4 but the workers disagree" in messages[0]
+    assert "worker 1 restored step 0 but the workers disagree" in messages[1]
+
+    _in_process(data_dir, tmp_path / "one", "--steps", "4", "--out", str(tmp_path / "one.json"))
     initial = loop_child.build(make_strategy("default"), seed=0)[0].get_weights()
     for a, b, c in zip(w0, _weights(tmp_path / "one.json"), initial, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -343,19 +350,8 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(data_dir, tmp_pa
     )
     # Meanwhile, the uninterrupted reference in this process, a checkpoint at every step.
     reference = tmp_path / "reference"
-    loop_child.main(
-        [
-            "--data",
-            str(data_dir),
-            "--run-dir",
-            str(reference),
-            "--steps",
-            str(final),
-            "--checkpoint-every",
-            "1",
-            "--max-to-keep",
-            "0",
-        ]
+    _in_process(
+        data_dir, reference, "--steps", str(final), "--checkpoint-every", "1", "--max-to-keep", "0"
     )
     finish_child(resumed, tmp_path / "resumed.log")
     history = json.loads((tmp_path / "resumed.json").read_text())["history"]

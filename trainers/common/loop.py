@@ -13,6 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfjpeg.errors import TfjpegError
 from trainers.common.progress import ProgressBar
 from trainers.common.strategy import is_chief, num_workers, worker_index
 from trainers.common.summaries import write_images, write_scalar
@@ -183,6 +184,21 @@ class TrainingLoop:
             self.checkpoint.restore(latest).expect_partial()
         return int(self.step.numpy())
 
+    def _check_same_step(self, step: int) -> None:
+        """Fail clearly (on every worker) if the workers restored different steps."""
+        local = tf.constant(float(step))
+        total = self.strategy.reduce(
+            tf.distribute.ReduceOp.SUM,
+            self.strategy.run(lambda: tf.identity(local)),
+            axis=None,
+        )
+        if float(total) != step * self.strategy.num_replicas_in_sync:
+            raise TfjpegError(
+                f"worker {worker_index(self.strategy)} restored step {step} but the workers "
+                f"disagree (sum over replicas {float(total):g}): every worker must read the "
+                f"same {self.checkpoint_dir} (a shared file system)."
+            )
+
     def save(self) -> str | None:
         """Write a checkpoint at the current step (every worker must call it)."""
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
@@ -273,6 +289,8 @@ class TrainingLoop:
         """
         started = time.monotonic()
         start = self.restore()
+        if num_workers(self.strategy) > 1:
+            self._check_same_step(start)
         self.history = {
             "step": start,
             "start_step": start,
