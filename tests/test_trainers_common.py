@@ -196,6 +196,8 @@ def test_loop_passes_the_step_and_stops_at_the_end_of_finite_data(tmp_path):
     assert latest_checkpoint_step(tmp_path / "checkpoints") == 4
     assert len(steps) == 1  # traced once: the step is a tensor, not a Python constant
     assert seeds[0].shape == (2,)
+    # One device: [seed, step]; a resumed run draws the same stream at the same step.
+    assert replica_seed(7, tf.constant(5, tf.int64)).numpy().tolist() == [7, 5]
 
 
 def test_loop_rejects_bad_arguments(tmp_path):
