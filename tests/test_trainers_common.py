@@ -12,6 +12,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -198,6 +199,45 @@ def test_loop_passes_the_step_and_stops_at_the_end_of_finite_data(tmp_path):
     assert seeds[0].shape == (2,)
     # One device: [seed, step]; a resumed run draws the same stream at the same step.
     assert replica_seed(7, tf.constant(5, tf.int64)).numpy().tolist() == [7, 5]
+
+
+def test_sigterm_checkpoints_the_steps_done_then_exits(data_dir, tmp_path):
+    fallback = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: fallback.append(signum))
+    try:
+        strategy = make_strategy("default")
+        model, optimizer = loop_child.build(strategy, seed=0)
+        inner = loop_child.make_train_step(model, optimizer, loop_child.GLOBAL_BATCH)
+
+        def terminate_at_step_2(step):
+            if int(step) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, mid-run
+            return step
+
+        def train_step(batch, step):
+            tf.py_function(terminate_at_step_2, [step], tf.int64)
+            return inner(batch)
+
+        loop = TrainingLoop(
+            strategy=strategy,
+            run_dir=tmp_path,
+            total_steps=10**6,
+            train_step=train_step,
+            dataset=loop_child.make_dataset(data_dir, seed=0),
+            trackables={"model": model, "optimizer": optimizer},
+            checkpoint_every=1000,
+            progress=False,
+        )
+        with pytest.raises(SystemExit) as exit_info:
+            loop.run()
+        assert exit_info.value.code == 128 + signal.SIGTERM
+        assert fallback == []  # the loop's handler took it, and then restored the previous one
+        assert latest_checkpoint_step(tmp_path / "checkpoints") == 3  # steps 0, 1, 2 done
+        assert int(optimizer.iterations.numpy()) == 3
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert fallback == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_loop_rejects_bad_arguments(tmp_path):
