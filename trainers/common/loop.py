@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import shutil
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -13,6 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfjpeg.errors import TfjpegError
 from trainers.common.progress import ProgressBar
 from trainers.common.strategy import is_chief, num_workers, worker_index
 from trainers.common.summaries import write_images, write_scalar
@@ -36,6 +40,31 @@ def replica_seed(seed: int | tf.Tensor, step: tf.Tensor) -> tf.Tensor:
     return tf.stack([tf.cast(seed, tf.int64), step * replicas + replica])
 
 
+class _SigtermError(Exception):
+    """SIGTERM, turned into an exception so the loop can checkpoint before exiting."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _sigterm_raises(enabled: bool):
+    """While active (main thread only), SIGTERM raises :class:`_SigtermError`."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _SigtermError(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _to_image_batch(images: Any) -> tf.Tensor:
     """uint8 as is; floats are tfjpeg's [0, 255] convention -> [0, 1] for tf.summary.image."""
     images = tf.convert_to_tensor(images)
@@ -56,7 +85,9 @@ class TrainingLoop:
     ``eval_every`` steps, checkpoints every ``checkpoint_every`` steps and at the end, and shows
     a progress bar with ETA on stderr. Under ``MultiWorkerMirroredStrategy`` every worker runs
     the same loop; only the chief writes checkpoints, logs and the progress bar (the others
-    save to a temporary folder that is removed, as TensorFlow requires all to save).
+    save to a temporary folder that is removed, as TensorFlow requires all to save). With one
+    worker, Ctrl-C or SIGTERM checkpoints the steps done before the run stops (SIGTERM:
+    ``SystemExit(143)``).
 
     Args:
         strategy: The ``tf.distribute.Strategy`` (see ``make_strategy``); build models and
@@ -73,7 +104,8 @@ class TrainingLoop:
             or a callable ``dataset(start_step) -> tf.data.Dataset`` called with the step the
             run starts from, so a resumed run reads new data instead of the first batches
             again (e.g. ``lambda s: training_crops(..., start_step=s)``). The loop distributes
-            it (``experimental_distribute_dataset``; across workers by data sharding).
+            it (``experimental_distribute_dataset``; across workers by data sharding), so do
+            not shard it yourself (no ``training_crops(shard=...)`` here).
         trackables: Everything to checkpoint besides the step, e.g.
             ``{"model": model, "optimizer": optimizer}`` (the key ``"step"`` is reserved).
         checkpoint_every: Steps between checkpoints (a final one is always written).
@@ -183,6 +215,21 @@ class TrainingLoop:
             self.checkpoint.restore(latest).expect_partial()
         return int(self.step.numpy())
 
+    def _check_same_step(self, step: int) -> None:
+        """Fail clearly (on every worker) if the workers restored different steps."""
+        local = tf.constant(float(step))
+        total = self.strategy.reduce(
+            tf.distribute.ReduceOp.SUM,
+            self.strategy.run(lambda: tf.identity(local)),
+            axis=None,
+        )
+        if float(total) != step * self.strategy.num_replicas_in_sync:
+            raise TfjpegError(
+                f"worker {worker_index(self.strategy)} restored step {step} but the workers "
+                f"disagree (sum over replicas {float(total):g}): every worker must read the "
+                f"same {self.checkpoint_dir} (a shared file system)."
+            )
+
     def save(self) -> str | None:
         """Write a checkpoint at the current step (every worker must call it)."""
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
@@ -273,6 +320,8 @@ class TrainingLoop:
         """
         started = time.monotonic()
         start = self.restore()
+        if num_workers(self.strategy) > 1:
+            self._check_same_step(start)
         self.history = {
             "step": start,
             "start_step": start,
@@ -299,50 +348,60 @@ class TrainingLoop:
             description=self.description,
             enabled=self.progress and self.is_chief,
         )
-        last_saved, step, losses = start, start, {}
-        window_start, window_steps = time.monotonic(), 0
+        single = num_workers(self.strategy) == 1
         try:
-            while step < self.total_steps:
-                try:
-                    out = self._compiled(iterator)
-                except (tf.errors.OutOfRangeError, StopIteration):
-                    warnings.warn(
-                        f"the dataset ended at step {step} before total_steps="
-                        f"{self.total_steps}; stopping there.",
-                        stacklevel=2,
-                    )
-                    break
-                step += 1
-                window_steps += 1
-                logged = step % self.log_every == 0 or step == self.total_steps
-                if logged:
-                    losses = {k: float(v) for k, v in out.items()}
-                    now = time.monotonic()
-                    rate = window_steps / max(now - window_start, 1e-9)
-                    window_start, window_steps = now, 0
-                    self.history["log"].append((step, losses))
-                    self._write_scalars(writer, "train", {**losses, "steps_per_second": rate}, step)
-                bar.update(step, losses if logged else None)
-                if self.image_every and step % self.image_every == 0:
-                    self._write_images(writer, step)
-                if self.eval_fn is not None and self.eval_every and step % self.eval_every == 0:
-                    self._evaluate(writer, step)
-                if step % self.checkpoint_every == 0:
-                    self.save()
-                    last_saved = step
-            if step != last_saved:
+            # One worker: Ctrl-C or SIGTERM (kill, preemption) checkpoints the steps done,
+            # then stops. Several workers: a save is collective, so a stopped worker just ends.
+            with _sigterm_raises(single):
+                step, losses = self._train(iterator, writer, bar, start)
+        except (KeyboardInterrupt, _SigtermError) as interrupt:
+            if single and int(self.step.numpy()) > start:
                 self.save()
-            if (
-                self.eval_fn is not None
-                and self.eval_every
-                and step % self.eval_every != 0
-                and step > start
-            ):
-                self._evaluate(writer, step)
+            if isinstance(interrupt, _SigtermError):
+                raise SystemExit(128 + interrupt.signum) from None
+            raise
         finally:
             bar.close()
             writer.flush()
-        if not losses and step > start:
-            losses = {k: float(v) for k, v in out.items()}
         self.history.update(step=step, losses=losses, wall_seconds=time.monotonic() - started)
         return self.history
+
+    def _train(self, iterator, writer, bar: ProgressBar, start: int) -> tuple[int, dict]:
+        """The step loop of :meth:`run`; returns the final step and last losses."""
+        last_saved, step, losses, out = start, start, {}, None
+        window_start, window_steps = time.monotonic(), 0
+        while step < self.total_steps:
+            try:
+                out = self._compiled(iterator)
+            except (tf.errors.OutOfRangeError, StopIteration):
+                warnings.warn(
+                    f"the dataset ended at step {step} before total_steps="
+                    f"{self.total_steps}; stopping there.",
+                    stacklevel=3,
+                )
+                break
+            step += 1
+            window_steps += 1
+            logged = step % self.log_every == 0 or step == self.total_steps
+            if logged:
+                losses = {k: float(v) for k, v in out.items()}
+                now = time.monotonic()
+                rate = window_steps / max(now - window_start, 1e-9)
+                window_start, window_steps = now, 0
+                self.history["log"].append((step, losses))
+                self._write_scalars(writer, "train", {**losses, "steps_per_second": rate}, step)
+            bar.update(step, losses if logged else None)
+            if self.image_every and step % self.image_every == 0:
+                self._write_images(writer, step)
+            if self.eval_fn is not None and self.eval_every and step % self.eval_every == 0:
+                self._evaluate(writer, step)
+            if step % self.checkpoint_every == 0:
+                self.save()
+                last_saved = step
+        if step != last_saved:
+            self.save()
+        if self.eval_fn is not None and self.eval_every and step % self.eval_every and step > start:
+            self._evaluate(writer, step)
+        if not losses and out is not None:
+            losses = {k: float(v) for k, v in out.items()}
+        return step, losses
