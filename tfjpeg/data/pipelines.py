@@ -177,7 +177,7 @@ def training_crops(
         data = tf.io.read_file(tf.gather(file_table, tf.gather(order, pos)))
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
         seeds = tf.random.experimental.stateless_split(tf.stack([seed_t, g]), 3)
-        image = _random_crop(tf.cast(image, tf.float32), crop_size, seeds[0])
+        image = tf.cast(_random_crop(image, crop_size, seeds[0]), tf.float32)
         if flips:
             flip = tf.random.stateless_uniform([], seeds[1]) < 0.5
             image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
