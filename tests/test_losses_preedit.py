@@ -177,3 +177,39 @@ def test_scalar_bits_are_rejected():
     z, decoded, _ = _batch(32)
     with pytest.raises(ValueError, match="one value per image"):
         PreEditLoss(distance="l1", quality_terms=())(z, decoded, tf.constant(5.0))
+
+
+def test_per_image_terms_work_under_mirrored_strategy():
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "conftest splits the CPU into two logical devices"
+    strategy = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    z, decoded, _ = _batch(48, n=4)
+    bits = np.array([1000.0, 2000.0, 3000.0, 4000.0], np.float32)
+    with strategy.scope():
+        loss = PreEditLoss(distance="ms-ssim", quality_terms=("tv",), reduction="none")
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((z, decoded, bits)).batch(4)
+    )
+
+    @tf.function
+    def step(batch):
+        original, x, b = batch
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            per_image = loss(original, x, b)["total"]
+            value = tf.nn.compute_average_loss(per_image, global_batch_size=4)
+        return value, tape.gradient(value, x)
+
+    values, grads = strategy.run(step, args=(next(iter(dataset)),))
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+    grads = tf.concat(strategy.experimental_local_results(grads), axis=0)
+    x = tf.constant(decoded)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        expected = tf.reduce_mean(
+            PreEditLoss(distance="ms-ssim", quality_terms=("tv",))(z, x, bits)["total"]
+        )
+    np.testing.assert_allclose(total.numpy(), expected.numpy(), rtol=1e-5)
+    reference = tape.gradient(expected, x).numpy()
+    assert np.abs(reference).max() > 1e-6
+    np.testing.assert_allclose(grads.numpy(), reference, atol=1e-3 * np.abs(reference).max())

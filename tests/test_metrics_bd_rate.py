@@ -96,3 +96,25 @@ def test_three_point_curves_identical_is_zero_and_uniformly_better_is_negative()
     q = np.array([25.0, 30.0, 32.0])
     assert bd_rate(rates, q, rates, q) == pytest.approx(0.0, abs=1e-12)
     assert bd_rate(rates, q, rates, q + 0.5) < 0
+
+
+# Golden values from SciPy 1.17.1: PchipInterpolator / np.polyfit(3) of log-rate over quality,
+# scipy.integrate.quad of the gap, band ends by brentq on the anchor's fit (same definition).
+_RA = np.array([0.12, 0.21, 0.33, 0.52, 0.81, 1.25, 1.9])
+_QA = np.array([27.1, 29.3, 31.0, 32.9, 34.6, 36.4, 38.0])
+_RT = np.array([0.10, 0.17, 0.29, 0.47, 0.70, 1.10, 1.75])
+_QT = np.array([26.8, 29.5, 31.4, 33.0, 34.4, 36.5, 38.3])
+_SCIPY_GOLDEN = {
+    (None, "pchip"): -16.210627964307367,
+    (None, "cubic"): -15.52841857890661,
+    ((0.15, 0.5), "pchip"): -20.59649321109034,
+    ((0.15, 0.5), "cubic"): -19.870081843422017,
+    ((0.5, 1.5), "pchip"): -11.51858075422757,
+    ((0.5, 1.5), "cubic"): -11.154310343168493,
+}
+
+
+@pytest.mark.parametrize(("band", "method"), sorted(_SCIPY_GOLDEN, key=str))
+def test_matches_scipy_pchip_and_polyfit_reference(band, method):
+    got = bd_rate(_RA, _QA, _RT, _QT, band=band, method=method)
+    assert got == pytest.approx(_SCIPY_GOLDEN[(band, method)], abs=1e-7)

@@ -52,6 +52,9 @@ class PreEditLoss(keras.layers.Layer):
             means no quality term (``quality`` is then 0). Typical sizes: NIQE 5–20 on natural
             images and JPEGs, TV 0.02–0.2, so NIQE at λ = 0.02 adds 0.1–0.4; scale it with
             ``quality_weights`` if it dominates a distance like 1 − MS-SSIM (0.02–0.2).
+            NIQE can be gamed as a training loss: a fine high-frequency texture (e.g. a
+            checkerboard) lowers it without looking better, so keep its share of the total
+            small and look at the edited images, not only at the score.
         quality_weights: one weight per quality term (default 1 each).
         rate_unit: "bpp" divides the predicted bits per image by H·W of the original; "bits"
             uses them as given.
