@@ -157,8 +157,30 @@ def test_skips_undecodable_formats_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="skipping 1 image"):
         training_crops(tmp_path, crop_size=4, batch_size=1)
     (tmp_path / "a.png").unlink()
-    with pytest.raises(TfjpegError, match="no images tf"):
+    with pytest.raises(TfjpegError, match="no images tf"), pytest.warns(UserWarning):
         training_crops(tmp_path, crop_size=4, batch_size=1)
+
+
+def test_corrupt_truncated_oversized_and_16_bit_files(tmp_path, monkeypatch):
+    good = np.full((12, 12, 3), 100, np.uint8)
+    Image.fromarray(good).save(tmp_path / "good.png")
+    (tmp_path / "garbage.png").write_bytes(b"not an image at all")
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "big.png")
+    noisy = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "truncated.png")
+    data = (tmp_path / "truncated.png").read_bytes()
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])  # header fine, body cut
+    deep = Image.fromarray(np.full((10, 10), 200 * 257, np.uint16))  # 16-bit gray PNG
+    deep.save(tmp_path / "deep.png")
+    monkeypatch.setenv("TFJPEG_MAX_PIXELS", "1000")  # big.png (1600 px) is over the limit
+    with pytest.warns(UserWarning, match=r"skipping 2 unreadable.*big.png, garbage.png"):
+        ds = training_crops(tmp_path, crop_size=8, batch_size=4, quality_range=None)
+    values = set()
+    for batch in _batches(ds, 5):  # the truncated file is dropped while decoding
+        for crop in batch["images"]:
+            assert len(np.unique(crop)) == 1  # a flat image, not noise or zeros
+            values.add(float(crop[0, 0, 0]))
+    assert values == {100.0, 200.0}
 
 
 def test_missing_folder_and_env_default(tmp_path, monkeypatch):

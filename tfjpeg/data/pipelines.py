@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import tensorflow as tf
+from PIL import Image
 
 from tfjpeg.data.folders import dataset_dir, list_images
 from tfjpeg.errors import TfjpegError
+from tfjpeg.io.files import resolve_max_pixels
 
 __all__ = ["DECODABLE_EXTENSIONS", "training_crops"]
 
@@ -35,20 +38,39 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 
 
 def _image_files(directory: str | os.PathLike | None) -> list[str]:
+    """The folder's images tf.io can decode, minus unreadable or oversized ones (warned)."""
     folder = dataset_dir("train", directory)
     files = list_images(folder)
-    usable = [str(p) for p in files if p.suffix.lower() in DECODABLE_EXTENSIONS]
-    if not usable:
-        raise TfjpegError(
-            f"{folder} holds no images tf.data can decode ({', '.join(DECODABLE_EXTENSIONS)})."
-        )
+    usable = [p for p in files if p.suffix.lower() in DECODABLE_EXTENSIONS]
     if len(usable) < len(files):
         warnings.warn(
             f"training_crops: skipping {len(files) - len(usable)} image(s) in {folder} that "
             f"tf.io cannot decode (only {', '.join(DECODABLE_EXTENSIONS)}).",
             stacklevel=3,
         )
-    return usable
+    limit = resolve_max_pixels(None)
+    good, bad = [], []
+    for path in usable:  # headers only: cheap, catches truncated/garbage files and bombs
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    ok = img.width * img.height <= limit
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            ok = False
+        (good if ok else bad).append(str(path))
+    if bad:
+        names = ", ".join(Path(p).name for p in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        warnings.warn(
+            f"training_crops: skipping {len(bad)} unreadable image(s) or image(s) over "
+            f"{limit} pixels in {folder}: {names}",
+            stacklevel=3,
+        )
+    if not good:
+        raise TfjpegError(
+            f"{folder} holds no images tf.data can decode ({', '.join(DECODABLE_EXTENSIONS)})."
+        )
+    return good
 
 
 def _reflect_indices(size: tf.Tensor, target: int) -> tf.Tensor:
@@ -95,7 +117,10 @@ def training_crops(
     Each example picks an image (a fresh random permutation of the folder every epoch), a
     random ``crop_size`` window (images smaller than that are reflect-padded), an optional
     horizontal flip and, if ``quality_range`` is given, one integer JPEG quality drawn uniformly
-    from the inclusive range. Images are decoded with ``tf.io.decode_image`` (PNG, JPEG, BMP).
+    from the inclusive range. Images are decoded with ``tf.io.decode_image`` (PNG, JPEG, BMP;
+    gray, RGBA and 16-bit become 8-bit RGB). Files that cannot be opened or exceed the pixel
+    limit (``$TFJPEG_MAX_PIXELS``, 100 M) are skipped with a warning; an image whose data turn
+    out corrupt while decoding is dropped with a logged warning.
 
     Args:
         directory: Folder of training images; ``None`` means ``$TFJPEG_TRAIN_DIR``.
@@ -175,9 +200,10 @@ def training_crops(
         epoch, pos = g // n, g % n
         order = tf.argsort(tf.random.stateless_uniform([n], tf.stack([seed_t, -1 - epoch])))
         data = tf.io.read_file(tf.gather(file_table, tf.gather(order, pos)))
-        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        # uint8 also for 16-bit PNGs (scaled), RGB also for gray/RGBA.
+        image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
         seeds = tf.random.experimental.stateless_split(tf.stack([seed_t, g]), 3)
-        image = _random_crop(tf.cast(image, tf.float32), crop_size, seeds[0])
+        image = tf.cast(_random_crop(image, crop_size, seeds[0]), tf.float32)
         if flips:
             flip = tf.random.stateless_uniform([], seeds[1]) < 0.5
             image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
@@ -190,6 +216,9 @@ def training_crops(
         return out
 
     ds = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # A file whose body is corrupt (its header was fine) is dropped with a logged warning
+    # instead of stopping a long training run.
+    ds = ds.ignore_errors(log_warning=True)
     ds = ds.batch(local, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
