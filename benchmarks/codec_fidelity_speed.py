@@ -30,9 +30,10 @@ float DCT and polynomial rounding (Reich et al., "Differentiable JPEG: the devil
 details", WACV 2024). All PSNRs compare float outputs (not rounded to 8 bits) with the real
 decoded uint8 image; peak 255.
 
-Run (takes ~1 h on one shared CPU core for all 24 images; results in benchmarks/results/):
+Run (all 24 images: ~6 min fidelity + ~10 min speed with --torch-compile, on one core of a 2-core
+CPU shared with other jobs; results in benchmarks/results/):
 
-    python benchmarks/codec_fidelity_speed.py --kodak-dir $TFJPEG_KODAK_DIR --threads 1
+    python benchmarks/codec_fidelity_speed.py --threads 1 --torch-compile  # as in the README
     python benchmarks/codec_fidelity_speed.py --images 2 --repeats 2 --out /tmp/quick  # quick
 
 Per-image results are kept in a state file (``--state``) so an interrupted run resumes.

@@ -10,7 +10,7 @@ the timed calls; the graph is traced once before timing). The same is measured f
 first estimate alone (``refine_iterations=0, search_sweeps=0``: forward DCT of libjpeg's decoded
 sample planes), to show what the decode-consistency refinement and local search add.
 
-Run (all 24 images, 8 qualities; ~10 min on one shared CPU core):
+Run (all 24 images, 8 qualities: ~4 min on one core of a shared 2-core CPU, tracing included):
 
     python benchmarks/graph_reader_agreement.py --kodak-dir $TFJPEG_KODAK_DIR --threads 1
     python benchmarks/graph_reader_agreement.py --images 2 --out /tmp/quick   # quick look
