@@ -1,4 +1,4 @@
-"""Editor SavedModels (edit_bytes / edit_tensor), the model registry, tfjpeg.compress and the CLI."""
+"""Editor SavedModels (edit_bytes, edit_tensor), the registry, tfjpeg.compress, the CLI."""
 
 from __future__ import annotations
 
@@ -166,7 +166,9 @@ def test_compress_keeps_grayscale_images_gray(exported, monkeypatch):
     assert read_jpeg(data).num_components == 1
 
 
-def test_cli_compress_writes_atomically_and_never_overwrites(exported, monkeypatch, tmp_path, capsys):
+def test_cli_compress_writes_atomically_and_never_overwrites(
+    exported, monkeypatch, tmp_path, capsys
+):
     root, _ = exported
     monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
     src = tmp_path / "in.png"

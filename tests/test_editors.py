@@ -198,7 +198,7 @@ def test_cascade_trains_both_stages_jointly():
         out = editor(x, quality=20.0, training=True)
         loss = tf.reduce_mean(tf.square(out["edited"] - 0.5 * x))
     grads = tape.gradient(loss, editor.trainable_weights)
-    names = [w.path for w, g in zip(editor.trainable_weights, grads) if g is not None]
+    names = [w.path for w, g in zip(editor.trainable_weights, grads, strict=True) if g is not None]
     assert any("smoother" in n for n in names) and any("warper" in n for n in names)
     assert all(g is not None for g in grads)
 
