@@ -156,6 +156,10 @@ class SmoothingEditor(keras.Model):
             )
             for i in range(num_blocks)
         ]
+        # tf.train.Checkpoint follows attributes, not Keras' tracked lists: expose every layer.
+        for i, block in enumerate(self.blocks):
+            for part, layer in zip(("conv1", "bn1", "conv2", "bn2"), block, strict=True):
+                setattr(self, f"block{i}_{part}", layer)
         self.body_conv = ReflectConv2D(filters, kernel_size, name="body_conv")
         self.body_bn = bn("body_bn")
         self.tail = ReflectConv2D(3, kernel_size, zero_init=True, name="tail")

@@ -162,6 +162,9 @@ class SpatialTransformerEditor(keras.Model):
             ReflectConv2D(filters, 3, strides=2, name="loc_down2"),
             ReflectConv2D(filters, 3, strides=2, name="loc_down3"),
         ] + [ReflectConv2D(filters, 3, name=f"loc_context{i}") for i in range(context_layers)]
+        # tf.train.Checkpoint follows attributes, not Keras' tracked lists: expose every layer.
+        for layer in self.convs:
+            setattr(self, layer.name, layer)
         self.params_head = ReflectConv2D(6, 3, zero_init=True, name="affine_head")
 
     def call(
