@@ -1,0 +1,60 @@
+"""Decoder inputs from a real JPEG: jpeglib coefficients or the in-graph coefficient reader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfjpeg.decoders.geometry import chroma_factors
+from tfjpeg.io.files import JpegCoefficients
+
+__all__ = ["decoder_inputs", "decoder_inputs_from_graph"]
+
+
+def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any], str]:
+    """A batch of one decoder input dict from :func:`tfjpeg.io.read_jpeg`'s coefficients.
+
+    Args:
+        jpeg: the file's coefficients.
+        z: optional control signal (hb, wb, 64) or (1, hb, wb, 64).
+
+    Returns:
+        (inputs, subsampling) for ``ConsistentDecoder(inputs, subsampling=subsampling)``.
+
+    Raises:
+        UnsupportedJpegError: a chroma layout other than gray, 4:4:4, 4:2:2, 4:2:0.
+    """
+    subsampling = jpeg.subsampling
+    chroma_factors(subsampling)
+    comps = [tf.constant(c[None].astype(np.float32)) for c in jpeg.components]
+    inputs: dict[str, Any] = {
+        "y": comps[0],
+        "tables": tf.constant(jpeg.component_tables[None].astype(np.float32)),
+        "height": tf.constant(jpeg.height, tf.int32),
+        "width": tf.constant(jpeg.width, tf.int32),
+    }
+    if len(comps) == 3:
+        inputs["cb"], inputs["cr"] = comps[1], comps[2]
+    if z is not None:
+        z = tf.convert_to_tensor(z, tf.float32)
+        inputs["z"] = z if z.shape.rank == 4 else z[None]
+        expected = (1, *jpeg.components[0].shape[:2], 64)
+        if tuple(inputs["z"].shape) != expected:
+            raise ValueError(
+                f"z must have shape {expected[1:]} for this file. Received: z.shape={z.shape}"
+            )
+    return inputs, subsampling
+
+
+def decoder_inputs_from_graph(coefficients: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Decoder inputs (batch of one) from :func:`tfjpeg.io.coefficients_from_jpeg_bytes`."""
+    return {
+        "y": tf.cast(coefficients["y"], tf.float32)[None],
+        "cb": tf.cast(coefficients["cb"], tf.float32)[None],
+        "cr": tf.cast(coefficients["cr"], tf.float32)[None],
+        "tables": coefficients["tables"][None],
+        "height": coefficients["height"],
+        "width": coefficients["width"],
+    }
