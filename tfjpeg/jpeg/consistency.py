@@ -93,44 +93,7 @@ def requantize(image: Any, jpeg: JpegCoefficients | bytes | str | os.PathLike) -
     return tuple(out)
 
 
-def project(
-    image: Any,
-    jpeg: JpegCoefficients | bytes | str | os.PathLike,
-    clip: bool = True,
-    margin: float = 1e-3,
-) -> np.ndarray:
-    """Project an image onto the set of images consistent with a JPEG file.
-
-    Each DCT coefficient of the image's (padded, downsampled) component planes is clipped into
-    its quantization interval: X̂_D ← (clip_{[−½, ½]}(X̂_D ⊘ M − X_Q) + X_Q) ⊙ M (eq. 2 of Bahat &
-    Michaeli; eq. 11 of Man et al.). Luma gets the inverse DCT of the projected blocks. A chroma
-    plane gets the nearest-neighbour upsampled *change* of its downsampled plane added at full
-    resolution — the smallest (least-squares) full-resolution change whose box average is the
-    projected plane — so the image's own chroma detail is kept.
-
-    Args:
-        image: (H, W, 3) RGB or (H, W, 1)/(H, W) gray, values in [0, 255], any numeric dtype.
-        jpeg: the file (path, bytes or :class:`tfjpeg.io.JpegCoefficients`).
-        clip: clip the RGB result to [0, 255] (clipping can undo a little of the projection
-            where the projected image leaves the RGB cube).
-        margin: clip into [X_Q − ½ + margin, X_Q + ½ − margin] instead of the closed interval,
-            so float round-off of the DCT round trip cannot land on the other side of a bin
-            edge (an interval end itself is ambiguous under round-half-away).
-
-    Returns:
-        float32 (H, W, C) array.
-
-    Raises:
-        InvalidImageError: wrong shape or dtype. UnsupportedJpegError: a chroma layout other
-            than gray, 4:4:4, 4:2:2, 4:2:0.
-
-    Reference: Bahat & Michaeli 2021, eq. 2; Man et al. 2023, §4.3 eq. 11.
-    """
-    if not 0.0 <= float(margin) < 0.5:
-        raise ValueError(f"margin must be in [0, 0.5). Received: margin={margin}")
-    jpeg = _as_jpeg(jpeg)
-    _, factors = _layout(jpeg)
-    planes = _planes(_check_image(image, jpeg), jpeg)
+def _project_once(planes: tf.Tensor, jpeg: JpegCoefficients, factors, margin: float):
     tables = jpeg.component_tables.astype(np.float32)
     out = []
     for c, (fh, fv) in enumerate(factors):
@@ -146,10 +109,64 @@ def project(
         change = (projected - plane)[:, :comp_h, :comp_w]
         change = sampling.upsample(change, fh, fv, "nearest")[:, : jpeg.height, : jpeg.width]
         out.append(full + change)
-    ycc = tf.stack(out, axis=-1)
-    rgb = color.ycbcr_to_rgb(ycc) if jpeg.num_components == 3 else ycc
-    if clip:
+    return tf.stack(out, axis=-1)
+
+
+def project(
+    image: Any,
+    jpeg: JpegCoefficients | bytes | str | os.PathLike,
+    clip: bool = True,
+    margin: float = 1e-3,
+    iterations: int = 20,
+) -> np.ndarray:
+    """Project an image onto the set of images consistent with a JPEG file.
+
+    Each DCT coefficient of the image's (padded, downsampled) component planes is clipped into
+    its quantization interval: X̂_D ← (clip_{[−½, ½]}(X̂_D ⊘ M − X_Q) + X_Q) ⊙ M (eq. 2 of Bahat &
+    Michaeli; eq. 11 of Man et al.). Luma gets the inverse DCT of the projected blocks. A chroma
+    plane gets the nearest-neighbour upsampled *change* of its downsampled plane added at full
+    resolution — the smallest (least-squares) full-resolution change whose box average is the
+    projected plane — so the image's own chroma detail is kept.
+
+    With ``clip`` the result must also be a valid image (RGB in [0, 255]); clipping can undo part
+    of a projection, so projection and clipping alternate (POCS, projections onto the two convex
+    sets) until the projected image needs no clipping, at most ``iterations`` rounds.
+
+    Args:
+        image: (H, W, 3) RGB or (H, W, 1)/(H, W) gray, values in [0, 255], any numeric dtype.
+        jpeg: the file (path, bytes or :class:`tfjpeg.io.JpegCoefficients`).
+        clip: keep the result in [0, 255] (see above); False gives the plain eq. 2 projection.
+        margin: clip into [X_Q − ½ + margin, X_Q + ½ − margin] instead of the closed interval,
+            so float round-off of the DCT round trip cannot land on the other side of a bin
+            edge (an interval end itself is ambiguous under round-half-away).
+        iterations: at most this many projection/clipping rounds when ``clip``.
+
+    Returns:
+        float32 (H, W, C) array.
+
+    Raises:
+        InvalidImageError: wrong shape or dtype. UnsupportedJpegError: a chroma layout other
+            than gray, 4:4:4, 4:2:2, 4:2:0.
+
+    Reference: Bahat & Michaeli 2021, eq. 2; Man et al. 2023, §4.3 eq. 11.
+    """
+    if not 0.0 <= float(margin) < 0.5:
+        raise ValueError(f"margin must be in [0, 0.5). Received: margin={margin}")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be a positive integer. Received: {iterations!r}")
+    jpeg = _as_jpeg(jpeg)
+    _, factors = _layout(jpeg)
+    rgb = _check_image(image, jpeg)[None]
+    to_ycc = color.rgb_to_ycbcr if jpeg.num_components == 3 else tf.identity
+    to_rgb = color.ycbcr_to_rgb if jpeg.num_components == 3 else tf.identity
+    for _ in range(iterations if clip else 1):
+        rgb = to_rgb(_project_once(to_ycc(rgb), jpeg, factors, margin))
+        if not clip:
+            break
+        outside = tf.reduce_max(tf.maximum(-rgb, rgb - 255.0))
         rgb = tf.clip_by_value(rgb, 0.0, 255.0)
+        if float(outside) <= 1e-3:
+            break
     return rgb[0].numpy().astype(np.float32)
 
 
