@@ -28,6 +28,7 @@ __all__ = [
     "TfjpegError",
     "UnsupportedJpegError",
     "__version__",
+    "decode",
 ]
 
 
@@ -36,4 +37,8 @@ def __getattr__(name: str) -> Any:
         from tfjpeg.jpeg import DiffJPEG
 
         return DiffJPEG
+    if name == "decode":
+        from tfjpeg.decoding import decode
+
+        return decode
     raise AttributeError(f"module 'tfjpeg' has no attribute {name!r}")

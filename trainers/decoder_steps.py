@@ -146,24 +146,51 @@ class DecoderSteps:
             {**inputs, "ycbcr": planes}, training=training, subsampling=self.subsampling
         )
 
+    def _z_step(self, inputs: dict, target: tf.Tensor, z, m, v, t):
+        """One Adam step on z for ‖ψ(X_Q, z) − x‖₁ (its own graph function, traced once)."""
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            decoded = self._decode(inputs, z, training=False)["decoded"]
+            loss = tf.reduce_sum(_l1(decoded, target))
+        g = tape.gradient(loss, z)
+        b1, b2 = 0.9, 0.999
+        m = b1 * m + (1.0 - b1) * g
+        v = b2 * v + (1.0 - b2) * tf.square(g)
+        step = (m / (1.0 - b1**t)) / (tf.sqrt(v / (1.0 - b2**t)) + 1e-8)
+        return tf.clip_by_value(z - self.map_learning_rate * step, -1.0, 1.0), m, v
+
     def _optimal_z(self, inputs: dict, target: tf.Tensor, z0: tf.Tensor) -> tf.Tensor:
         """z* ≈ argmin_z ‖ψ(X_Q, z) − x‖₁ by ``map_steps`` Adam steps, z kept in [−1, 1]."""
-        z = z0
-        m = tf.zeros_like(z)
-        v = tf.zeros_like(z)
-        b1, b2, eps = 0.9, 0.999, 1e-8
+        z, m, v = z0, tf.zeros_like(z0), tf.zeros_like(z0)
         for t in range(1, self.map_steps + 1):
-            with tf.GradientTape() as tape:
-                tape.watch(z)
-                loss = tf.reduce_sum(
-                    _l1(self._decode(inputs, z, training=False)["decoded"], target)
-                )
-            g = tape.gradient(loss, z)
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * tf.square(g)
-            step = (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)
-            z = tf.clip_by_value(z - self.map_learning_rate * step, -1.0, 1.0)
+            z, m, v = self._z_step_fn(inputs, target, z, m, v, tf.constant(float(t)))
         return tf.stop_gradient(z)
+
+    def _critic_update(self, inputs: dict, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One WGAN-GP critic update on decodings with a fresh random z (its own graph function)."""
+        n = tf.shape(real)[0]
+        fake = tf.stop_gradient(self._decode(inputs, self._random_z(inputs), True)["ycbcr"])
+        eps = tf.random.uniform(tf.stack([n, 1, 1, 1]))
+        mixed = eps * real + (1.0 - eps) * fake
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(mixed)
+                d_mixed = self._critic(mixed, inputs)
+            grad = inner.gradient(d_mixed, mixed)
+            norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
+            gp_per = tf.square(norm - 1.0)
+            d_real = self._critic(real, inputs)
+            d_fake = self._critic(fake, inputs)
+            critic_loss = self._avg(d_fake - d_real + self.gp_weight * gp_per)
+        cvars = self.critic.trainable_variables
+        self.critic_optimizer.apply_gradients(
+            zip(tape.gradient(critic_loss, cvars), cvars, strict=True)
+        )
+        return {
+            "critic": critic_loss,
+            "gradient_penalty": self._avg(gp_per),
+            "wasserstein": self._avg(d_real - d_fake),
+        }
 
     def gan_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Adversarial phase: ``critic_steps`` WGAN-GP critic updates, then one generator update
@@ -171,34 +198,18 @@ class DecoderSteps:
         (the same batch fed again with z* from the inner optimization), appendix E."""
         if self.critic is None or self.critic_optimizer is None:
             raise ValueError("gan_step needs a critic and a critic_optimizer.")
+        if not hasattr(self, "_critic_update_fn"):
+            # Sub-steps are graph functions of their own: traced once, called many times, so the
+            # step's graph does not grow with critic_steps and map_steps.
+            self._critic_update_fn = tf.function(self._critic_update)
+            self._z_step_fn = tf.function(self._z_step)
         images = batch["images"]
         inputs = jpeg_inputs(images, batch["quality"], self.subsampling)
         real = real_planes(images, self.subsampling)
         target = real_planes(images, "gray")[..., :1] if self.subsampling == "gray" else images
-        n = tf.shape(images)[0]
 
-        critic_loss = gp = wdist = tf.constant(0.0)
         for _ in range(self.critic_steps):
-            fake = tf.stop_gradient(self._decode(inputs, self._random_z(inputs), True)["ycbcr"])
-            eps = tf.random.uniform(tf.stack([n, 1, 1, 1]))
-            mixed = eps * real + (1.0 - eps) * fake
-            with tf.GradientTape() as tape:
-                with tf.GradientTape() as inner:
-                    inner.watch(mixed)
-                    d_mixed = self._critic(mixed, inputs)
-                grad = inner.gradient(d_mixed, mixed)
-                norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
-                gp_per = tf.square(norm - 1.0)
-                d_real = self._critic(real, inputs)
-                d_fake = self._critic(fake, inputs)
-                per = d_fake - d_real + self.gp_weight * gp_per
-                critic_loss = self._avg(per)
-            cvars = self.critic.trainable_variables
-            self.critic_optimizer.apply_gradients(
-                zip(tape.gradient(critic_loss, cvars), cvars, strict=True)
-            )
-            gp = self._avg(gp_per)
-            wdist = self._avg(d_real - d_fake)
+            critic_stats = self._critic_update_fn(inputs, real)
 
         z_random = self._random_z(inputs)
         z_star = self._optimal_z(inputs, target, z_random)
@@ -214,9 +225,7 @@ class DecoderSteps:
         self.optimizer.apply_gradients(zip(tape.gradient(loss, gvars), gvars, strict=True))
         return {
             "generator": loss,
-            "critic": critic_loss,
-            "wasserstein": wdist,
-            "gradient_penalty": gp,
+            **critic_stats,
             "adversarial": self._avg(adv),
             "range": self._avg(rng),
             "map_l1": self._avg(map_l1),

@@ -1,9 +1,15 @@
 """Decoders of real JPEG files: the consistent DCT-domain decoder (Bahat & Michaeli 2021)."""
 
-from tfjpeg.decoders.consistent import NORMALIZATIONS, ConsistentDecoder, ConvStack, random_z
+from tfjpeg.decoders.consistent import (
+    NORMALIZATIONS,
+    ConsistentDecoder,
+    ConvStack,
+    random_z,
+    z_from_seed,
+)
 from tfjpeg.decoders.critic import ConsistencyCritic
 from tfjpeg.decoders.geometry import DECODABLE_SUBSAMPLINGS, consistent_upsample
-from tfjpeg.decoders.inputs import decoder_inputs, decoder_inputs_from_graph
+from tfjpeg.decoders.inputs import decoder_inputs
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -13,6 +19,6 @@ __all__ = [
     "ConvStack",
     "consistent_upsample",
     "decoder_inputs",
-    "decoder_inputs_from_graph",
     "random_z",
+    "z_from_seed",
 ]

@@ -28,7 +28,7 @@ from tfjpeg.jpeg import color
 from tfjpeg.jpeg.blocks import ceil_div
 from tfjpeg.jpeg.tables import component_table, validate_tables
 
-__all__ = ["NORMALIZATIONS", "ConsistentDecoder", "random_z"]
+__all__ = ["NORMALIZATIONS", "ConsistentDecoder", "ConvStack", "random_z", "z_from_seed"]
 
 #: Normalization layers the conv stacks can use (the paper: batch for ψ, layer for the critic).
 NORMALIZATIONS = ("batch", "layer", "none")
@@ -115,21 +115,36 @@ class ConvStack(keras.layers.Layer):
                 return keras.layers.SpectralNormalization(layer, name=f"sn_{name}")
             return layer
 
-        self.convs = [conv(width, f"conv{i}", 2.0) for i in range(depth)]
-        self.norms = [_make_norm(norm, f"norm{i}") for i in range(depth)]
+        # Plain attributes, not lists: TF checkpoints (tf.train.Checkpoint, SavedModel
+        # variables) do not track Keras 3 layers held in Python lists.
+        for i in range(depth):
+            setattr(self, f"conv{i}", conv(width, f"conv{i}", 2.0))
+            layer = _make_norm(norm, f"norm{i}")
+            if layer is not None:
+                setattr(self, f"norm{i}", layer)
         self.table_embedding = keras.layers.Dense(width, name="table_embedding")
         self.head = conv(outputs, "head", 0.0)
+
+    @property
+    def convs(self) -> list[keras.layers.Layer]:
+        """The hidden convolutions, first to last."""
+        return [getattr(self, f"conv{i}") for i in range(self.depth)]
+
+    @property
+    def norms(self) -> list[keras.layers.Layer | None]:
+        """The normalization layer after each hidden convolution (None for norm="none")."""
+        return [getattr(self, f"norm{i}", None) for i in range(self.depth)]
 
     def call(
         self, features: tf.Tensor, control: tf.Tensor, table_features: tf.Tensor, training=None
     ) -> tf.Tensor:
         h = features
-        for i in range(self.depth):
-            h = self.convs[i](tf.concat([h, control], axis=-1))
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            h = conv(tf.concat([h, control], axis=-1))
             if i == 0:
                 h = h + self.table_embedding(table_features)[:, None, None, :]
-            if self.norms[i] is not None:
-                h = self.norms[i](h, training=training)
+            if norm is not None:
+                h = norm(h, training=training)
             h = tf.nn.leaky_relu(h, alpha=self.leaky_slope)
         return self.head(tf.concat([h, control], axis=-1))
 
@@ -146,20 +161,34 @@ class ConvStack(keras.layers.Layer):
         return config
 
 
+def z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
+    """The per-channel constant control signal of a seed: z ~ U[−1, 1]^64 on an (hb, wb) grid.
+
+    This is the paper's random z of the adversarial phase (appendix E); z = 0 is the neutral,
+    pre-exploration decoding. Stateless (``tf.random.stateless_uniform``), so the Python API and
+    the SavedModel give the same z for the same seed.
+
+    Returns:
+        float32 (block_height, block_width, 64).
+    """
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    values = tf.random.stateless_uniform([1, 1, 64], seed=key, minval=-1.0, maxval=1.0)
+    return tf.broadcast_to(values, tf.stack([block_height, block_width, 64]))
+
+
 def random_z(
     num_images: int, block_height: int, block_width: int, seed: int | None = None
 ) -> tf.Tensor:
-    """A per-channel constant control signal z ~ U[−1, 1]^64 on an (hb, wb) block grid.
+    """A batch of per-channel constant control signals, image i from seed ``seed + i``.
 
-    This is the paper's random z of the adversarial phase (appendix E); z = 0 is the neutral,
-    pre-exploration decoding.
+    With ``seed=None`` the seeds are drawn at random. See :func:`z_from_seed`.
 
     Returns:
         float32 (num_images, block_height, block_width, 64).
     """
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(-1.0, 1.0, size=(num_images, 1, 1, 64)).astype(np.float32)
-    return tf.broadcast_to(tf.constant(values), [num_images, block_height, block_width, 64])
+    if seed is None:
+        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+    return tf.stack([z_from_seed(seed + i, block_height, block_width) for i in range(num_images)])
 
 
 @keras.saving.register_keras_serializable(package="tfjpeg")

@@ -12,7 +12,7 @@ import tensorflow as tf
 from tfjpeg.errors import UnsupportedJpegError
 from tfjpeg.jpeg import sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, pad_edges, plane_to_blocks
-from tfjpeg.jpeg.dct import block_dct, block_idct
+from tfjpeg.jpeg.dct import block_dct, block_idct, dct_matrix
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -86,7 +86,10 @@ def luma_on_chroma_grid(
         luma = tf.repeat(luma, 2, axis=2)
     hbc, wbc = tf.shape(chroma_blocks[0])[1], tf.shape(chroma_blocks[0])[2]
     luma = fit_plane(luma, 16 * hbc, 16 * wbc)
-    coef = block_dct(plane_to_blocks(luma - 128.0, 16))
+    # Separable D·X·Dᵀ: the same numbers as block_dct, without its 256×256 Kronecker constant
+    # (which would be copied into every traced graph of a SavedModel).
+    d = tf.constant(dct_matrix(16), tf.float32)
+    coef = tf.einsum("ij,nhwjk,lk->nhwil", d, plane_to_blocks(luma - 128.0, 16), d)
     n = tf.shape(coef)[0]
     return tf.reshape(coef, [n, hbc, wbc, 256])
 

@@ -1,4 +1,4 @@
-"""Decoder inputs from a real JPEG: jpeglib coefficients or the in-graph coefficient reader."""
+"""Decoder inputs from a real JPEG's coefficients (:func:`tfjpeg.io.read_jpeg`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfjpeg.decoders.geometry import chroma_factors
 from tfjpeg.io.files import JpegCoefficients
 
-__all__ = ["decoder_inputs", "decoder_inputs_from_graph"]
+__all__ = ["decoder_inputs"]
 
 
 def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any], str]:
@@ -46,15 +46,3 @@ def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any
                 f"z must have shape {expected[1:]} for this file. Received: z.shape={z.shape}"
             )
     return inputs, subsampling
-
-
-def decoder_inputs_from_graph(coefficients: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """Decoder inputs (batch of one) from :func:`tfjpeg.io.coefficients_from_jpeg_bytes`."""
-    return {
-        "y": tf.cast(coefficients["y"], tf.float32)[None],
-        "cb": tf.cast(coefficients["cb"], tf.float32)[None],
-        "cr": tf.cast(coefficients["cr"], tf.float32)[None],
-        "tables": coefficients["tables"][None],
-        "height": coefficients["height"],
-        "width": coefficients["width"],
-    }
