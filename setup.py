@@ -19,7 +19,10 @@ setup(
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["tfjpeg", "tfjpeg.*"]),
     include_package_data=True,
-    package_data={"tfjpeg": ["py.typed"]},
+    package_data={
+        "tfjpeg": ["py.typed"],
+        "tfjpeg.losses": ["data/*.npz", "data/NOTICE"],
+    },
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3",
