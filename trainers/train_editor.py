@@ -242,9 +242,9 @@ def evaluate_real_jpeg(editor, images, qualities, mu: Any) -> dict[str, float]:
     """
     import numpy as np
     import tensorflow as tf
-    from tfjpeg.metrics import ms_ssim_score
 
     from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.metrics import ms_ssim_score
 
     rows = []
     for image in images:
@@ -267,10 +267,10 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     """Run (or resume) one training phase; returns the loop's history."""
     import keras
     import tensorflow as tf
-    from tfjpeg.data.pipelines import training_crops
-    from trainers.common import TrainingLoop, make_strategy, replica_seed, save_config
 
+    from tfjpeg.data.pipelines import training_crops
     from tfjpeg.jpeg import DiffJPEG
+    from trainers.common import TrainingLoop, make_strategy, replica_seed, save_config
 
     config = full_config(config)
     strategy = make_strategy(strategy_name)
@@ -290,8 +290,9 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         codec = DiffJPEG(**config["codec"])
         rate = loss_fn = None
         if phase == "preedit":
-            from tfjpeg.losses import PreEditLoss
             from tfjpeg.rate import RatePredictor
+
+            from tfjpeg.losses import PreEditLoss
 
             rate = RatePredictor(**config["rate"])
             loss_fn = PreEditLoss(**{**config["loss"], "reduction": "none"})
@@ -402,9 +403,8 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
 def export(run_dir: str | Path, out: str | Path, which: str = "last") -> Path:
     """Export the run's latest checkpoint (``which="last"``) or its best evaluated weights
     (``"best"``, :data:`BEST_WEIGHTS`) as a SavedModel + Keras weights (``tfjpeg.serving``)."""
-    from trainers.common import load_config
-
     from tfjpeg.serving import export_editor
+    from trainers.common import load_config
 
     run_dir = Path(run_dir)
     config = full_config(load_config(run_dir / "config.json"))
