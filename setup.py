@@ -19,7 +19,10 @@ setup(
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["tfjpeg", "tfjpeg.*"]),
     include_package_data=True,
-    package_data={"tfjpeg": ["py.typed"]},
+    package_data={
+        "tfjpeg": ["py.typed"],
+        "tfjpeg.losses": ["data/*.npz", "data/NOTICE"],
+    },
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3",
@@ -29,7 +32,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "ruff>=0.4"],
-        "bench": ["torch", "kornia"],
+        "bench": ["torch>=2.13", "kornia>=0.9"],
     },
     entry_points={"console_scripts": ["tfjpeg=tfjpeg.cli:main"]},
     classifiers=[

@@ -28,6 +28,8 @@ __all__ = [
     "TfjpegError",
     "UnsupportedJpegError",
     "__version__",
+    "compress",
+    "decode",
 ]
 
 
@@ -36,4 +38,12 @@ def __getattr__(name: str) -> Any:
         from tfjpeg.jpeg import DiffJPEG
 
         return DiffJPEG
+    if name == "compress":
+        from tfjpeg.compression import compress
+
+        return compress
+    if name == "decode":
+        from tfjpeg.decoding import decode
+
+        return decode
     raise AttributeError(f"module 'tfjpeg' has no attribute {name!r}")
