@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from conftest import natural_image
 from PIL import Image
+from trainer_processes import child_env, python_command, run_child
 
 from tfjpeg.errors import TfjpegError
 from trainers import train_decoder
@@ -46,22 +47,25 @@ def _weights(run_dir):
     return {v.path.split("/", 1)[1]: v.numpy() for v in decoder.variables}
 
 
-def test_l1_then_gan_phases_train_resume_and_chain(tmp_path, train_dir, monkeypatch):
+def test_l1_mirrored_then_resume_then_gan_from_l1(tmp_path, train_dir, monkeypatch):
     monkeypatch.setenv("TFJPEG_TRAIN_DIR", str(train_dir))
     l1_cfg = _config(tmp_path, "l1", phase="l1", steps=2)
     l1_dir = tmp_path / "l1"
-    assert train_decoder.main(["--config", str(l1_cfg), "--run-dir", str(l1_dir)]) == 0
+    # L1 phase under MirroredStrategy (2 logical CPUs), in a child process (see trainer_processes)
+    command = python_command(
+        "-m", "trainers.train_decoder", "--config", l1_cfg, "--run-dir", l1_dir,
+        "--strategy", "mirrored",
+    )  # fmt: skip
+    run_child(command, tmp_path, env=child_env({"TFJPEG_TRAIN_DIR": str(train_dir)}))
     first = _weights(l1_dir)
     head = next(k for k in first if k.endswith("luma/head/kernel"))
     assert np.any(first[head] != 0)  # the zero-initialised head has learned
     assert json.loads((l1_dir / "config.json").read_text())["phase"] == "l1"
     assert any((l1_dir / "logs").iterdir())
-    # resume: two more steps continue from step 2
-    assert (
-        train_decoder.main(["--config", str(l1_cfg), "--run-dir", str(l1_dir), "--steps", "4"]) == 0
-    )
-    ckpt = tf.train.latest_checkpoint(str(l1_dir / "checkpoints"))
-    assert ckpt.endswith("-4")
+    # resume (default strategy, this process): two more steps continue from step 2
+    argv = ["--config", str(l1_cfg), "--run-dir", str(l1_dir), "--steps", "4"]
+    assert train_decoder.main(argv) == 0
+    assert tf.train.latest_checkpoint(str(l1_dir / "checkpoints")).endswith("-4")
 
     gan_cfg = _config(tmp_path, "gan", phase="gan", steps=1, learning_rate=1e-3)
     gan_dir = tmp_path / "gan"
