@@ -32,7 +32,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "ruff>=0.4"],
-        "bench": ["torch", "kornia"],
+        "bench": ["torch>=2.13", "kornia>=0.9"],
     },
     entry_points={"console_scripts": ["tfjpeg=tfjpeg.cli:main"]},
     classifiers=[

@@ -5,6 +5,18 @@ with scipy + scikit-video, see its docstring), then::
 
     python benchmarks/niqe_agreement.py --reference ref.json --images-dir "$TFJPEG_KODAK_DIR"
 
+The committed results (``benchmarks/results/niqe_agreement.md``) compare the 24 Kodak PNGs and
+Pillow quality-10 JPEGs of them, made with ``Image.open(png).convert("RGB").save(jpg,
+quality=10)`` (libjpeg-turbo, 4:2:0), each against stock scikit-video and ``--exact-flat``;
+the reference JSONs are in ``benchmarks/results/niqe_reference/``::
+
+    R=benchmarks/results/niqe_reference
+    python benchmarks/niqe_agreement.py \
+        --reference $R/kodak.json --images-dir $TFJPEG_KODAK_DIR \
+        --reference $R/kodak_exact_flat.json --images-dir $TFJPEG_KODAK_DIR \
+        --reference $R/kodak_q10_pillow.json --images-dir /tmp/kodak_q10 \
+        --reference $R/kodak_q10_pillow_exact_flat.json --images-dir /tmp/kodak_q10
+
 For every image named in the reference file this computes ``tfjpeg.metrics.niqe_score``
 (nearest shape-table entry, as the reference) and the differentiable ``tfjpeg.losses.niqe``
 (linear shape lookup, the training loss), prints a markdown table of both against the reference

@@ -304,3 +304,59 @@ def test_straight_through_value_is_bit_exact_and_gradient_is_the_surrogates():
         out = straight_through(forward, 3.0 * surrogate)
     np.testing.assert_array_equal(out.numpy(), forward.numpy())
     np.testing.assert_array_equal(tape.gradient(out, surrogate).numpy(), np.full(10000, 3.0))
+
+
+@pytest.mark.parametrize(
+    "quality", [0, 101, 150.0, float("nan"), [50, 0], np.zeros([2, 0]), [50, 60, 70]]
+)
+def test_known_out_of_range_or_misshaped_quality_raises_value_error(quality):
+    images = tf.zeros([2, 8, 8, 3])
+    with pytest.raises(ValueError, match="quality"):
+        DiffJPEG(rounding="hard")(images, quality=quality)
+    with pytest.raises(ValueError, match="quality"):  # also for constants inside a graph
+        tf.function(lambda x: DiffJPEG(rounding="poly3")(x, quality=quality)["decoded"])(images)
+
+
+def test_symbolic_quality_inside_a_graph_is_accepted_and_a_variable_is_checked_eagerly():
+    images = tf.fill([1, 8, 8, 3], 100.0)
+    layer = DiffJPEG(rounding="poly3")
+    run = tf.function(lambda x, q: layer(x, quality=q)["tables"])
+    np.testing.assert_array_equal(run(images, tf.constant([50.0]))[0], quality_tables(50)[0])
+    # One value per image in any layout, as quality_tables takes it:
+    np.testing.assert_array_equal(layer(images, quality=[[75]])["tables"], quality_tables(75))
+    with pytest.raises(ValueError, match=r"\[1, 100\]"):
+        layer(images, quality=tf.Variable([0.5]))
+
+
+def test_non_finite_or_non_numeric_images_raise_a_tfjpeg_error():
+    bad = np.full([1, 8, 8, 3], 128.0, np.float32)
+    bad[0, 3, 4, 1] = np.nan
+    with pytest.raises(InvalidImageError, match="finite"):
+        DiffJPEG(rounding="hard")(bad, quality=50)
+    bad[0, 3, 4, 1] = np.inf
+    with pytest.raises(InvalidImageError, match="finite"):
+        DiffJPEG(rounding="poly3")(bad, quality=50)
+    with pytest.raises(InvalidImageError, match="numeric"):
+        DiffJPEG()(tf.zeros([1, 8, 8, 3], tf.bool))
+
+
+@pytest.mark.parametrize("subsampling", ["420", "422"])
+def test_exact_decode_with_nearest_upsampling_matches_libjpeg_without_fancy_upsampling(
+    subsampling, tmp_path
+):
+    image = natural_image(37, 53, seed=11)
+    data = pillow_jpeg(image, 75, subsampling)
+    coeffs = read_jpeg(data)
+    ours = decode(
+        [tf.constant(c[None].astype(np.float32)) for c in coeffs.components],
+        tf.constant(coeffs.component_tables[None].astype(np.float32)),
+        coeffs.height,
+        coeffs.width,
+        subsampling,
+        upsampling="nearest",
+        exact=True,
+    ).numpy()[0]
+    # libjpeg's plain (replicating, "merged") upsampler, as tf.io.decode_jpeg uses it.
+    ref = tf.io.decode_jpeg(data, dct_method="INTEGER_ACCURATE", fancy_upscaling=False).numpy()
+    np.testing.assert_array_equal(ours, ref)
+    assert not np.array_equal(ours, _pillow_decode(data))  # fancy upsampling differs

@@ -62,6 +62,23 @@ def test_zigzag_order_starts_like_jpeg_natural_order():
     assert ZIGZAG[-1] == 63 and sorted(ZIGZAG.tolist()) == list(range(64))
 
 
+def test_zigzag_order_is_t81_figure_a6_in_full():
+    # libjpeg's jpeg_natural_order (jutils.c): natural index of the k-th zigzag coefficient.
+    natural_order = [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+        12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+        35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+        58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    ]  # fmt: skip
+    assert ZIGZAG.tolist() == natural_order
+    # T.81 Figure A.6 drawn as the zigzag index at each (row, column) position.
+    figure_a6 = np.empty(64, np.int64)
+    figure_a6[np.asarray(natural_order)] = np.arange(64)
+    assert figure_a6.reshape(8, 8)[0].tolist() == [0, 1, 5, 6, 14, 15, 27, 28]
+    assert figure_a6.reshape(8, 8)[:, 0].tolist() == [0, 2, 3, 9, 10, 20, 21, 35]
+    assert figure_a6.reshape(8, 8)[7].tolist() == [35, 36, 48, 49, 57, 58, 62, 63]
+
+
 def test_tensor_tables_match_numpy_tables_per_image():
     tables = quality_tables(tf.constant([3.0, 50.0, 97.0])).numpy()
     for i, q in enumerate((3, 50, 97)):

@@ -28,6 +28,7 @@ __all__ = [
     "TfjpegError",
     "UnsupportedJpegError",
     "__version__",
+    "compress",
     "decode",
 ]
 
@@ -37,6 +38,10 @@ def __getattr__(name: str) -> Any:
         from tfjpeg.jpeg import DiffJPEG
 
         return DiffJPEG
+    if name == "compress":
+        from tfjpeg.compression import compress
+
+        return compress
     if name == "decode":
         from tfjpeg.decoding import decode
 

@@ -177,6 +177,101 @@ def _run_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _target_bpp(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 24.0:
+        raise argparse.ArgumentTypeError(
+            f"target bpp must be a number in (0, 24], got {text.strip()!r}"
+        )
+    return value
+
+
+def _add_compress(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(
+        name,
+        help="pre-edit an image with a learned editor and write a standard JPEG",
+        description=(
+            "Edit the image with a pre-editing network (Talebi et al. 2020) and encode it with "
+            "libjpeg-turbo or mozjpeg. The output is an ordinary JPEG any viewer opens. With "
+            "--target-bpp the largest quality whose file fits is searched. The input file is "
+            "never overwritten; the output is written atomically."
+        ),
+    )
+    parser.add_argument("input", metavar="IN", help="input image (PNG, JPEG, ...)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output .jpg")
+    parser.add_argument(
+        "--editor",
+        choices=("smoothing", "stn", "cascade", "none"),
+        default="smoothing",
+        help="pre-editing network (default: smoothing; none = plain encoder)",
+    )
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument(
+        "--quality", type=_quality, default=None, metavar="Q", help="JPEG quality (default: 20)"
+    )
+    rate.add_argument(
+        "--target-bpp",
+        type=_target_bpp,
+        default=None,
+        metavar="B",
+        help="largest quality whose file has at most B bits per pixel",
+    )
+    parser.add_argument(
+        "--encoder",
+        choices=("libjpeg", "mozjpeg"),
+        default="libjpeg",
+        help="JPEG encoder (default: libjpeg = libjpeg-turbo, optimized Huffman tables)",
+    )
+    parser.add_argument(
+        "--subsampling",
+        type=_subsampling,
+        default="420",
+        metavar="{444,422,420}",
+        help="chroma subsampling (default: 420)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    parser.set_defaults(handler=_run_compress)
+
+
+def _run_compress(args: argparse.Namespace) -> int:
+    import os
+
+    from tfjpeg.errors import InvalidImageError
+
+    if not os.path.isfile(args.input):
+        raise InvalidImageError(f"{args.input}: no such file.")
+    if os.path.exists(args.output) and os.path.samefile(args.input, args.output):
+        raise TfjpegError(f"refusing to overwrite the input {args.input!r}; choose another -o.")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise TfjpegError(f"{args.output} exists; pass --overwrite to replace it.")
+    from tfjpeg.compression import compress_image
+    from tfjpeg.io import save_bytes_atomic
+
+    result = compress_image(
+        args.input,
+        quality=args.quality,
+        target_bpp=args.target_bpp,
+        editor=args.editor,
+        encoder=args.encoder,
+        subsampling=args.subsampling,
+    )
+    try:
+        save_bytes_atomic(args.output, result.jpeg, overwrite=args.overwrite, source=args.input)
+    except (OSError, ValueError) as err:
+        raise TfjpegError(f"cannot write {args.output}: {err}") from None
+    if not args.quiet:
+        print(
+            f"{args.output}: {result.width}x{result.height}, quality {result.quality}, "
+            f"{len(result.jpeg)} bytes, {result.bpp:.4f} bpp (editor {args.editor}, "
+            f"encoder {args.encoder})"
+        )
+    return EXIT_OK
+
+
 def _samples(text: str) -> int:
     try:
         value = int(text)
@@ -279,8 +374,11 @@ def _run_decode(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- entry point
 
 #: Command name → function adding its subparser (``compress``, ``decode``, ... go here).
-_COMMANDS: dict[str, Callable[[argparse._SubParsersAction, str], None]] = {"demo": _add_demo}
-_COMMANDS["decode"] = _add_decode
+_COMMANDS: dict[str, Callable[[argparse._SubParsersAction, str], None]] = {
+    "demo": _add_demo,
+    "compress": _add_compress,
+    "decode": _add_decode,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfjpeg.errors import InvalidImageError
@@ -49,7 +50,43 @@ def _check_images(images: tf.Tensor) -> tf.Tensor:
         )
     if not (images.dtype.is_floating or images.dtype.is_integer):
         raise InvalidImageError(f"images must be numeric. Received: dtype={images.dtype.name}")
+    # NaN/inf would silently turn into arbitrary integers in the exact path: refuse them when the
+    # values are at hand (eagerly); inside graphs the check would cost an op per call.
+    if (
+        tf.executing_eagerly()
+        and images.dtype.is_floating
+        and not bool(tf.reduce_all(tf.math.is_finite(images)))
+    ):
+        raise InvalidImageError("images must be finite. Received: images with NaN or inf values")
     return images
+
+
+def _check_quality(quality: Any, n: int | None) -> None:
+    """Refuse out-of-range or misshaped qualities whose values are known (eager or constant).
+
+    Symbolic qualities (graph tensors, variables in a graph) are clipped to [1, 100] by
+    :func:`tfjpeg.jpeg.tables.quality_tables` instead.
+    """
+    if isinstance(quality, tf.Variable):
+        value = quality.numpy() if tf.executing_eagerly() else None
+    else:
+        try:
+            value = tf.get_static_value(quality)
+        except (TypeError, ValueError, AttributeError, NotImplementedError):
+            value = None
+    if value is None:
+        return
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"quality must be numeric. Received: quality={quality!r}") from None
+    if arr.size == 0 or (n is not None and arr.size not in (1, n)):
+        raise ValueError(
+            "quality must be a scalar or hold one value per image"
+            f"{f' ({n})' if n is not None else ''}. Received: quality.shape={arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr < 1) or np.any(arr > 100):
+        raise ValueError(f"quality must be in [1, 100]. Received: quality={arr.tolist()}")
 
 
 def _component_plane(
@@ -72,6 +109,7 @@ def _prepare(images: tf.Tensor, quality: Any, tables: Any, differentiable: bool)
     if tables is not None:
         t = validate_tables(tables)
     else:
+        _check_quality(quality, images.shape[0])
         t = quality_tables(quality, differentiable=differentiable)
     return tf.broadcast_to(t, tf.stack([n, t.shape[1], 8, 8]))
 
@@ -191,10 +229,13 @@ class DiffJPEG(keras.layers.Layer):
     - ``"tables"``: the quantization tables used, (N, 2, 8, 8) [luma, chroma] (or (N, 3, 8, 8)
       when per-component tables were given).
 
-    ``quality`` may be a scalar or one value per image; with neither it nor ``tables`` the layer's
-    ``quality`` is used. With ``rounding="hard"`` the coefficients and the decoded pixels are those
-    of libjpeg-turbo (Pillow) bit for bit; "ste" gives the same forward coefficients with an
-    identity gradient; "poly3" and "noise" are float surrogates for training.
+    ``quality`` may be a scalar or one value per image, in [1, 100] (known values outside it, or of
+    the wrong length, raise ``ValueError``; symbolic ones are clipped); with neither it nor
+    ``tables`` the layer's ``quality`` is used. Non-finite pixel values raise
+    :class:`tfjpeg.InvalidImageError` when called eagerly. With ``rounding="hard"`` the
+    coefficients and the decoded pixels are those of libjpeg-turbo (Pillow) bit for bit; "ste"
+    gives the same forward coefficients with an identity gradient; "poly3" and "noise" are float
+    surrogates for training.
 
     Args:
         subsampling: "420", "422" or "444".

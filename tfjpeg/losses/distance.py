@@ -189,7 +189,9 @@ def ms_ssim(
         x, y: float images (N, H, W, 3) or (N, H, W, 1) in [0, max_val].
         max_val: dynamic range (255 for 8-bit images).
         scales: number of scales; None chooses ``ms_ssim_scales(H, W)`` (5 for images ≥ 161
-            px, fewer for smaller crops). When fewer than ``len(weights)`` scales are used, the
+            px, fewer for smaller crops; 5 when H or W is not known statically, e.g. under a
+            ``tf.function`` with a (None, None, None, 3) signature — pass ``scales`` there for
+            small images). When fewer than ``len(weights)`` scales are used, the
             first ``scales`` weights are renormalised to sum to 1 so the value stays in [0, 1].
         weights: per-scale exponents, finest first (Wang et al. 2003).
 

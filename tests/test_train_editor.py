@@ -1,0 +1,178 @@
+"""trainers/train_editor.py: both phases on tiny crops, resume, warm starts, export, mirrored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.conftest import natural_image
+from tfjpeg.editors import CascadeEditor
+from trainers import train_editor
+
+TINY_SMOOTHING = {"filters": 8, "num_blocks": 1}
+TINY_STN = {"filters": 8, "context_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def image_dirs(tmp_path_factory):
+    """A training folder of 4 small PNGs and an 'eval' folder with 1 image."""
+    root = tmp_path_factory.mktemp("editor_data")
+    train, evals = root / "train", root / "eval"
+    train.mkdir()
+    evals.mkdir()
+    for i in range(4):
+        Image.fromarray(natural_image(48, 64, seed=i)).save(train / f"img{i}.png")
+    Image.fromarray(natural_image(48, 64, seed=7)).save(evals / "e0.png")
+    return train, evals
+
+
+def _config(image_dirs, **overrides):
+    train, _ = image_dirs
+    config = {
+        "editor": "smoothing",
+        "editor_config": TINY_SMOOTHING,
+        "data": {"crop_size": 32, "batch_size": 2},
+        "data_dir": str(train),
+        # The factorized rate model traces much faster than the Huffman-aware one; the trainer
+        # treats both alike (RatePredictor bits → bpp).
+        "rate": {"model": "factorized", "weights": None},
+        "loss": {"quality_terms": ["tv"]},
+        "optimizer": {"learning_rate": 1e-3},
+        "steps": 2,
+        "checkpoint_every": 2,
+        "log_every": 1,
+        "image_every": 0,
+    }
+    config.update(overrides)
+    return config
+
+
+def _write(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_pretrain_phase_learns_to_denoise_and_resumes(image_dirs, tmp_path):
+    config = _config(image_dirs, phase="pretrain", noise_sigma_range=[0.1, 0.15], steps=3)
+    run = tmp_path / "run"
+    history = train_editor.train(config, run)
+    assert history["step"] == 3
+    losses = [entry[1] for entry in history["log"]]
+    assert all(np.isfinite(v["total"]) for v in losses)
+    # The denoising loss starts below the noise it removes only after learning; at least the
+    # noise level itself must be what the sampled σ ∈ [0.1, 0.15] gives (σ² ≈ 0.01–0.02).
+    assert all(0.005 < v["noisy_l2"] < 0.03 for v in losses)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved == train_editor.full_config(config)
+    resumed = train_editor.train({**config, "steps": 5}, run)
+    assert (resumed["start_step"], resumed["step"]) == (3, 5)
+
+
+def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs, tmp_path):
+    _, evals = image_dirs
+    config = _config(
+        image_dirs,
+        editor="stn",
+        editor_config=TINY_STN,
+        mu_by_quality=[[8, 0.5], [25, 0.1]],
+        eval={"images": ["e0.png"], "crop": 32, "qualities": [10]},
+        eval_dir=str(evals),
+        eval_every=2,
+    )
+    run = tmp_path / "run"
+    assert (
+        train_editor.main(["--config", str(_write(tmp_path, config)), "--run-dir", str(run)]) == 0
+    )
+    history = json.loads(next(run.glob("history_*.json")).read_text())
+    terms = history["losses"]
+    assert set(terms) >= {"total", "distance", "quality", "rate", "bpp", "edit_rmse"}
+    assert 0.0 < terms["bpp"] < 24.0 and terms["rate"] == pytest.approx(terms["bpp"], rel=1e-4)
+    step, evaluation = history["eval"][-1]
+    assert step == 2 and evaluation["bpp"] > 0 and 0 < evaluation["ms_ssim"] <= 1
+    assert list(run.glob("logs/*tfevents*"))
+    out = tmp_path / "exported" / "1"
+    assert train_editor.main(["export", "--run-dir", str(run), "--out", str(out)]) == 0
+    served = tf.saved_model.load(str(out))
+    editor = train_editor.build_editor(train_editor.full_config(config))
+    train_editor.load_init(editor, run)
+    x = natural_image(24, 40)[None].astype("float32")
+    got = served.signatures["edit_tensor"](images=tf.constant(x), quality=tf.constant([12.0]))
+    np.testing.assert_allclose(
+        got["edited"].numpy(), np.asarray(editor(x, quality=[12.0])["edited"]), atol=1e-3
+    )
+
+
+def test_mu_by_quality_interpolates_per_quality():
+    table = train_editor.mu_table({"mu_by_quality": [[10, 0.4], [20, 0.2]], "loss": {}})
+    assert table[9] == pytest.approx(0.4) and table[14] == pytest.approx(0.3)
+    assert table[0] == pytest.approx(0.4) and table[99] == pytest.approx(0.2)
+    constant = train_editor.mu_table({"mu_by_quality": None, "loss": {"mu": 0.7}})
+    assert np.all(constant == np.float32(0.7))
+    with pytest.raises(ValueError, match="mu_by_quality"):
+        train_editor.mu_table({"mu_by_quality": [[0, 1.0]], "loss": {}})
+
+
+def test_cascade_warm_starts_from_two_runs(tmp_path):
+    smoother = train_editor.build_editor({"editor": "smoothing", "editor_config": TINY_SMOOTHING})
+    warper = train_editor.build_editor({"editor": "stn", "editor_config": TINY_STN})
+    rng = np.random.default_rng(0)
+    for model, name in ((smoother, "s"), (warper, "w")):
+        for w in model.weights:
+            w.assign(rng.normal(0, 0.1, w.shape).astype("float32"))
+        model.save_weights(str(tmp_path / f"{name}.weights.h5"))
+    cascade = CascadeEditor(TINY_SMOOTHING, TINY_STN)
+    cascade(tf.zeros([1, 16, 16, 3]))
+    train_editor.load_init(
+        cascade, {"smoother": tmp_path / "s.weights.h5", "warper": tmp_path / "w.weights.h5"}
+    )
+    for a, b in zip(cascade.smoother.weights, smoother.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(cascade.warper.weights, warper.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="cascade"):
+        train_editor.load_init(smoother, {"bogus": None})
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ({"editor": "vae"}, "editor must be"),
+        ({"phase": "finetune"}, "phase must be"),
+        ({"editor": "stn", "phase": "pretrain"}, "pretrain"),
+        ({"noise_sigma_range": [0.2, 0.1]}, "noise_sigma_range"),
+        ({"learning_rate": 1.0}, "unknown config keys"),
+    ],
+)
+def test_bad_configs_are_rejected(override, match):
+    with pytest.raises(ValueError, match=match):
+        train_editor.full_config(override)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_run_in_a_child_process(image_dirs, tmp_path):
+    from trainer_processes import python_command, run_child
+
+    config = _config(image_dirs, editor="stn", editor_config=TINY_STN)
+    run = tmp_path / "run"
+    command = python_command(
+        "-m",
+        "trainers.train_editor",
+        "--config",
+        _write(tmp_path, config),
+        "--run-dir",
+        run,
+        "--strategy",
+        "mirrored",
+        "--logical-cpus",
+        "2",
+    )
+    output = run_child(command, tmp_path, name="mirrored")
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["step"] == 2 and np.isfinite(result["losses"]["total"])
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("-2")

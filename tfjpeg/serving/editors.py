@@ -1,0 +1,149 @@
+"""Editors as SavedModels: ``edit_bytes`` (= ``serving_default``) and ``edit_tensor``.
+
+A shipped editor folder ``saved_models/<name>/<version>/`` holds
+
+* a SavedModel (TF Serving layout) whose signatures use stock TF ops only:
+
+  - ``edit_bytes(image_bytes: string scalar, quality: float32 scalar)`` → ``{"edited": uint8
+    (H, W, 3), "png": string scalar}``: decodes PNG or JPEG (or GIF/BMP) bytes with
+    ``tf.io.decode_image``, edits the image for JPEG quality ``quality`` and returns the edited
+    pixels and their PNG encoding, ready for any JPEG encoder;
+  - ``edit_tensor(images: float32 (N, H, W, 3) in [0, 255], quality: float32 (N,))`` →
+    ``{"edited": float32 (N, H, W, 3)}``;
+
+* ``keras_config.json`` + ``weights.weights.h5``: the Keras model, so Python rebuilds the editor
+  without the traced graph (:func:`load_keras_editor`).
+
+Example:
+    >>> export_editor(SmoothingEditor(filters=16), "/tmp/smoothing/1")  # doctest: +SKIP
+    >>> served = tf.saved_model.load("/tmp/smoothing/1")
+    >>> out = served.signatures["serving_default"](
+    ...     image_bytes=tf.constant(png_bytes), quality=tf.constant(20.0))
+    >>> out["edited"].dtype
+    tf.uint8
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfjpeg.errors import TfjpegError
+
+__all__ = ["KERAS_CONFIG", "KERAS_WEIGHTS", "EditorModule", "export_editor", "load_keras_editor"]
+
+KERAS_CONFIG = "keras_config.json"
+KERAS_WEIGHTS = "weights.weights.h5"
+
+
+class EditorModule(tf.Module):
+    """Wraps an editor for ``tf.saved_model.save`` with the two serving signatures.
+
+    Args:
+        editor: a tfjpeg editor (``editor(images, quality=..., training=False)["edited"]``).
+    """
+
+    def __init__(self, editor: keras.Model) -> None:
+        super().__init__(name="editor_module")
+        self.editor = editor
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
+            tf.TensorSpec([None], tf.float32, name="quality"),
+        ]
+    )
+    def edit_tensor(self, images: tf.Tensor, quality: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Edit float RGB images (N, H, W, 3) in [0, 255] for per-image JPEG qualities (N,)."""
+        checks = [
+            tf.debugging.assert_greater_equal(quality, 1.0, message="quality must be >= 1"),
+            tf.debugging.assert_less_equal(quality, 100.0, message="quality must be <= 100"),
+        ]
+        with tf.control_dependencies(checks):
+            images = tf.clip_by_value(images, 0.0, 255.0)
+        edited = self.editor(images, quality=quality, training=False)["edited"]
+        return {"edited": tf.identity(edited, name="edited")}
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([], tf.string, name="image_bytes"),
+            tf.TensorSpec([], tf.float32, name="quality"),
+        ]
+    )
+    def edit_bytes(self, image_bytes: tf.Tensor, quality: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Edit a PNG or JPEG file's pixels; returns uint8 (H, W, 3) and their PNG bytes."""
+        # JPEG with libjpeg's accurate integer IDCT (as Pillow/libjpeg-turbo decode), else PNG etc.
+        pixels = tf.cond(
+            tf.io.is_jpeg(image_bytes),
+            lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
+            lambda: tf.io.decode_image(
+                image_bytes, channels=3, dtype=tf.uint8, expand_animations=False
+            ),
+        )
+        pixels = tf.ensure_shape(pixels, [None, None, 3])
+        images = tf.cast(pixels, tf.float32)[None]
+        edited = self.edit_tensor(images, tf.reshape(quality, [1]))["edited"][0]
+        edited_u8 = tf.cast(tf.clip_by_value(tf.round(edited), 0.0, 255.0), tf.uint8)
+        return {"edited": edited_u8, "png": tf.io.encode_png(edited_u8)}
+
+
+def export_editor(editor: keras.Model, directory: str | os.PathLike) -> Path:
+    """Write ``editor`` as a SavedModel with ``serving_default``/``edit_bytes``/``edit_tensor``
+    signatures, plus ``keras_config.json`` and ``weights.weights.h5``, into ``directory``.
+
+    Returns:
+        The folder.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    module = EditorModule(editor)
+    edit_bytes = module.edit_bytes.get_concrete_function()
+    signatures = {
+        "serving_default": edit_bytes,
+        "edit_bytes": edit_bytes,
+        "edit_tensor": module.edit_tensor.get_concrete_function(),
+    }
+    tf.saved_model.save(module, str(directory), signatures=signatures)
+    config = {
+        "class_name": type(editor).__name__,
+        "module": type(editor).__module__,
+        "config": editor.get_config(),
+    }
+    (directory / KERAS_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    editor.save_weights(str(directory / KERAS_WEIGHTS))
+    return directory
+
+
+def load_keras_editor(directory: str | os.PathLike) -> keras.Model:
+    """Rebuild the Keras editor saved by :func:`export_editor` (config + weights).
+
+    Raises:
+        TfjpegError: the folder does not hold an exported editor.
+    """
+    from tfjpeg.editors import CascadeEditor, SmoothingEditor, SpatialTransformerEditor
+
+    classes: dict[str, Any] = {
+        c.__name__: c for c in (SmoothingEditor, SpatialTransformerEditor, CascadeEditor)
+    }
+    directory = Path(directory)
+    config_path, weights_path = directory / KERAS_CONFIG, directory / KERAS_WEIGHTS
+    if not config_path.is_file() or not weights_path.is_file():
+        raise TfjpegError(
+            f"{directory} is not an exported editor: expected {KERAS_CONFIG} and {KERAS_WEIGHTS}."
+        )
+    spec = json.loads(config_path.read_text(encoding="utf-8"))
+    cls = classes.get(spec.get("class_name"))
+    if cls is None:
+        raise TfjpegError(
+            f"{config_path}: unknown editor class {spec.get('class_name')!r}; "
+            f"known: {', '.join(classes)}."
+        )
+    editor = cls(**spec["config"])
+    editor(tf.zeros([1, 16, 16, 3]), training=False)  # build the variables
+    editor.load_weights(str(weights_path))
+    return editor

@@ -1,0 +1,474 @@
+"""Train a pre-editing network (Talebi et al. 2020): pre-training and the eq. (5) phase.
+
+Phases (config key ``"phase"``):
+
+* ``"pretrain"`` (§5): the smoothing editor learns to denoise: crops ``z`` get white Gaussian
+  noise of a random σ ∈ ``noise_sigma_range`` (of [0, 1] pixels; paper [0, 0.15]) per image,
+  σ and the JPEG quality are the editor's extra input channels, and the loss is
+  ``‖T(z + n) − z‖²`` (or ``‖C_q(T(z + n)) − z‖²`` with ``"pretrain_through_jpeg": true``).
+* ``"preedit"`` (eq. 5): ``dist(C_q(T(z)), z) + λ·Q(C_q(T(z))) + μ·B_q(T(z))`` with
+  ``C_q`` = :class:`tfjpeg.jpeg.DiffJPEG` (poly3 rounding), ``B_q`` =
+  :class:`tfjpeg.rate.RatePredictor` (bits → bpp) and the terms of
+  :class:`tfjpeg.losses.PreEditLoss`; one random integer quality per image in
+  ``data.quality_range`` (paper [8, 25]).
+
+Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
+
+    {"editor": "smoothing" | "stn" | "cascade",
+     "editor_config": {...},              # the editor class's constructor arguments
+     "phase": "pretrain" | "preedit",
+     "init": null | PATH | {"smoother": PATH, "warper": PATH},   # warm start (see load_init)
+     "data": {...},                       # tfjpeg.data.pipelines.training_crops (minus directory)
+     "noise_sigma_range": [0.0, 0.15],    # pretrain only
+     "optimizer": {"learning_rate": ...}, # keras.optimizers.Adam
+     "codec": {...},                      # tfjpeg.jpeg.DiffJPEG
+     "rate": {...},                       # tfjpeg.rate.RatePredictor
+     "loss": {...},                       # tfjpeg.losses.PreEditLoss
+     "mu_by_quality": null | [[q, mu], ...],  # μ per image, piecewise linear in its quality
+     "eval": {"images": [...], "crop": 256, "qualities": [10, 20]},  # real-JPEG evaluation
+     "steps", "checkpoint_every", "log_every", "image_every", "eval_every", "seed"}
+
+``mu_by_quality`` replaces the constant μ by one interpolated at each image's quality, e.g. the
+local slope −d(1 − MS-SSIM)/d(bpp) of the plain encoder's own rate-distortion curve: then the
+editor accepts exactly the trades of bits for distortion that beat changing the quality (the
+paper's "weighted rate and distance should be close", made per quality).
+
+The config is copied into the run folder; checkpoints resume automatically. With evaluation
+images, every evaluation edits them, encodes with real libjpeg-turbo and keeps the weights with
+the lowest ``(1 − MS-SSIM) + μ(q)·bpp`` as ``best.weights.h5`` (``best.json``).
+
+Usage::
+
+    python -m trainers.train_editor --config trainers/configs/editor_smoothing.json \
+        --run-dir runs/smoothing [--strategy default|mirrored|multiworker] [--steps N]
+    python -m trainers.train_editor export --run-dir runs/smoothing --out saved_models/smoothing/1 \
+        [--weights last|best]
+
+Reference: Talebi et al. 2020, "Better compression with deep pre-editing", §2–§5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULTS", "build_editor", "evaluate_real_jpeg", "load_init", "main", "train"]
+
+#: Defaults filled in under a user config (a config names only what it changes).
+DEFAULTS: dict[str, Any] = {
+    "editor": "smoothing",
+    "editor_config": {},
+    "phase": "preedit",
+    "init": None,
+    "data": {"crop_size": 128, "batch_size": 4, "quality_range": [8, 25], "flips": True},
+    "data_dir": None,
+    "noise_sigma_range": [0.0, 0.15],
+    "pretrain_through_jpeg": False,
+    "optimizer": {"learning_rate": 1e-4},
+    "codec": {"subsampling": "420", "rounding": "poly3"},
+    "rate": {"model": "jpeg", "encoder": "libjpeg-optimize", "rounding": "ste"},
+    "loss": {
+        "distance": "ms-ssim",
+        "lam": 0.02,
+        "mu": 1.0,
+        "quality_terms": ["tv"],
+        "rate_unit": "bpp",
+    },
+    "mu_by_quality": None,
+    "eval": {"images": [], "crop": 256, "qualities": [10, 20]},
+    "eval_dir": None,
+    "steps": 1000,
+    "checkpoint_every": 100,
+    "log_every": 10,
+    "image_every": 200,
+    "eval_every": 0,
+    "seed": 0,
+}
+
+PHASES = ("pretrain", "preedit")
+#: In the run folder: the weights with the lowest real-JPEG evaluation objective so far, and
+#: that evaluation (``{"step", "objective", "bpp", "ms_ssim", ...}``).
+BEST_WEIGHTS = "best.weights.h5"
+BEST_INFO = "best.json"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key in ("data", "codec", "rate", "loss", "eval") and isinstance(value, dict):
+            out[key] = {**out.get(key, {}), **value}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def full_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` over :data:`DEFAULTS`, checked."""
+    unknown = set(config) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(
+            f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}. "
+            f"Received: {sorted(config)}"
+        )
+    merged = _merge(DEFAULTS, config)
+    from tfjpeg.editors import EDITOR_CLASSES
+
+    if merged["editor"] not in EDITOR_CLASSES:
+        raise ValueError(
+            f"editor must be one of {tuple(EDITOR_CLASSES)}. Received: editor={merged['editor']!r}"
+        )
+    if merged["phase"] not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}. Received: phase={merged['phase']!r}")
+    if merged["phase"] == "pretrain" and merged["editor"] == "stn":
+        raise ValueError("the pretrain phase (denoising) is for the smoothing/cascade editors.")
+    lo, hi = merged["noise_sigma_range"]
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ValueError(
+            "noise_sigma_range must be [low, high] with 0 <= low <= high <= 1. "
+            f"Received: noise_sigma_range={merged['noise_sigma_range']!r}"
+        )
+    return merged
+
+
+def mu_table(config: dict[str, Any]):
+    """μ for qualities 1..100 as a float32 array (constant ``loss.mu`` or ``mu_by_quality``)."""
+    import numpy as np
+
+    knots = config["mu_by_quality"]
+    if knots is None:
+        return np.full(100, float(config["loss"].get("mu", 1.0)), np.float32)
+    knots = sorted((float(q), float(m)) for q, m in knots)
+    if not knots or any(m < 0 or not 1 <= q <= 100 for q, m in knots):
+        raise ValueError(
+            "mu_by_quality must be a non-empty list of [quality in 1..100, mu >= 0]. "
+            f"Received: mu_by_quality={config['mu_by_quality']!r}"
+        )
+    qs, mus = zip(*knots, strict=True)
+    return np.interp(np.arange(1, 101), qs, mus).astype(np.float32)
+
+
+def build_editor(config: dict[str, Any]):
+    """The editor named by ``config["editor"]`` with ``config["editor_config"]``, built."""
+    import tensorflow as tf
+
+    from tfjpeg.editors import EDITOR_CLASSES
+
+    editor = EDITOR_CLASSES[config["editor"]](**config["editor_config"])
+    editor(tf.zeros([1, 16, 16, 3]), training=False)
+    return editor
+
+
+def _load_weights_into(model, path: str | Path) -> None:
+    """Weights from a ``.weights.h5`` file, an exported editor folder or a run folder."""
+    import tensorflow as tf
+
+    from tfjpeg.errors import TfjpegError
+    from tfjpeg.serving.editors import KERAS_WEIGHTS
+
+    path = Path(path)
+    if path.is_file():
+        model.load_weights(str(path))
+        return
+    if (path / KERAS_WEIGHTS).is_file():
+        model.load_weights(str(path / KERAS_WEIGHTS))
+        return
+    latest = tf.train.latest_checkpoint(str(path / "checkpoints"))
+    if latest is None:
+        raise TfjpegError(
+            f"init {path}: not a .weights.h5 file, an exported editor or a run folder with "
+            "checkpoints."
+        )
+    status = tf.train.Checkpoint(model=model).restore(latest)
+    try:  # every variable of the model must come from the checkpoint (no silent partial init)
+        status.assert_existing_objects_matched()
+    except AssertionError as err:
+        raise TfjpegError(
+            f"init {path}: the checkpoint does not hold this editor ({err})"
+        ) from None
+    status.expect_partial()
+
+
+def load_init(editor, init: Any) -> None:
+    """Warm-start ``editor``: ``init`` is a path (same editor kind) or, for the cascade,
+    ``{"smoother": PATH, "warper": PATH}`` (either optional)."""
+    if init is None:
+        return
+    if isinstance(init, dict):
+        for part, path in init.items():
+            if part not in ("smoother", "warper") or not hasattr(editor, part):
+                raise ValueError(
+                    "a dict init is for the cascade: keys 'smoother' and/or 'warper'. "
+                    f"Received: init={init!r}"
+                )
+            if path is not None:
+                _load_weights_into(getattr(editor, part), path)
+        return
+    _load_weights_into(editor, init)
+
+
+def _eval_images(config: dict[str, Any]):
+    """Centre crops of the evaluation images (uint8), or [] when none are configured."""
+    import numpy as np
+
+    from tfjpeg.data.folders import dataset_dir, load_image
+
+    names = config["eval"]["images"]
+    if not names:
+        return []
+    folder = dataset_dir("kodak", config["eval_dir"])
+    crop = int(config["eval"]["crop"])
+    crops = []
+    for name in names:
+        image = load_image(folder / name)
+        h, w = image.shape[:2]
+        y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
+        crops.append(np.ascontiguousarray(image[y : y + crop, x : x + crop]))
+    return crops
+
+
+def evaluate_real_jpeg(editor, images, qualities, mu: Any) -> dict[str, float]:
+    """Edit, encode with real libjpeg-turbo (optimize=True), measure bpp and MS-SSIM.
+
+    Returns means over images and qualities of ``bpp``, ``ms_ssim``, the plain encoder's
+    ``bpp_plain``/``ms_ssim_plain``, and ``objective`` = (1 − MS-SSIM) + μ(q)·bpp, the eq. (5)
+    distance and rate terms on the real codec (lower is better); ``mu`` is a number or an array
+    of μ for qualities 1..100.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.metrics import ms_ssim_score
+
+    rows = []
+    for image in images:
+        for q in qualities:
+            edited = editor(tf.constant(image[None], tf.float32), quality=[float(q)])["edited"]
+            edited = np.clip(np.round(edited[0].numpy()), 0, 255).astype(np.uint8)
+            weight = float(np.broadcast_to(np.asarray(mu, np.float32), (100,))[int(q) - 1])
+            row = {}
+            for tag, pixels in (("", edited), ("_plain", image)):
+                data = encode_pixels(pixels, int(q), optimize=True)
+                row["bpp" + tag] = 8.0 * len(data) / (image.shape[0] * image.shape[1])
+                row["ms_ssim" + tag] = float(ms_ssim_score(decode_pixels(data), image))
+            row["objective"] = (1.0 - row["ms_ssim"]) + weight * row["bpp"]
+            row["objective_plain"] = (1.0 - row["ms_ssim_plain"]) + weight * row["bpp_plain"]
+            rows.append(row)
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "default"):
+    """Run (or resume) one training phase; returns the loop's history."""
+    import keras
+    import tensorflow as tf
+
+    from tfjpeg.data.pipelines import training_crops
+    from tfjpeg.jpeg import DiffJPEG
+    from trainers.common import TrainingLoop, make_strategy, replica_seed, save_config
+
+    config = full_config(config)
+    strategy = make_strategy(strategy_name)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir)
+    keras.utils.set_random_seed(int(config["seed"]))
+
+    data = dict(config["data"])
+    global_batch = int(data["batch_size"])
+    phase = config["phase"]
+    with strategy.scope():
+        editor = build_editor(config)
+        load_init(editor, config["init"])
+        optimizer = keras.optimizers.Adam(**config["optimizer"])
+        optimizer.build(editor.trainable_variables)
+        codec = DiffJPEG(**config["codec"])
+        rate = loss_fn = None
+        if phase == "preedit":
+            from tfjpeg.rate import RatePredictor
+
+            from tfjpeg.losses import PreEditLoss
+
+            rate = RatePredictor(**config["rate"])
+            loss_fn = PreEditLoss(**{**config["loss"], "reduction": "none"})
+    sigma_lo, sigma_hi = (float(v) for v in config["noise_sigma_range"])
+    seed = int(config["seed"])
+    through_jpeg = bool(config["pretrain_through_jpeg"])
+    mus = mu_table(config)
+    mu_lookup = tf.constant(mus)
+
+    def pretrain_step(batch, step):
+        z, q = batch["images"], batch["quality"]
+        n = tf.shape(z)[0]
+        s = replica_seed(seed, step)
+        sigma = tf.random.stateless_uniform([n], s, sigma_lo, sigma_hi)
+        noise_seed = tf.add(s, tf.constant([0, 1 << 40], tf.int64))
+        noise = tf.random.stateless_normal(tf.shape(z), noise_seed)
+        noisy = z + noise * 255.0 * sigma[:, None, None, None]
+        with tf.GradientTape() as tape:
+            out = editor(noisy, quality=q, noise_sigma=sigma, training=True)["edited"]
+            if through_jpeg:
+                out = codec(out, quality=q)["decoded"]
+            per_image = tf.reduce_mean(tf.square((out - z) / 255.0), axis=[1, 2, 3])
+            scaled = tf.nn.compute_average_loss(per_image, global_batch_size=global_batch)
+        grads = tape.gradient(scaled, editor.trainable_variables)
+        optimizer.apply_gradients(zip(grads, editor.trainable_variables, strict=True))
+        noisy_l2 = tf.reduce_mean(tf.square((tf.clip_by_value(noisy, 0, 255) - z) / 255.0))
+        return {"total": tf.reduce_mean(per_image), "noisy_l2": noisy_l2}
+
+    def preedit_step(batch):
+        z, q = batch["images"], batch["quality"]
+        with tf.GradientTape() as tape:
+            edited = editor(z, quality=q, training=True)["edited"]
+            decoded = codec(edited, quality=q)["decoded"]
+            bits = rate(edited, quality=q)
+            terms = dict(loss_fn(z, decoded, bits))
+            index = tf.clip_by_value(tf.cast(tf.round(q), tf.int32) - 1, 0, 99)
+            mu = tf.gather(mu_lookup, index)
+            terms["total"] = terms["distance"] + loss_fn.lam * terms["quality"] + mu * terms["rate"]
+            scaled = tf.nn.compute_average_loss(terms["total"], global_batch_size=global_batch)
+        grads = tape.gradient(scaled, editor.trainable_variables)
+        optimizer.apply_gradients(zip(grads, editor.trainable_variables, strict=True))
+        out = {k: tf.reduce_mean(v) for k, v in terms.items()}
+        out["bpp"] = tf.reduce_mean(bits) / tf.cast(tf.shape(z)[1] * tf.shape(z)[2], tf.float32)
+        out["edit_rmse"] = tf.sqrt(tf.reduce_mean(tf.square(edited - z)))
+        return out
+
+    data_dir = config["data_dir"]
+    data["quality_range"] = tuple(data["quality_range"])
+
+    def dataset(start_step: int):
+        return training_crops(data_dir, seed=seed, start_step=start_step, **data)
+
+    eval_images = _eval_images(config)
+    eval_fn = None
+    best_path = run_dir / BEST_INFO
+    if eval_images:
+
+        def eval_fn():
+            results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], mus)
+            best = json.loads(best_path.read_text()) if best_path.is_file() else None
+            if loop.is_chief and (best is None or results["objective"] < best["objective"]):
+                editor.save_weights(str(run_dir / BEST_WEIGHTS))
+                info = {"step": int(loop.step.numpy()), **results}
+                best_path.write_text(json.dumps(info, indent=1) + "\n")
+            return results
+
+    preview = None
+    if eval_images:
+        sample = tf.constant(eval_images[0][None], tf.float32)
+
+        def preview():
+            edited = editor(sample, quality=[float(config["eval"]["qualities"][0])])["edited"]
+            return {"original": sample, "edited": edited}
+
+    loop = TrainingLoop(
+        strategy=strategy,
+        run_dir=run_dir,
+        total_steps=int(config["steps"]),
+        train_step=pretrain_step if phase == "pretrain" else preedit_step,
+        dataset=dataset,
+        trackables={"model": editor, "optimizer": optimizer},
+        checkpoint_every=int(config["checkpoint_every"]),
+        log_every=int(config["log_every"]),
+        image_summaries=preview,
+        image_every=int(config["image_every"]),
+        eval_fn=eval_fn,
+        eval_every=int(config["eval_every"]),
+        description=f"{config['editor']} {phase}",
+    )
+    started = time.time()
+    history = loop.run()
+    summary = {
+        "step": history["step"],
+        "start_step": history["start_step"],
+        "losses": history["losses"],
+        "wall_seconds": history["wall_seconds"],
+        "eval": history["eval"],
+        "log": history["log"],
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "elapsed": time.time() - started,
+    }
+    if loop.is_chief:
+        with open(run_dir / f"history_{history['start_step']:06d}.json", "w") as f:
+            json.dump(summary, f, indent=1)
+    return history
+
+
+def export(run_dir: str | Path, out: str | Path, which: str = "last") -> Path:
+    """Export the run's latest checkpoint (``which="last"``) or its best evaluated weights
+    (``"best"``, :data:`BEST_WEIGHTS`) as a SavedModel + Keras weights (``tfjpeg.serving``)."""
+    from tfjpeg.serving import export_editor
+    from trainers.common import load_config
+
+    run_dir = Path(run_dir)
+    config = full_config(load_config(run_dir / "config.json"))
+    editor = build_editor(config)
+    if which not in ("last", "best"):
+        raise ValueError(f"which must be 'last' or 'best'. Received: which={which!r}")
+    _load_weights_into(editor, run_dir / BEST_WEIGHTS if which == "best" else run_dir)
+    return export_editor(editor, out)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from trainers.common import add_common_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="python -m trainers.train_editor",
+        description="Train a pre-editing network (pretrain or eq. 5 phase), or export one.",
+    )
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--logical-cpus",
+        type=int,
+        default=0,
+        metavar="N",
+        help="split the CPU into N logical devices first (to run --strategy mirrored on a CPU)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``train_editor [train] --config C --run-dir R [...]`` or ``export --run-dir R --out O``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        parser = argparse.ArgumentParser(prog="python -m trainers.train_editor export")
+        parser.add_argument("--run-dir", type=Path, required=True)
+        parser.add_argument("--out", type=Path, required=True)
+        parser.add_argument("--weights", choices=("last", "best"), default="last")
+        args = parser.parse_args(argv[1:])
+        print(export(args.run_dir, args.out, args.weights))
+        return 0
+    if argv[:1] == ["train"]:
+        argv = argv[1:]
+    from trainers.common import apply_common_arguments, load_config
+
+    args = _build_parser().parse_args(argv)
+    if args.logical_cpus > 1:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus
+        )
+    if args.run_dir is None:
+        raise SystemExit("--run-dir is required")
+    if args.config is not None:
+        config = load_config(args.config)
+    elif (args.run_dir / "config.json").is_file():
+        config = load_config(args.run_dir / "config.json")  # resume with the run's own config
+    else:
+        raise SystemExit("--config is required for a new run")
+    config = apply_common_arguments(config, args)
+    history = train(config, args.run_dir, args.strategy)
+    print(json.dumps({"step": history["step"], "losses": history["losses"]}))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
