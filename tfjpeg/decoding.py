@@ -14,10 +14,14 @@ import numpy as np
 
 from tfjpeg.errors import TfjpegError
 
-__all__ = ["DECODERS", "decode", "load_decoder_model"]
+__all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "load_decoder_model"]
 
 #: Decoder names ``decode`` accepts: libjpeg-turbo's own decoder and the shipped models.
 DECODERS = ("consistent-l1", "consistent-gan", "libjpeg")
+#: Distance from the bin edges (quantized units) the final projection keeps coefficients at.
+PROJECTION_MARGIN = 0.15
+#: At most this many projection / clipping rounds.
+PROJECTION_ITERATIONS = 5
 
 
 @functools.lru_cache(maxsize=4)
@@ -39,6 +43,7 @@ def decode(
     seed: int | None = None,
     z: Any = None,
     *,
+    project: bool = True,
     max_pixels: int | None = None,
 ) -> np.ndarray:
     """Decode a JPEG file into pixels that re-encode to the same file.
@@ -51,6 +56,11 @@ def decode(
         seed: draw the control signal z as a per-channel constant from this seed (different
             seeds give different consistent decodings); None: the neutral z = 0.
         z: an explicit control signal (hb, wb, 64) on the luma block grid; overrides ``seed``.
+        project: make the final image consistent too. The network's output is consistent by
+            construction, but clipping to [0, 255] and rounding to uint8 move a few
+            coefficients across their bin edges; this alternates the projection onto the
+            file's consistent set with clipping (:func:`tfjpeg.jpeg.consistency.project`,
+            :data:`PROJECTION_MARGIN` inside each bin so that uint8 rounding keeps them).
         max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
 
     Returns:
@@ -84,5 +94,12 @@ def decode(
     if z is None and seed is not None:
         z = z_from_seed(seed, *coefficients.components[0].shape[:2])
     inputs, subsampling = decoder_inputs(coefficients, z=z)
-    decoded = model(inputs, training=False, subsampling=subsampling)["decoded"][0].numpy()
+    out = model(inputs, training=False, subsampling=subsampling)
+    decoded = out["decoded"][0].numpy()
+    if project:
+        from tfjpeg.jpeg.consistency import project as project_image
+
+        decoded = project_image(
+            decoded, coefficients, margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS
+        )
     return np.clip(np.round(decoded), 0, 255).astype(np.uint8)

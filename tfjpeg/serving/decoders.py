@@ -33,11 +33,13 @@ from tfjpeg.io.graph import coefficients_from_jpeg_bytes
 __all__ = ["CONFIG_FILE", "DecoderServingModule", "export_decoder", "load_decoder"]
 
 CONFIG_FILE = "keras_config.json"
-_LAYOUTS = ("gray", "444", "422", "420")
+#: Layouts the SavedModel decodes (4:2:2 is left out to keep the graph, and so the shipped
+#: folder, small; the Python API decodes 4:2:2 too).
+_LAYOUTS = ("gray", "444", "420")
 
 
 def _layout_index(num_components: tf.Tensor, sampling: tf.Tensor) -> tf.Tensor:
-    """0 gray, 1 4:4:4, 2 4:2:2, 3 4:2:0; an in-graph assertion for any other layout."""
+    """0 gray, 1 4:4:4, 2 4:2:0 (index into _LAYOUTS); an in-graph assertion for others."""
     hy, vy = sampling[0, 0], sampling[0, 1]
     hc, vc = tf.maximum(sampling[1, 0], 1), tf.maximum(sampling[1, 1], 1)
     same = tf.reduce_all(tf.equal(sampling[1], sampling[2]))
@@ -49,16 +51,12 @@ def _layout_index(num_components: tf.Tensor, sampling: tf.Tensor) -> tf.Tensor:
         tf.where(
             same & tf.equal(fh, 1) & tf.equal(fv, 1),
             1,
-            tf.where(
-                same & tf.equal(fh, 2) & tf.equal(fv, 1),
-                2,
-                tf.where(same & tf.equal(fh, 2) & tf.equal(fv, 2), 3, -1),
-            ),
+            tf.where(same & tf.equal(fh, 2) & tf.equal(fv, 2), 2, -1),
         ),
     )
     check = tf.debugging.assert_non_negative(
         index,
-        message="tfjpeg's consistent decoders handle gray, 4:4:4, 4:2:2 and 4:2:0 JPEGs only",
+        message="tfjpeg's decoder SavedModels handle gray, 4:4:4 and 4:2:0 JPEGs only",
     )
     with tf.control_dependencies([check]):
         return tf.identity(index)
