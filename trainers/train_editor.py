@@ -290,9 +290,8 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         codec = DiffJPEG(**config["codec"])
         rate = loss_fn = None
         if phase == "preedit":
-            from tfjpeg.rate import RatePredictor
-
             from tfjpeg.losses import PreEditLoss
+            from tfjpeg.rate import RatePredictor
 
             rate = RatePredictor(**config["rate"])
             loss_fn = PreEditLoss(**{**config["loss"], "reduction": "none"})

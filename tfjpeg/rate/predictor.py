@@ -150,7 +150,8 @@ class RatePredictor(keras.layers.Layer):
             self.calibration = self.add_weight(
                 name="calibration",
                 shape=(5,),
-                initializer=keras.initializers.Constant([0.0, 1.0, 0.0, 0.0, 0.0]),
+                # uncalibrated: bytes = Σ −log2 p / 8
+                initializer=keras.initializers.Constant([-float(np.log(8.0)), 1.0, 0.0, 0.0, 0.0]),
                 trainable=False,
             )
         if weights is not None:
