@@ -25,7 +25,8 @@ Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
      "rate": {...},                       # tfjpeg.rate.RatePredictor
      "loss": {...},                       # tfjpeg.losses.PreEditLoss
      "mu_by_quality": null | [[q, mu], ...],  # μ per image, piecewise linear in its quality
-     "eval": {"images": [...], "crop": 256, "qualities": [10, 20]},  # real-JPEG evaluation
+     "eval": {"images": [...], "crop": 256, "qualities": [10, 20],   # real-JPEG evaluation
+              "mu_by_quality": null | [[q, mu], ...]},  # its μ(q) (default: the training one)
      "steps", "checkpoint_every", "log_every", "image_every", "eval_every", "seed"}
 
 ``mu_by_quality`` replaces the constant μ by one interpolated at each image's quality, e.g. the
@@ -242,9 +243,9 @@ def evaluate_real_jpeg(editor, images, qualities, mu: Any) -> dict[str, float]:
     """
     import numpy as np
     import tensorflow as tf
-    from tfjpeg.metrics import ms_ssim_score
 
     from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.metrics import ms_ssim_score
 
     rows = []
     for image in images:
@@ -267,10 +268,10 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     """Run (or resume) one training phase; returns the loop's history."""
     import keras
     import tensorflow as tf
-    from tfjpeg.data.pipelines import training_crops
-    from trainers.common import TrainingLoop, make_strategy, replica_seed, save_config
 
+    from tfjpeg.data.pipelines import training_crops
     from tfjpeg.jpeg import DiffJPEG
+    from trainers.common import TrainingLoop, make_strategy, replica_seed, save_config
 
     config = full_config(config)
     strategy = make_strategy(strategy_name)
@@ -290,8 +291,9 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         codec = DiffJPEG(**config["codec"])
         rate = loss_fn = None
         if phase == "preedit":
-            from tfjpeg.losses import PreEditLoss
             from tfjpeg.rate import RatePredictor
+
+            from tfjpeg.losses import PreEditLoss
 
             rate = RatePredictor(**config["rate"])
             loss_fn = PreEditLoss(**{**config["loss"], "reduction": "none"})
@@ -300,6 +302,9 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     through_jpeg = bool(config["pretrain_through_jpeg"])
     mus = mu_table(config)
     mu_lookup = tf.constant(mus)
+    eval_mus = mus
+    if config["eval"].get("mu_by_quality") is not None:
+        eval_mus = mu_table({"mu_by_quality": config["eval"]["mu_by_quality"], "loss": {}})
 
     def pretrain_step(batch, step):
         z, q = batch["images"], batch["quality"]
@@ -350,7 +355,7 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     if eval_images:
 
         def eval_fn():
-            results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], mus)
+            results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], eval_mus)
             best = json.loads(best_path.read_text()) if best_path.is_file() else None
             if loop.is_chief and (best is None or results["objective"] < best["objective"]):
                 editor.save_weights(str(run_dir / BEST_WEIGHTS))
@@ -402,9 +407,8 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
 def export(run_dir: str | Path, out: str | Path, which: str = "last") -> Path:
     """Export the run's latest checkpoint (``which="last"``) or its best evaluated weights
     (``"best"``, :data:`BEST_WEIGHTS`) as a SavedModel + Keras weights (``tfjpeg.serving``)."""
-    from trainers.common import load_config
-
     from tfjpeg.serving import export_editor
+    from trainers.common import load_config
 
     run_dir = Path(run_dir)
     config = full_config(load_config(run_dir / "config.json"))
