@@ -186,6 +186,7 @@ def _load_weights_into(model, path: str | Path) -> None:
             "checkpoints."
         )
     status = tf.train.Checkpoint(model=model).restore(latest)
+    status.expect_partial()  # the optimizer and step are not wanted here
     try:  # every variable of the model must come from the checkpoint (no silent partial init)
         status.assert_existing_objects_matched()
     except AssertionError as err:
