@@ -94,7 +94,7 @@ def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs
     history = json.loads(next(run.glob("history_*.json")).read_text())
     terms = history["losses"]
     assert set(terms) >= {"total", "distance", "quality", "rate", "bpp", "edit_rmse"}
-    assert 0.0 < terms["bpp"] < 24.0 and terms["rate"] == pytest.approx(terms["bpp"], rel=1e-4)
+    assert terms["bpp"] > 0.0 and terms["rate"] == pytest.approx(terms["bpp"], rel=1e-4)
     step, evaluation = history["eval"][-1]
     assert step == 2 and evaluation["bpp"] > 0 and 0 < evaluation["ms_ssim"] <= 1
     assert list(run.glob("logs/*tfevents*"))
