@@ -29,6 +29,7 @@ __all__ = [
     "UnsupportedJpegError",
     "__version__",
     "compress",
+    "decode",
 ]
 
 
@@ -41,4 +42,8 @@ def __getattr__(name: str) -> Any:
         from tfjpeg.compression import compress
 
         return compress
+    if name == "decode":
+        from tfjpeg.decoding import decode
+
+        return decode
     raise AttributeError(f"module 'tfjpeg' has no attribute {name!r}")

@@ -41,6 +41,9 @@ MODELS: dict[str, ModelEntry] = {
     "smoothing": ModelEntry("smoothing", "editor", "tfjpeg.editors.SmoothingEditor"),
     "stn": ModelEntry("stn", "editor", "tfjpeg.editors.SpatialTransformerEditor"),
     "cascade": ModelEntry("cascade", "editor", "tfjpeg.editors.CascadeEditor"),
+    # Consistent decoders (explorable decoding, Bahat & Michaeli 2021).
+    "consistent-l1": ModelEntry("consistent-l1", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
+    "consistent-gan": ModelEntry("consistent-gan", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
 }
 
 

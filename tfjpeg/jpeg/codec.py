@@ -233,9 +233,9 @@ class DiffJPEG(keras.layers.Layer):
     the wrong length, raise ``ValueError``; symbolic ones are clipped); with neither it nor
     ``tables`` the layer's ``quality`` is used. Non-finite pixel values raise
     :class:`tfjpeg.InvalidImageError` when called eagerly. With ``rounding="hard"`` the
-    coefficients and the decoded pixels are those
-    of libjpeg-turbo (Pillow) bit for bit; "ste" gives the same forward coefficients with an
-    identity gradient; "poly3" and "noise" are float surrogates for training.
+    coefficients and the decoded pixels are those of libjpeg-turbo (Pillow) bit for bit; "ste"
+    gives the same forward coefficients with an identity gradient; "poly3" and "noise" are float
+    surrogates for training.
 
     Args:
         subsampling: "420", "422" or "444".

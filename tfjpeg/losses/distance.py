@@ -213,7 +213,7 @@ def ms_ssim(
     if h is not None and w is not None and ms_ssim_scales(h, w, filter_size) < scales:
         raise ValueError(
             f"{scales} MS-SSIM scales need images of at least "
-                f"{(filter_size - 1) * 2 ** (scales - 1) + 1} "
+            f"{(filter_size - 1) * 2 ** (scales - 1) + 1} "
             f"pixels per side. Received: shape={x.shape}"
         )
     power = np.asarray(weights[:scales], dtype=np.float64)

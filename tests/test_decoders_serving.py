@@ -1,0 +1,118 @@
+"""Shipped decoders: tfjpeg.decode, the SavedModel signatures, and ``tfjpeg decode``."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import natural_image, pillow_jpeg
+from PIL import Image
+
+import tfjpeg
+from tfjpeg.cli import main
+from tfjpeg.decoders import ConsistentDecoder, decoder_inputs
+from tfjpeg.decoding import load_decoder_model
+from tfjpeg.errors import InvalidJpegError, TfjpegError
+from tfjpeg.io import decode_pixels, read_jpeg
+from tfjpeg.jpeg.consistency import consistency_report
+from tfjpeg.models import model_dir
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def jpeg_bytes() -> bytes:
+    return pillow_jpeg(natural_image(48, 64, seed=8), 10, "420")
+
+
+def test_shipped_l1_decoder_loads_and_beats_libjpeg_on_a_natural_crop():
+    model = load_decoder_model("consistent-l1")
+    assert isinstance(model, ConsistentDecoder)
+    img = natural_image(128, 128, seed=11)
+    data = pillow_jpeg(img, 10, "420")
+    ours = tfjpeg.decode(data, decoder="consistent-l1")
+    ref = decode_pixels(data)
+
+    def mse(x):
+        return np.mean((x.astype(np.float64) - img) ** 2)
+
+    assert ours.shape == ref.shape and ours.dtype == np.uint8
+    assert mse(ours) < mse(ref)  # the trained decoder is closer to the original
+    report = consistency_report(ours, data)
+    assert report["fraction_uint8"] == 1.0  # projected: the PNG re-encodes to the file
+    assert report["fraction_float"] == 1.0
+
+
+def test_decode_api_libjpeg_seeds_and_errors(jpeg_bytes):
+    np.testing.assert_array_equal(
+        tfjpeg.decode(jpeg_bytes, decoder="libjpeg"), decode_pixels(jpeg_bytes)
+    )
+    a = tfjpeg.decode(jpeg_bytes, decoder="consistent-l1", seed=1)
+    b = tfjpeg.decode(jpeg_bytes, decoder="consistent-l1", seed=1)
+    np.testing.assert_array_equal(a, b)  # a seed is a fixed z
+    with pytest.raises(TfjpegError, match="unknown decoder"):
+        tfjpeg.decode(jpeg_bytes, decoder="nope")
+    with pytest.raises(ValueError, match="seed"):
+        tfjpeg.decode(jpeg_bytes, seed=-1)
+    with pytest.raises(ValueError, match="libjpeg"):
+        tfjpeg.decode(jpeg_bytes, decoder="libjpeg", seed=3)
+    with pytest.raises(InvalidJpegError):
+        tfjpeg.decode(jpeg_bytes[: len(jpeg_bytes) // 2])
+    with pytest.raises(InvalidJpegError):
+        tfjpeg.decode(b"not a jpeg at all")
+
+
+def test_savedmodel_signatures_match_the_keras_decoder(jpeg_bytes):
+    folder = model_dir("consistent-l1")
+    served = tf.saved_model.load(str(folder))
+    assert set(served.signatures) == {"serving_default", "decode_coefficients"}
+    jpeg = read_jpeg(jpeg_bytes)
+    inputs, ss = decoder_inputs(jpeg)
+    keras_out = load_decoder_model("consistent-l1")(inputs, subsampling=ss, training=False)
+    expected = np.clip(np.round(keras_out["decoded"][0].numpy()), 0, 255)
+    out = served.signatures["decode_coefficients"](
+        y=tf.constant(jpeg.components[0], tf.int32),
+        cb=tf.constant(jpeg.components[1], tf.int32),
+        cr=tf.constant(jpeg.components[2], tf.int32),
+        tables=tf.constant(jpeg.tables[:2].astype(np.float32)),
+        height=tf.constant(jpeg.height),
+        width=tf.constant(jpeg.width),
+        sampling=tf.constant([[2, 2], [1, 1], [1, 1]]),
+        z=tf.zeros([0, 0, 64]),
+    )
+    image = out["image"].numpy()
+    assert image.dtype == np.uint8 and image.shape == (48, 64, 3)
+    assert np.abs(image.astype(np.float64) - expected).max() <= 1.0
+    png = np.asarray(Image.open(io.BytesIO(out["png"].numpy())))
+    np.testing.assert_array_equal(png, image)
+
+
+def test_cli_decode_writes_pngs_and_protects_the_input(tmp_path, jpeg_bytes, capsys):
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes)
+    out = tmp_path / "out.png"
+    assert main(["decode", str(src), "-o", str(out), "--quiet"]) == 0
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(out)), tfjpeg.decode(jpeg_bytes, decoder="consistent-l1")
+    )
+    assert main(["decode", str(src), "-o", str(out)]) == 2  # exists, no --overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["decode", str(src), "-o", str(tmp_path / "x.jpg")]) == 2
+    assert main(["decode", str(tmp_path / "missing.jpg"), "-o", str(out)]) == 2
+    disguised = tmp_path / "photo.png"  # a JPEG named .png: never overwritten
+    disguised.write_bytes(jpeg_bytes)
+    assert main(["decode", str(disguised), "-o", str(disguised), "--overwrite"]) == 2
+    assert disguised.read_bytes() == jpeg_bytes
+    samples = tmp_path / "s.png"
+    argv = ["decode", str(src), "-o", str(samples), "--samples", "2", "--seed", "5", "--quiet"]
+    assert main(argv) == 0
+    a = np.asarray(Image.open(tmp_path / "s_0.png"))
+    b = np.asarray(Image.open(tmp_path / "s_1.png"))
+    assert a.shape == b.shape == (48, 64, 3)
+    assert main(["decode", str(src), "-o", str(out), "--decoder", "libjpeg", "--seed", "1"]) == 2
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8garbage")
+    assert main(["decode", str(bad), "-o", str(tmp_path / "bad.png")]) == 2
+    assert "error" in capsys.readouterr().err

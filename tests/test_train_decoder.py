@@ -1,0 +1,100 @@
+"""trainers/train_decoder.py: a few steps of each phase on tiny crops, resume, init from L1."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import natural_image
+from PIL import Image
+from trainer_processes import child_env, python_command, run_child
+
+from tfjpeg.errors import TfjpegError
+from trainers import train_decoder
+
+TINY = {
+    "crop_size": 32,
+    "batch_size": 2,
+    "log_every": 1,
+    "checkpoint_every": 2,
+    "model": {"luma_width": 8, "luma_depth": 1, "chroma_width": 8, "chroma_depth": 1},
+    "critic": {"width": 8, "depth": 1},
+    "gan": {"critic_steps": 1, "map_steps": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    for i in range(3):
+        Image.fromarray(natural_image(48, 64, seed=i)).save(folder / f"img{i}.png")
+    return folder
+
+
+def _config(tmp_path, name, **overrides):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({**TINY, **overrides}))
+    return path
+
+
+def _weights(run_dir):
+    """The decoder variables of a run's latest checkpoint, by variable path."""
+    config = train_decoder._merged({**TINY, "phase": "l1"})
+    decoder, _ = train_decoder.build_models(config)
+    train_decoder.restore_decoder(decoder, run_dir)
+    return {v.path.split("/", 1)[1]: v.numpy() for v in decoder.variables}
+
+
+def test_l1_mirrored_then_resume_then_gan_from_l1(tmp_path, train_dir, monkeypatch):
+    monkeypatch.setenv("TFJPEG_TRAIN_DIR", str(train_dir))
+    l1_cfg = _config(tmp_path, "l1", phase="l1", steps=2)
+    l1_dir = tmp_path / "l1"
+    # L1 phase under MirroredStrategy (2 logical CPUs), in a child process (see trainer_processes)
+    command = python_command(
+        "-m", "trainers.train_decoder", "--config", l1_cfg, "--run-dir", l1_dir,
+        "--strategy", "mirrored",
+    )  # fmt: skip
+    run_child(command, tmp_path, env=child_env({"TFJPEG_TRAIN_DIR": str(train_dir)}))
+    first = _weights(l1_dir)
+    head = next(k for k in first if k.endswith("luma/head/kernel"))
+    assert np.any(first[head] != 0)  # the zero-initialised head has learned
+    assert json.loads((l1_dir / "config.json").read_text())["phase"] == "l1"
+    assert any((l1_dir / "logs").iterdir())
+    # resume (default strategy, this process): two more steps continue from step 2
+    argv = ["--config", str(l1_cfg), "--run-dir", str(l1_dir), "--steps", "4"]
+    assert train_decoder.main(argv) == 0
+    assert tf.train.latest_checkpoint(str(l1_dir / "checkpoints")).endswith("-4")
+
+    gan_cfg = _config(tmp_path, "gan", phase="gan", steps=1, learning_rate=1e-3)
+    gan_dir = tmp_path / "gan"
+    argv = ["--config", str(gan_cfg), "--run-dir", str(gan_dir), "--init-from", str(l1_dir)]
+    assert train_decoder.main(argv) == 0
+    gan = _weights(gan_dir)
+    l1 = _weights(l1_dir)
+    conv = next(k for k in l1 if k.endswith("luma/conv0/kernel"))
+    # started from the L1 weights (not a fresh init) and moved by the adversarial step
+    assert 0 < np.abs(gan[conv] - l1[conv]).max() < 0.05 * np.abs(l1[conv]).max() + 0.01
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(gan_dir / "checkpoints")))
+    assert any(k.startswith("critic/") for k in reader.get_variable_to_shape_map())
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(TfjpegError, match="unknown decoder config key"):
+        train_decoder.main(
+            ["--config", str(_config(tmp_path, "a", lr=1)), "--run-dir", str(tmp_path / "a")]
+        )
+    with pytest.raises(TfjpegError, match="phase"):
+        train_decoder.main(
+            ["--config", str(_config(tmp_path, "b", phase="x")), "--run-dir", str(tmp_path / "b")]
+        )
+    with pytest.raises(TfjpegError, match="multiple of 16"):
+        train_decoder.main(
+            [
+                "--config",
+                str(_config(tmp_path, "c", crop_size=40)),
+                "--run-dir",
+                str(tmp_path / "c"),
+            ]
+        )

@@ -1,0 +1,552 @@
+"""Fit and calibrate the rate predictor (``tfjpeg.rate.RatePredictor``) against real encoders.
+
+Random crops of the training images (``TFJPEG_TRAIN_DIR``) at random qualities in 5..95 are
+encoded for real with libjpeg-turbo (standard and optimized Huffman tables, Pillow) and mozjpeg
+(jpeglib; trellis quantization, optimized tables, sequential), and the fitted parameters are
+written as JSON next to a SavedModel:
+
+1. JPEG-aware model (per encoder): the fixed header bytes (file − entropy-coded segment − DHT
+   symbols), the byte-stuffing rate, mozjpeg's dead zone per frequency (a soft-threshold
+   classifier of which coefficients trellis quantization keeps, fitted with binary
+   cross-entropy against mozjpeg's real coefficients), and a small size correction
+   ``exp(a + b · level)`` fitted by least squares on log size ratios.
+2. Factorized model: three 64-channel deep-factorized densities trained with additive uniform
+   noise on the DCT coefficients (pixel units / 16, DC as differences) by minimizing −log2 p,
+   then a per-encoder power law from its bits to the file's entropy-coded bytes.
+
+Usage::
+
+    python -m trainers.fit_rate_predictor [--crops 320] [--out saved_models/rate_predictor/1]
+
+Runs in about ten minutes on one CPU core; prints a validation table (MAPE on held-out crops).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+ENCODE_SETTINGS = {  # encoder name → tfjpeg.io.encode_pixels keyword arguments
+    "libjpeg": {"encoder": "libjpeg", "optimize": False},
+    "libjpeg-optimize": {"encoder": "libjpeg", "optimize": True},
+    "mozjpeg": {"encoder": "mozjpeg", "optimize": True},
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--train-dir", default=None, help="training images (default $TFJPEG_TRAIN_DIR)")
+    p.add_argument("--crops", type=int, default=400, help="random crops (20%% held out)")
+    p.add_argument("--crop-size", type=int, default=256)
+    p.add_argument("--qmin", type=int, default=5)
+    p.add_argument("--qmax", type=int, default=95)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--deadzone-steps", type=int, default=400)
+    p.add_argument("--factorized-steps", type=int, default=600)
+    p.add_argument("--factorized-batch", type=int, default=512, help="blocks per component/step")
+    p.add_argument("--out", default=str(REPO / "saved_models" / "rate_predictor" / "1"))
+    p.add_argument("--no-savedmodel", action="store_true", help="write only the JSON parameters")
+    args = p.parse_args(argv)
+    if args.crops < 5:
+        p.error(f"--crops must be at least 5. Received: {args.crops}")
+    if args.crop_size < 16 or args.crop_size % 16:
+        p.error(f"--crop-size must be a positive multiple of 16. Received: {args.crop_size}")
+    if not 1 <= args.qmin <= args.qmax <= 100:
+        p.error(f"need 1 <= --qmin <= --qmax <= 100. Received: {args.qmin}, {args.qmax}")
+    return args
+
+
+def real_sizes(image: np.ndarray, quality: int) -> dict[str, dict[str, Any]]:
+    """Encode ``image`` with each target encoder; file size and byte accounting per encoder."""
+    from tfjpeg.io import encode_pixels
+    from tfjpeg.rate import scan_statistics
+
+    out = {}
+    for name, kwargs in ENCODE_SETTINGS.items():
+        data = encode_pixels(image, int(quality), subsampling="420", **kwargs)
+        stats = scan_statistics(data)
+        stats.pop("huffman_tables")
+        stats["data"] = data
+        out[name] = stats
+    return out
+
+
+def sample_crops(folder: Path, count: int, size: int, qmin: int, qmax: int, seed: int):
+    """``count`` random crops (uint8, size × size) with a random quality each."""
+    from tfjpeg.data.folders import list_images, load_image
+
+    rng = np.random.default_rng(seed)
+    paths = list_images(folder)
+    crops, qualities = [], []
+    while len(crops) < count:
+        img = load_image(paths[rng.integers(len(paths))])
+        if img.shape[0] < size or img.shape[1] < size:
+            continue
+        y = rng.integers(img.shape[0] - size + 1)
+        x = rng.integers(img.shape[1] - size + 1)
+        crop = img[y : y + size, x : x + size]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        crops.append(np.ascontiguousarray(crop))
+        # half log-uniform (low qualities, where relative errors are largest), half uniform
+        if len(crops) % 2:
+            q = np.exp(rng.uniform(np.log(qmin), np.log(qmax)))
+        else:
+            q = rng.uniform(qmin, qmax)
+        qualities.append(int(np.clip(np.round(q), qmin, qmax)))
+    return np.stack(crops), np.asarray(qualities)
+
+
+def _batches(n: int, size: int):
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def fit_headers() -> dict[str, list[float]]:
+    """Fixed bytes outside the scan per encoder, for colour and gray, measured on real files."""
+    rng = np.random.default_rng(0)
+    color = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    out = {}
+    from tfjpeg.io import encode_pixels
+    from tfjpeg.rate import scan_statistics
+
+    for name, kwargs in ENCODE_SETTINGS.items():
+        values = []
+        for image in (color, color[..., 0]):
+            s = scan_statistics(encode_pixels(image, 50, **kwargs))
+            symbols = s["huffman_symbols"] if kwargs["optimize"] else 0
+            values.append(float(s["size"] - s["ecs_bytes"] - symbols))
+        out[name] = values
+    return out
+
+
+def mozjpeg_unrounded(images: np.ndarray, qualities: np.ndarray):
+    """Unrounded coefficients (float pipeline) and block λ scaling with mozjpeg's tables."""
+    import tensorflow as tf
+
+    from tfjpeg.jpeg import component_table, encode
+    from tfjpeg.rate import block_lambda, mozjpeg_quality_tables
+
+    out = []
+    for sl in _batches(len(images), 16):
+        tables = mozjpeg_quality_tables(qualities[sl])
+        enc = encode(tf.constant(images[sl], tf.float32), tables, "420", "poly3")
+        per = []
+        for c, u in enumerate(enc["unrounded"]):
+            g = block_lambda(u, component_table(tables, c))
+            per.append((u.numpy(), np.broadcast_to(g.numpy(), u.shape)))
+        out.extend([tuple((u[i], g[i]) for u, g in per) for i in range(sl.stop - sl.start)])
+    return out
+
+
+def fit_deadzone(unrounded, coefficients, qualities: np.ndarray, steps: int, seed: int):
+    """Dead zone (2 [θ0, θ1], 2 [luma, chroma], 8, 8) from mozjpeg's real coefficients.
+
+    Trellis quantization keeps coefficient k of a block when ``|u| > ½ + (θ0 + θ1·level)·g``
+    (g = :func:`tfjpeg.rate.block_lambda`); fitted as a soft-threshold classifier (sigmoid of
+    the margin, temperature 0.05) with binary cross-entropy on the coefficients whose rounded
+    magnitude is 1 or 2 (where trellis decides), AC only.
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfjpeg.rate import mozjpeg_quality_tables, table_level
+
+    levels = table_level(mozjpeg_quality_tables(qualities)).numpy()
+    rows = {0: [], 1: []}
+    for (per, actual), level in zip(zip(unrounded, coefficients, strict=True), levels, strict=True):
+        for c, ((u, g), a) in enumerate(zip(per, actual, strict=True)):
+            u = u.reshape(-1, 64)
+            g = g.reshape(-1, 64)
+            a = a.reshape(-1, 64)[: u.shape[0]]
+            mag = np.abs(u)
+            sel = (mag > 0.5) & (mag < 2.5)
+            sel[:, 0] = False
+            k = np.nonzero(sel)
+            rows[min(c, 1)].append(
+                np.stack(
+                    [
+                        mag[k],
+                        g[k],
+                        np.full(len(k[0]), level, np.float32),
+                        k[1].astype(np.float32),
+                        (np.abs(a[k]) >= np.round(mag[k])).astype(np.float32),
+                    ],
+                    axis=1,
+                )
+            )
+    rng = np.random.default_rng(seed)
+    init = np.zeros((2, 2, 64), np.float32)  # [θ0|θ1, luma|chroma, k]
+    init[0] = 0.15
+    theta = tf.Variable(init)
+    opt = keras.optimizers.Adam(0.02)
+    data = []
+    for cls in (0, 1):
+        d = np.concatenate(rows[cls]) if rows[cls] else np.zeros((0, 5), np.float32)
+        if len(d) > 400_000:
+            d = d[rng.choice(len(d), 400_000, replace=False)]
+        data.append(tf.constant(d, tf.float32))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = 0.0
+            for cls in (0, 1):
+                d = data[cls]
+                k = tf.cast(d[:, 3], tf.int32)
+                t0 = tf.gather(theta[0, cls], k)
+                t1 = tf.gather(theta[1, cls], k)
+                shift = (t0 + t1 * d[:, 2]) * d[:, 1]
+                # kept at round(|u|) iff |u| − shift ≥ round(|u|) − ½
+                margin = d[:, 0] - shift - (tf.round(d[:, 0]) - 0.5)
+                loss += tf.reduce_mean(
+                    tf.nn.sigmoid_cross_entropy_with_logits(labels=d[:, 4], logits=margin / 0.05)
+                )
+        grads = tape.gradient(loss, [theta])
+        opt.apply_gradients(zip(grads, [theta], strict=False))
+        return loss
+
+    loss = float("nan")
+    for _ in range(steps):
+        loss = float(step())
+    out = theta.numpy().reshape(2, 2, 8, 8).copy()
+    out[:, :, 0, 0] = 0.0
+    return out, loss
+
+
+def size_features(predictor, images: np.ndarray, qualities: np.ndarray) -> np.ndarray:
+    """(N, 6): exact Huffman bits E, table level ℓ and the four magnitude counts F of the
+    JPEG-aware model's coefficients ("hard" rounding; with the predictor's dead zone)."""
+    import tensorflow as tf
+
+    from tfjpeg.rate import entropy_coded_bits, magnitude_features, symbol_statistics, table_level
+
+    @tf.function(reduce_retracing=True)
+    def run(x, q):
+        tables = predictor.tables_for(x, q)
+        coefs = predictor.coefficients(x, tables)
+        stats = symbol_statistics(coefs, predictor.subsampling, exact=True)
+        bits = entropy_coded_bits(stats, optimize=predictor.size_model.optimize)["bits"]
+        return tf.stack([bits, table_level(tables), *magnitude_features(stats)], axis=1)
+
+    out = []
+    for sl in _batches(len(images), 16):
+        out.append(run(tf.constant(images[sl], tf.float32), tf.constant(qualities[sl], tf.float32)))
+    return np.concatenate([o.numpy() for o in out]).astype(np.float64)
+
+
+def _correction_design(features: np.ndarray, use_magnitudes: bool) -> np.ndarray:
+    from tfjpeg.rate import level_basis
+
+    h = level_basis(features[:, 1]).numpy().astype(np.float64)  # (N, K)
+    cols = [features[:, 0]] + ([features[:, j] for j in range(2, 6)] if use_magnitudes else [])
+    return np.stack([h[:, k] * c for k in range(h.shape[1]) for c in cols], axis=1)
+
+
+def fit_correction(
+    features: np.ndarray, target: np.ndarray, use_magnitudes: bool, ridge: float = 1e-6
+) -> np.ndarray:
+    """(K, 5) weights of the calibrated bits ``Σ_k h_k(ℓ)(w_k0 E + Σ_j w_kj F_j)``: least squares
+    on relative errors, with a ridge on the magnitude weights (bits per coefficient) so that a
+    coefficient's marginal cost stays positive; magnitude terms only when ``use_magnitudes``."""
+    from tfjpeg.rate import LEVEL_KNOTS
+
+    per = 5 if use_magnitudes else 1
+    x = _correction_design(features, use_magnitudes) / target[:, None]
+    # ridge towards the identity (w_k0 = 1, magnitude weights 0); tiny on w_k0 so knots without
+    # data keep the identity
+    prior = np.array([0.0 if j else 1.0 for _ in LEVEL_KNOTS for j in range(per)])
+    strength = np.array([ridge if j else 1e-9 for _ in LEVEL_KNOTS for j in range(per)])
+    penalty = np.diag(strength * len(target))
+    w = np.linalg.solve(x.T @ x + penalty, x.T @ np.ones(len(target)) + penalty @ prior)
+    out = np.zeros((len(LEVEL_KNOTS), 5))
+    out[:, :per] = w.reshape(len(LEVEL_KNOTS), per)
+    return out
+
+
+def calibrated_bits(features: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return _correction_design(features, True) @ w.reshape(-1)
+
+
+def factorized_values(images: np.ndarray, qualities: np.ndarray, encoder: str):
+    """Per component: unrounded values (pixel units / 16, DC as differences) and bin widths."""
+    import tensorflow as tf
+
+    from tfjpeg.jpeg import component_table, encode, quality_tables
+    from tfjpeg.rate import mozjpeg_quality_tables
+    from tfjpeg.rate.jpeg_bits import _scan_blocks
+
+    make = mozjpeg_quality_tables if encoder == "mozjpeg" else quality_tables
+    values = [[], [], []]
+    widths = [[], [], []]
+    for sl in _batches(len(images), 16):
+        tables = make(qualities[sl])
+        enc = encode(tf.constant(images[sl], tf.float32), tables, "420", "poly3")
+        for c, u in enumerate(enc["unrounded"]):
+            scan = _scan_blocks(u, 2 if c == 0 else 1, 2 if c == 0 else 1)
+            dc = scan[..., 0]
+            diff = dc - tf.pad(dc[:, :-1], [[0, 0], [1, 0]])
+            v = tf.concat([diff[..., None], scan[..., 1:]], axis=-1)
+            w = tf.reshape(component_table(tables, c), [-1, 1, 64]) / 16.0
+            w = tf.broadcast_to(w, tf.shape(v))
+            values[c].append((v * w).numpy().reshape(-1, 64))
+            widths[c].append(w.numpy().reshape(-1, 64))
+    return [np.concatenate(v) for v in values], [np.concatenate(w) for w in widths]
+
+
+def fit_factorized(images, qualities, steps: int, batch: int, seed: int):
+    """Train three 64-channel densities with additive uniform noise; returns weights + losses."""
+    import keras
+    import tensorflow as tf
+
+    from tfjpeg.rate import DeepFactorizedDensity
+
+    values, widths = factorized_values(images, qualities, "libjpeg")
+    densities = [DeepFactorizedDensity(channels=64, name=f"density_{c}") for c in ("y", "cb", "cr")]
+    variables = [v for d in densities for v in d.trainable_weights]
+    opt = keras.optimizers.Adam(0.01)
+    rng = np.random.default_rng(seed)
+
+    @tf.function
+    def step(vs, ws):
+        with tf.GradientTape() as tape:
+            losses = [
+                tf.reduce_mean(tf.reduce_sum(d(v, w, training=True), axis=-1))
+                for d, v, w in zip(densities, vs, ws, strict=True)
+            ]
+            loss = tf.add_n(losses)
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip(grads, variables, strict=False))
+        return losses
+
+    history = []
+    for i in range(steps):
+        if i == int(steps * 0.7):
+            opt.learning_rate.assign(0.002)
+        picks = [rng.integers(len(v), size=batch) for v in values]
+        vs = [tf.constant(v[p]) for v, p in zip(values, picks, strict=True)]
+        ws = [tf.constant(w[p]) for w, p in zip(widths, picks, strict=True)]
+        losses = step(vs, ws)
+        if i % 50 == 0 or i == steps - 1:
+            history.append([i, *[round(float(x), 3) for x in losses]])
+    weights = [{v.name: v.numpy().tolist() for v in d.weights} for d in densities]
+    return weights, history
+
+
+def _lstsq(features: np.ndarray, target: np.ndarray) -> np.ndarray:
+    return np.linalg.lstsq(features, target, rcond=None)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from tfjpeg.data.folders import dataset_dir
+    from tfjpeg.io import read_jpeg
+    from tfjpeg.rate import ENCODERS, RatePredictor
+
+    t_start = time.time()
+    folder = dataset_dir("train", args.train_dir)
+    images, qualities = sample_crops(
+        folder, args.crops, args.crop_size, args.qmin, args.qmax, args.seed
+    )
+    n_fit = max(1, round(0.8 * len(images)))
+    real = [real_sizes(img, q) for img, q in zip(images, qualities, strict=True)]
+    print(f"encoded {len(images)} crops in {time.time() - t_start:.0f} s", flush=True)
+
+    headers = fit_headers()
+    params: dict[str, Any] = {"jpeg": {}, "factorized": {"densities": None, "calibration": {}}}
+    for name in ENCODERS:
+        ecs = np.array([r[name]["ecs_bytes"] for r in real[:n_fit]], np.float64)
+        stuffed = np.array([r[name]["stuffed"] for r in real[:n_fit]], np.float64)
+        params["jpeg"][name] = {
+            "header": headers[name],
+            "stuffing": [float(stuffed.sum() / (ecs - stuffed).sum()), 0.0],
+            "correction": np.eye(5, 5)[[0] * 5].tolist(),
+            "deadzone": np.zeros((2, 2, 8, 8)).tolist(),
+        }
+
+    # mozjpeg's dead zone from its real coefficients
+    t0 = time.time()
+    moz_coefs = [read_jpeg(r["mozjpeg"]["data"]).components for r in real[:n_fit]]
+    unrounded = mozjpeg_unrounded(images[:n_fit], qualities[:n_fit])
+    deadzone, dz_loss = fit_deadzone(
+        unrounded, moz_coefs, qualities[:n_fit], args.deadzone_steps, args.seed
+    )
+    params["jpeg"]["mozjpeg"]["deadzone"] = deadzone.tolist()
+    del unrounded, moz_coefs
+    print(f"dead zone fitted in {time.time() - t0:.0f} s (BCE {dz_loss:.4f})", flush=True)
+
+    # size correction per encoder (mozjpeg: with and without the dead zone, keep the better)
+    levels, choices = {}, {}
+    for name in ENCODERS:
+        jp = params["jpeg"][name]
+        target = np.array(
+            [(r[name]["ecs_bytes"] - r[name]["stuffed"] - 0.5) * 8.0 for r in real], np.float64
+        )
+        options = {"exact": np.zeros((2, 2, 8, 8))}
+        if name == "mozjpeg":
+            options = {"no dead zone": np.zeros((2, 2, 8, 8)), "dead zone": deadzone}
+        best = None
+        for label, dz in options.items():
+            jp["deadzone"] = dz.tolist()
+            pred = RatePredictor(encoder=name, weights=None, rounding="hard")
+            pred.set_params(params)
+            feats = size_features(pred, images, qualities)
+            # stuffed bytes ≈ (ρ0 + ρ1 ℓ) × unstuffed entropy-coded bytes
+            ecs = np.array([r[name]["ecs_bytes"] - r[name]["stuffed"] for r in real], np.float64)
+            stuffed = np.array([r[name]["stuffed"] for r in real], np.float64)
+            x = np.stack([ecs, ecs * feats[:, 1]], axis=1)[:n_fit]
+            jp["stuffing"] = [float(v) for v in _lstsq(x, stuffed[:n_fit])]
+            w = fit_correction(feats[:n_fit], target[:n_fit], use_magnitudes=name == "mozjpeg")
+            err = np.abs(calibrated_bits(feats, w) - target) / target * 100
+            score = float(err[n_fit:].mean()) if n_fit < len(images) else float(err.mean())
+            choices[f"{name}/{label}"] = {
+                "fit_ecs_mape": float(err[:n_fit].mean()),
+                "heldout_ecs_mape": score,
+                "weights": w.round(6).tolist(),
+            }
+            print(
+                f"{name} [{label}]: ECS MAPE fit {err[:n_fit].mean():.2f}% held-out {score:.2f}%",
+                flush=True,
+            )
+            if best is None or score < best[0]:
+                best = (score, label, dz, w, feats[:, 1])
+        _, label, dz, w, level = best
+        jp["deadzone"] = dz.tolist()
+        jp["correction"] = w.tolist()
+        levels[name] = level
+        choices[f"{name}/chosen"] = label
+
+    # factorized densities and their calibration
+    t0 = time.time()
+    weights, history = fit_factorized(
+        images[:n_fit], qualities[:n_fit], args.factorized_steps, args.factorized_batch, args.seed
+    )
+    params["factorized"]["densities"] = weights
+    print(f"factorized densities trained in {time.time() - t0:.0f} s: {history[-1]}", flush=True)
+    for name in ENCODERS:
+        pred = RatePredictor(model="factorized", encoder=name, weights=None, rounding="hard")
+        params["factorized"]["calibration"][name] = [0.0, 1.0, 0.0, 0.0, 0.0]
+        pred.set_params(params)
+
+        @tf.function(reduce_retracing=True)
+        def ideal(x, q, pred=pred):
+            tables = pred.tables_for(x, q)
+            bits, blocks = pred.factorized_bits(
+                pred.coefficients(x, tables), tables, with_blocks=True
+            )
+            return tf.stack([bits, blocks], axis=1)
+
+        out = np.concatenate(
+            [
+                ideal(
+                    tf.constant(images[sl], tf.float32), tf.constant(qualities[sl], tf.float32)
+                ).numpy()
+                for sl in _batches(len(images), 16)
+            ]
+        ).astype(np.float64)
+        bits, blocks = out[:, 0], out[:, 1]
+        header = params["jpeg"][name]["header"][0]
+        target = np.log(np.array([r[name]["size"] - header for r in real], np.float64) / blocks)
+        x = np.log(np.maximum(bits, 1.0) / blocks)
+        level = levels[name]
+        feats = np.stack([np.ones(len(bits)), x, level, level**2, x * level], axis=1)
+        coef = _lstsq(feats[:n_fit], target[:n_fit])
+        params["factorized"]["calibration"][name] = [float(v) for v in coef]
+
+    # validation on the held-out crops with the finished predictors
+    report: dict[str, Any] = {}
+    held = slice(n_fit, len(images))
+    for model in ("jpeg", "factorized"):
+        for name in ENCODERS:
+            pred = RatePredictor(model=model, encoder=name, weights=None, rounding="hard")
+            pred.set_params(params)
+            fn = tf.function(lambda x, q, pred=pred: pred(x, quality=q), reduce_retracing=True)
+            got = np.concatenate(
+                [
+                    fn(
+                        tf.constant(images[sl], tf.float32), tf.constant(qualities[sl], tf.float32)
+                    ).numpy()
+                    for sl in _batches(len(images), 16)
+                ]
+            )
+            actual = np.array([8.0 * r[name]["size"] for r in real])
+            err = np.abs(got - actual) / actual * 100
+            report[f"{model}/{name}"] = {
+                "fit_mape": float(err[:n_fit].mean()),
+                "heldout_mape": float(err[held].mean()) if n_fit < len(images) else None,
+                "heldout_max_ape": float(err[held].max()) if n_fit < len(images) else None,
+            }
+            print(f"{model:10s} {name:17s} {report[f'{model}/{name}']}", flush=True)
+
+    wall = time.time() - t_start
+    params["fit"] = {
+        "crops": len(images),
+        "fit_crops": n_fit,
+        "crop_size": args.crop_size,
+        "qualities": [args.qmin, args.qmax],
+        "seed": args.seed,
+        "train_dir": str(folder),
+        "deadzone_steps": args.deadzone_steps,
+        "deadzone_bce": dz_loss,
+        "correction_choices": choices,
+        "factorized_steps": args.factorized_steps,
+        "factorized_batch": args.factorized_batch,
+        "factorized_history": history,
+        "validation": report,
+        "wall_seconds": round(wall, 1),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from tfjpeg.io import save_bytes_atomic
+
+    save_bytes_atomic(
+        out / "rate_predictor.json", json.dumps(params, separators=(",", ":")).encode()
+    )
+    if not args.no_savedmodel:
+        export_savedmodel(out, params)
+    print(f"wrote {out} in {wall:.0f} s", flush=True)
+    return 0
+
+
+def export_savedmodel(out: Path, params: dict[str, Any]) -> None:
+    """SavedModel (TF Serving layout) with ``serving_default(images, quality)`` → bits per
+    encoder and model (keys ``jpeg_libjpeg``, ``jpeg_libjpeg_optimize``, ``jpeg_mozjpeg``,
+    ``factorized_...``), hard rounding."""
+    import tensorflow as tf
+
+    from tfjpeg.rate import ENCODERS, RatePredictor
+
+    module = tf.Module()
+    module.predictors = {}
+    for model in ("jpeg", "factorized"):
+        for name in ENCODERS:
+            pred = RatePredictor(model=model, encoder=name, weights=None, rounding="hard")
+            pred.set_params(params)
+            module.predictors[f"{model}_{name.replace('-', '_')}"] = pred
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
+            tf.TensorSpec([None], tf.float32, name="quality"),
+        ]
+    )
+    def serve(images, quality):
+        return {key: p(images, quality=quality) for key, p in module.predictors.items()}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(out), signatures={"serving_default": serve})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

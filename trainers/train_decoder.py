@@ -1,0 +1,234 @@
+"""Train the consistent DCT-domain decoder (Bahat & Michaeli 2021, §3.2–3.3, appendix E).
+
+Two phases, one config each (``phase``):
+
+- ``"l1"``: the initialization phase, L1 between decoded and original RGB with z = 0;
+- ``"gan"``: WGAN-GP with a spectrally normalized, layer-normalized critic conditioned on X_Q,
+  plus λ_Range·L_Range and λ_Map·L_Map with an inner z optimization (``gan.map_steps``; paper
+  10), started from an L1 run (``init_from``).
+
+Each training image gets its own JPEG quality drawn from ``quality_range`` (paper [5, 49]; the
+``decoder_l1_wide.json`` variant [5, 90]) and is compressed in-graph exactly as libjpeg-turbo
+would (:func:`tfjpeg.jpeg.encode`). The shared loop (``trainers.common``) gives tf.distribute,
+checkpoints with automatic resume, TensorBoard and a progress bar; ``--export DIR`` writes the
+final decoder as a SavedModel with serving signatures (:mod:`tfjpeg.serving.decoders`).
+
+Usage:
+    python -m trainers.train_decoder --config trainers/configs/decoder_l1.json --run-dir runs/l1
+    python -m trainers.train_decoder --config trainers/configs/decoder_gan.json \\
+        --run-dir runs/gan --init-from runs/l1 --export saved_models/consistent-gan/1
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfjpeg.data.pipelines import training_crops
+from tfjpeg.decoders import ConsistencyCritic, ConsistentDecoder
+from tfjpeg.errors import TfjpegError
+from trainers.common import (
+    TrainingLoop,
+    add_common_arguments,
+    apply_common_arguments,
+    load_config,
+    make_strategy,
+    save_config,
+)
+from trainers.decoder_steps import DecoderSteps, jpeg_inputs
+
+__all__ = ["DEFAULT_CONFIG", "build_models", "main", "restore_decoder"]
+
+#: The CPU L1 config (trainers/configs/decoder_l1.json holds the same).
+DEFAULT_CONFIG: dict[str, Any] = {
+    "phase": "l1",
+    "steps": 3000,
+    "crop_size": 96,
+    "batch_size": 16,
+    "quality_range": [5, 49],
+    "subsampling": "420",
+    "learning_rate": 5e-4,
+    "critic_learning_rate": 1e-4,
+    "seed": 0,
+    "log_every": 25,
+    "checkpoint_every": 100,
+    "init_from": None,
+    "model": {
+        "luma_width": 80,
+        "luma_depth": 6,
+        "chroma_width": 48,
+        "chroma_depth": 4,
+        "norm": "batch",
+    },
+    "critic": {"width": 48, "depth": 4},
+    "gan": {
+        "gp_weight": 10.0,
+        "range_weight": 200.0,
+        "map_weight": 0.1,
+        "critic_steps": 2,
+        "map_steps": 3,
+        "map_learning_rate": 0.1,
+    },
+}
+
+_PHASES = ("l1", "gan")
+
+
+def _merged(config: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(DEFAULT_CONFIG)
+    for key, value in config.items():
+        if key not in out:
+            raise TfjpegError(
+                f"unknown decoder config key {key!r}; known keys: {', '.join(sorted(out))}"
+            )
+        if isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    if out["phase"] not in _PHASES:
+        raise TfjpegError(f"phase must be one of {_PHASES}. Received: phase={out['phase']!r}")
+    lo, hi = out["quality_range"]
+    if not 1 <= lo <= hi <= 100:
+        raise TfjpegError(f"quality_range must be within [1, 100]. Received: {[lo, hi]}")
+    if out["crop_size"] % 16:
+        raise TfjpegError(
+            f"crop_size must be a multiple of 16 (whole 4:2:0 MCUs). Received: {out['crop_size']}"
+        )
+    return out
+
+
+def _sample_inputs(config: dict[str, Any]) -> dict[str, Any]:
+    images = tf.zeros([1, 16, 16, 3])
+    return jpeg_inputs(images, tf.constant([50.0]), config["subsampling"])
+
+
+def build_models(config: dict[str, Any]) -> tuple[ConsistentDecoder, ConsistencyCritic | None]:
+    """The decoder (and, for the GAN phase, the critic), built with one tiny call."""
+    inputs = _sample_inputs(config)
+    decoder = ConsistentDecoder(**config["model"])
+    out = decoder(inputs, subsampling=config["subsampling"])
+    critic = None
+    if config["phase"] == "gan":
+        critic = ConsistencyCritic(**config["critic"])
+        critic({**inputs, "ycbcr": out["ycbcr"]}, subsampling=config["subsampling"])
+    return decoder, critic
+
+
+def restore_decoder(decoder: ConsistentDecoder, source: str | Path) -> str:
+    """Load decoder weights from a run folder, a checkpoint prefix or an exported SavedModel.
+
+    Returns the checkpoint path read.
+    """
+    source = Path(source)
+    if (source / "variables" / "variables.index").is_file():
+        path = str(source / "variables" / "variables")
+    elif (source / "checkpoints").is_dir():
+        path = tf.train.latest_checkpoint(str(source / "checkpoints"))
+    else:
+        path = tf.train.latest_checkpoint(str(source)) or str(source)
+    if path is None or not Path(f"{path}.index").is_file():
+        raise TfjpegError(f"no decoder checkpoint found at {source}")
+    tf.train.Checkpoint(model=decoder).read(path).expect_partial()
+    return path
+
+
+def _image_summaries(decoder: ConsistentDecoder, config: dict[str, Any], batch: dict):
+    inputs = jpeg_inputs(batch["images"], batch["quality"], config["subsampling"])
+
+    def images() -> dict[str, tf.Tensor]:
+        out = decoder(inputs, training=False, subsampling=config["subsampling"])
+        return {"decoded": out["decoded"], "original": batch["images"]}
+
+    return images
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``--config --run-dir --steps --strategy ...`` plus ``--init-from``,
+    ``--export``. Returns 0 on success."""
+    parser = argparse.ArgumentParser(
+        prog="train_decoder", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--init-from", type=Path, help="decoder weights to start from (run dir / SavedModel)"
+    )
+    parser.add_argument("--export", type=Path, help="export the final decoder here")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    config = load_config(args.config) if args.config else {}
+    config = _merged(apply_common_arguments(config, args))
+    if args.init_from is not None:
+        config["init_from"] = str(args.init_from)
+    run_dir = args.run_dir or Path("runs") / f"decoder_{config['phase']}"
+    save_config(config, run_dir)
+    keras.utils.set_random_seed(config["seed"])
+
+    strategy = make_strategy(args.strategy)
+    global_batch = config["batch_size"]
+
+    def dataset(start_step: int) -> tf.data.Dataset:
+        return training_crops(
+            None,
+            crop_size=config["crop_size"],
+            batch_size=global_batch,
+            quality_range=tuple(config["quality_range"]),
+            seed=config["seed"],
+            start_step=start_step,
+        )
+
+    with strategy.scope():
+        decoder, critic = build_models(config)
+        optimizer = keras.optimizers.Adam(config["learning_rate"], beta_1=0.9, beta_2=0.999)
+        critic_optimizer = None
+        if critic is not None:
+            critic_optimizer = keras.optimizers.Adam(
+                config["critic_learning_rate"], beta_1=0.9, beta_2=0.999
+            )
+    if (
+        config["init_from"]
+        and tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints")) is None
+    ):
+        restore_decoder(decoder, config["init_from"])
+    steps = DecoderSteps(
+        decoder,
+        optimizer,
+        global_batch,
+        config["subsampling"],
+        critic,
+        critic_optimizer,
+        **config["gan"],
+    )
+    trackables: dict[str, Any] = {"model": decoder, "optimizer": optimizer}
+    if critic is not None:
+        trackables.update(critic=critic, critic_optimizer=critic_optimizer)
+    sample = next(iter(dataset(0).take(1)))
+    sample = {k: v[:2] for k, v in sample.items()}
+    loop = TrainingLoop(
+        strategy=strategy,
+        run_dir=run_dir,
+        total_steps=config["steps"],
+        train_step=steps.l1_step if config["phase"] == "l1" else steps.gan_step,
+        dataset=dataset,
+        trackables=trackables,
+        checkpoint_every=config["checkpoint_every"],
+        log_every=config["log_every"],
+        image_summaries=_image_summaries(decoder, config, sample),
+        image_every=max(config["checkpoint_every"], 1) * 5,
+        description=f"train decoder ({config['phase']})",
+    )
+    loop.run()
+    if args.export is not None:
+        from tfjpeg.serving.decoders import export_decoder
+
+        export_decoder(decoder, args.export)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
