@@ -25,7 +25,8 @@ Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
      "rate": {...},                       # tfjpeg.rate.RatePredictor
      "loss": {...},                       # tfjpeg.losses.PreEditLoss
      "mu_by_quality": null | [[q, mu], ...],  # μ per image, piecewise linear in its quality
-     "eval": {"images": [...], "crop": 256, "qualities": [10, 20]},  # real-JPEG evaluation
+     "eval": {"images": [...], "crop": 256, "qualities": [10, 20],   # real-JPEG evaluation
+              "mu_by_quality": null | [[q, mu], ...]},  # its μ(q) (default: the training one)
      "steps", "checkpoint_every", "log_every", "image_every", "eval_every", "seed"}
 
 ``mu_by_quality`` replaces the constant μ by one interpolated at each image's quality, e.g. the
@@ -185,6 +186,7 @@ def _load_weights_into(model, path: str | Path) -> None:
             "checkpoints."
         )
     status = tf.train.Checkpoint(model=model).restore(latest)
+    status.expect_partial()  # the optimizer and step are not wanted here
     try:  # every variable of the model must come from the checkpoint (no silent partial init)
         status.assert_existing_objects_matched()
     except AssertionError as err:
@@ -300,6 +302,9 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     through_jpeg = bool(config["pretrain_through_jpeg"])
     mus = mu_table(config)
     mu_lookup = tf.constant(mus)
+    eval_mus = mus
+    if config["eval"].get("mu_by_quality") is not None:
+        eval_mus = mu_table({"mu_by_quality": config["eval"]["mu_by_quality"], "loss": {}})
 
     def pretrain_step(batch, step):
         z, q = batch["images"], batch["quality"]
@@ -350,7 +355,7 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     if eval_images:
 
         def eval_fn():
-            results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], mus)
+            results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], eval_mus)
             best = json.loads(best_path.read_text()) if best_path.is_file() else None
             if loop.is_chief and (best is None or results["objective"] < best["objective"]):
                 editor.save_weights(str(run_dir / BEST_WEIGHTS))
