@@ -247,6 +247,13 @@ def _markdown(doc: dict) -> str:
         f"Kodak ({len(doc['images'])} images), 4:2:0 libjpeg-turbo files. "
         f"Originals' NIQE: {doc['niqe_originals']:.2f}. Command: `{doc['command']}`",
         "",
+        "Network rows (consistent-l1, consistent-gan) are the output clipped to [0, 255]; before "
+        "clipping it re-quantizes to the file exactly (by construction; "
+        "tests/test_decoders_consistent.py). '+P': followed by tfjpeg.decode's projection and "
+        "clipping rounds. z-std: mean per-pixel std (gray levels) over "
+        f"{doc['z_samples']} seeds on the first {doc['z_std_images']} images. s/MP on a shared, "
+        "heavily loaded 2-core machine, one TensorFlow thread.",
+        "",
         "| q | method | PSNR-RGB | PSNR-Y | consistent (float) | RMSE (float) | "
         "consistent (uint8) | RMSE (uint8) | NIQE | z-std | s/MP |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
