@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -189,6 +190,16 @@ def _target_bpp(text: str) -> float:
     return value
 
 
+def _check_output(source: str, output: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse to replace the input file, and an existing output unless ``--overwrite``."""
+    if not os.path.exists(output):
+        return
+    if os.path.samefile(source, output):
+        raise TfjpegError(f"refusing to overwrite the input {source!r}; choose another -o.")
+    if not overwrite:
+        raise TfjpegError(f"{output} exists; pass --overwrite to replace it.")
+
+
 def _add_compress(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
         name,
@@ -238,16 +249,11 @@ def _add_compress(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def _run_compress(args: argparse.Namespace) -> int:
-    import os
-
     from tfjpeg.errors import InvalidImageError
 
     if not os.path.isfile(args.input):
         raise InvalidImageError(f"{args.input}: no such file.")
-    if os.path.exists(args.output) and os.path.samefile(args.input, args.output):
-        raise TfjpegError(f"refusing to overwrite the input {args.input!r}; choose another -o.")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise TfjpegError(f"{args.output} exists; pass --overwrite to replace it.")
+    _check_output(args.input, args.output, args.overwrite)
     from tfjpeg.compression import compress_image
     from tfjpeg.io import save_bytes_atomic
 
@@ -329,7 +335,6 @@ def _add_decode(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def _run_decode(args: argparse.Namespace) -> int:
     import io
-    import os
     from pathlib import Path
 
     if not os.path.isfile(args.input):
@@ -347,10 +352,7 @@ def _run_decode(args: argparse.Namespace) -> int:
             (out.with_name(f"{out.stem}_{i}{out.suffix}"), first + i) for i in range(args.samples)
         ]
     for path, _ in targets:
-        if path.exists() and os.path.samefile(args.input, path):
-            raise TfjpegError(f"refusing to overwrite the input {args.input!r}; choose another -o.")
-        if path.exists() and not args.overwrite:
-            raise TfjpegError(f"{path} exists; pass --overwrite to replace it.")
+        _check_output(args.input, path, args.overwrite)
     from PIL import Image
 
     from tfjpeg.decoding import decode
