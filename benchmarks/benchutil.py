@@ -7,6 +7,7 @@ tests: nothing here asserts a speed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -82,6 +83,21 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def check_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, positive: tuple[str, ...]
+) -> None:
+    """Parse ``args.qualities`` ("5,10") into ints in 1..100; require ``positive`` options >= 1."""
+    try:
+        args.qualities = [int(q) for q in args.qualities.split(",") if q.strip()]
+    except ValueError:
+        parser.error(f"--qualities must be comma-separated integers. Received: {args.qualities!r}")
+    if not args.qualities or any(not 1 <= q <= 100 for q in args.qualities):
+        parser.error(f"--qualities must be integers in 1..100. Received: {args.qualities}")
+    for name in positive:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1. Received: {getattr(args, name)}")
 
 
 def psnr_from_sse(sse: float, count: int, peak: float = 255.0) -> float:

@@ -65,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchutil import (
     Progress,
+    check_arguments,
     configure_threads,
     environment,
     fmt_psnr,
@@ -107,15 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="per-image state file for resuming (default: in the temp folder, by settings)",
     )
     args = p.parse_args(argv)
-    try:
-        args.qualities = [int(q) for q in args.qualities.split(",") if q.strip()]
-    except ValueError:
-        p.error(f"--qualities must be comma-separated integers. Received: {args.qualities!r}")
-    if not args.qualities or any(not 1 <= q <= 100 for q in args.qualities):
-        p.error(f"--qualities must be integers in 1..100. Received: {args.qualities}")
-    for name in ("images", "threads", "batch", "repeats"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name} must be >= 1. Received: {getattr(args, name)}")
+    check_arguments(p, args, ("images", "threads", "batch", "repeats"))
     if not 1 <= args.speed_quality <= 100:
         p.error(f"--speed-quality must be in 1..100. Received: {args.speed_quality}")
     return args

@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchutil import Progress, configure_threads, environment, write_results
+from benchutil import Progress, check_arguments, configure_threads, environment, write_results
 
 DEFAULT_QUALITIES = (5, 10, 20, 30, 50, 75, 90, 95)
 STEM = "graph_reader_agreement"
@@ -56,15 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="output folder",
     )
     args = p.parse_args(argv)
-    try:
-        args.qualities = [int(q) for q in args.qualities.split(",") if q.strip()]
-    except ValueError:
-        p.error(f"--qualities must be comma-separated integers. Received: {args.qualities!r}")
-    if not args.qualities or any(not 1 <= q <= 100 for q in args.qualities):
-        p.error(f"--qualities must be integers in 1..100. Received: {args.qualities}")
-    for name in ("images", "threads", "repeats"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name} must be >= 1. Received: {getattr(args, name)}")
+    check_arguments(p, args, ("images", "threads", "repeats"))
     return args
 
 
