@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
     rows = []
     for name in [e for e in args.editors.split(",") if e]:
-        folder = model_dir(name, kind="editor")
+        folder = model_dir(name, family="editor")
         if args.untrained:
             from tfjpeg.editors import EDITOR_CLASSES
 

@@ -41,9 +41,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tfjpeg.api.decoding import PROJECTION_ITERATIONS, PROJECTION_MARGIN, load_decoder_model  # noqa: E402
 from tfjpeg.data.folders import dataset_dir, iter_images  # noqa: E402
 from tfjpeg.decoders import decoder_inputs, z_from_seed  # noqa: E402
-from tfjpeg.decoding import PROJECTION_ITERATIONS, PROJECTION_MARGIN, load_decoder_model  # noqa: E402
 from tfjpeg.io import decode_pixels, encode_pixels, read_jpeg  # noqa: E402
 from tfjpeg.jpeg.consistency import consistency_report, project  # noqa: E402
 from tfjpeg.metrics import niqe_score, psnr, psnr_y  # noqa: E402

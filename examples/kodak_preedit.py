@@ -7,7 +7,7 @@ and scored: bits per pixel, PSNR (RGB), MS-SSIM and NIQE (``tfjpeg.metrics``). M
 * ``mozjpeg``: mozjpeg 4.0.3 (trellis quantization, its tables; sequential, optimized Huffman);
 * ``<editor>+libjpeg`` and ``<editor>+mozjpeg`` for each shipped editor (smoothing, stn, cascade),
   the editor conditioned on the file's quality clamped into its training range [8, 25]
-  (``tfjpeg.compression``, exactly what ``tfjpeg compress`` does).
+  (``tfjpeg.api.compression``, exactly what ``tfjpeg compress`` does).
 
 Writes into ``--out`` (default ``benchmarks/results/kodak_preedit``): ``results.json`` (every
 point and the aggregates), ``results.md`` (mean RD table and BD-rates), ``rd_curves.png``
@@ -69,7 +69,7 @@ def _score(original: np.ndarray, data: bytes, with_niqe: bool) -> dict[str, floa
 
 def evaluate_image(name, image, qualities, editor, encoders, with_niqe) -> dict:
     """{method: {quality: {"bpp", "psnr", "ms_ssim"[, "niqe"]}}} of one editor on one image."""
-    from tfjpeg.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
+    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
     from tfjpeg.io import encode_pixels
 
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -239,7 +239,7 @@ def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
 
 def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 160) -> dict:
     """Side-by-side crops of ``image`` for every method at the quality closest to 0.3 bpp."""
-    from tfjpeg.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
+    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
     from tfjpeg.io import decode_pixels, encode_pixels
 
     h, w = image.shape[:2]

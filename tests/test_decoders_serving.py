@@ -11,9 +11,9 @@ from conftest import natural_image, pillow_jpeg
 from PIL import Image
 
 import tfjpeg
+from tfjpeg.api.decoding import load_decoder_model
 from tfjpeg.cli import main
 from tfjpeg.decoders import ConsistentDecoder, decoder_inputs
-from tfjpeg.decoding import load_decoder_model
 from tfjpeg.errors import InvalidJpegError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
 from tfjpeg.jpeg.consistency import consistency_report

@@ -12,12 +12,12 @@ import tensorflow as tf
 from PIL import Image
 
 from tests.conftest import natural_image, pillow_jpeg
-from tfjpeg import compression
+from tfjpeg.api import compression
 from tfjpeg.cli import main
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
 from tfjpeg.errors import InvalidImageError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
-from tfjpeg.models import MODELS, SAVED_MODELS_ENV, model_dir
+from tfjpeg.models import REGISTRY, SAVED_MODELS_ENV, model_dir
 from tfjpeg.serving import export_editor, load_keras_editor
 
 
@@ -81,13 +81,13 @@ def test_saved_model_rejects_bad_quality_and_bad_bytes(exported):
 def test_keras_editor_reloads_and_registry_finds_it(exported, monkeypatch, tmp_path):
     root, editor = exported
     monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
-    folder = model_dir("smoothing", kind="editor")
+    folder = model_dir("smoothing", family="editor")
     loaded = load_keras_editor(folder)
     x = natural_image(16, 24)[None].astype("float32")
     np.testing.assert_allclose(
         np.asarray(loaded(x, quality=9.0)["edited"]), np.asarray(editor(x, quality=9.0)["edited"])
     )
-    assert set(MODELS) >= {"smoothing", "stn", "cascade"}
+    assert set(REGISTRY) >= {"smoothing", "stn", "cascade"}
     with pytest.raises(TfjpegError, match="unknown model"):
         model_dir("nope")
     with pytest.raises(TfjpegError, match="not installed"):

@@ -39,11 +39,11 @@ def __getattr__(name: str) -> Any:
 
         return DiffJPEG
     if name == "compress":
-        from tfjpeg.compression import compress
+        from tfjpeg.api.compression import compress
 
         return compress
     if name == "decode":
-        from tfjpeg.decoding import decode
+        from tfjpeg.api.decoding import decode
 
         return decode
     raise AttributeError(f"module 'tfjpeg' has no attribute {name!r}")

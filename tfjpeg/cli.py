@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from tfjpeg.errors import TfjpegError
+from tfjpeg.models import names
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -215,7 +216,7 @@ def _add_compress(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output .jpg")
     parser.add_argument(
         "--editor",
-        choices=("smoothing", "stn", "cascade", "none"),
+        choices=(*names("editor"), "none"),
         default="smoothing",
         help="pre-editing network (default: smoothing; none = plain encoder)",
     )
@@ -254,7 +255,7 @@ def _run_compress(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.input):
         raise InvalidImageError(f"{args.input}: no such file.")
     _check_output(args.input, args.output, args.overwrite)
-    from tfjpeg.compression import compress_image
+    from tfjpeg.api.compression import compress_image
     from tfjpeg.io import save_bytes_atomic
 
     result = compress_image(
@@ -311,7 +312,7 @@ def _add_decode(subparsers: argparse._SubParsersAction, name: str) -> None:
     )
     parser.add_argument(
         "--decoder",
-        choices=("consistent-l1", "consistent-gan", "libjpeg"),
+        choices=(*names("decoder"), "libjpeg"),
         default="consistent-l1",
         help="decoder (default: consistent-l1)",
     )
@@ -355,7 +356,7 @@ def _run_decode(args: argparse.Namespace) -> int:
         _check_output(args.input, path, args.overwrite)
     from PIL import Image
 
-    from tfjpeg.decoding import decode
+    from tfjpeg.api.decoding import decode
     from tfjpeg.io import save_bytes_atomic
 
     data = Path(args.input).read_bytes()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
+from tfjpeg.models import names
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: Editors by name; "none" encodes the image as it is.
-EDITOR_NAMES = ("smoothing", "stn", "cascade", "none")
+EDITOR_NAMES = (*names("editor"), "none")
 ENCODERS = ("libjpeg", "mozjpeg")
 #: Quality used when neither ``quality`` nor ``target_bpp`` is given (inside the training range).
 DEFAULT_QUALITY = 20
@@ -122,7 +123,7 @@ def _resolve_editor(editor: Any) -> Any:
     if isinstance(editor, str) and editor in EDITOR_NAMES:
         from tfjpeg.models import model_dir
 
-        return _load_named_editor(str(model_dir(editor, kind="editor")))
+        return _load_named_editor(str(model_dir(editor, family="editor")))
     if isinstance(editor, (str, os.PathLike)):
         if not Path(editor).is_dir():
             raise TfjpegError(

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from tfjpeg.errors import TfjpegError
+from tfjpeg.models import names
 
 __all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "load_decoder_model"]
 
 #: Decoder names ``decode`` accepts: libjpeg-turbo's own decoder and the shipped models.
-DECODERS = ("consistent-l1", "consistent-gan", "libjpeg")
+DECODERS = (*names("decoder"), "libjpeg")
 #: Distance from the bin edges (quantized units) the final projection keeps coefficients at.
 PROJECTION_MARGIN = 0.15
 #: At most this many projection / clipping rounds.
@@ -34,7 +35,7 @@ def load_decoder_model(name: str):
     from tfjpeg.models import model_dir
     from tfjpeg.serving.decoders import load_decoder
 
-    return load_decoder(model_dir(name, kind="decoder"))
+    return load_decoder(model_dir(name, family="decoder"))
 
 
 def decode(

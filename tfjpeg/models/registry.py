@@ -1,0 +1,107 @@
+"""The registry of shipped models: each model is named here once, with its family and class.
+
+Every other part of tfjpeg (the CLI's choices, ``compress``, ``decode``, serving, examples,
+benchmarks) reads its names from here. The files of a model live in ``<root>/<name>/<version>/``
+(TF Serving layout); :func:`saved_models_root` says where the root is.
+
+Example:
+    >>> names("editor")
+    ('smoothing', 'stn', 'cascade')
+    >>> model_dir("smoothing")  # doctest: +SKIP
+    PosixPath('.../saved_models/smoothing/1')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from tfjpeg.errors import TfjpegError
+
+__all__ = [
+    "FAMILIES",
+    "REGISTRY",
+    "SAVED_MODELS_ENV",
+    "ModelEntry",
+    "entry",
+    "model_dir",
+    "names",
+    "saved_models_root",
+]
+
+#: Environment variable naming a folder holding ``<name>/<version>/`` (overrides the shipped one).
+SAVED_MODELS_ENV = "TFJPEG_SAVED_MODELS"
+
+#: Model families: pre-editors (Talebi et al. 2020), decoders (Bahat & Michaeli 2021; Man et
+#: al. 2023; Guo & Chao 2017) and rate models (B_q of the pre-editing objective).
+FAMILIES = ("editor", "decoder", "rate")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One shipped model: registry name, family, Python class (dotted path) and version folder."""
+
+    name: str
+    family: str
+    class_path: str
+    version: int = 1
+
+    @property
+    def relative_path(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+_ENTRIES = (
+    ModelEntry("smoothing", "editor", "tfjpeg.editors.SmoothingEditor"),
+    ModelEntry("stn", "editor", "tfjpeg.editors.SpatialTransformerEditor"),
+    ModelEntry("cascade", "editor", "tfjpeg.editors.CascadeEditor"),
+    ModelEntry("consistent-l1", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
+    ModelEntry("consistent-gan", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
+    ModelEntry("rate_predictor", "rate", "tfjpeg.rate.RatePredictor"),
+)
+
+#: name → entry, in registry order.
+REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+
+
+def names(family: str | None = None) -> tuple[str, ...]:
+    """Registry names, all or of one family, in registry order."""
+    if family is not None and family not in FAMILIES:
+        raise TfjpegError(f"unknown model family {family!r}; choose one of: {', '.join(FAMILIES)}")
+    return tuple(n for n, e in REGISTRY.items() if family is None or e.family == family)
+
+
+def entry(name: str, family: str | None = None) -> ModelEntry:
+    """The entry of ``name`` (checked to be of ``family`` if given).
+
+    Raises:
+        TfjpegError: unknown name or wrong family; the message lists the valid names.
+    """
+    found = REGISTRY.get(name) if isinstance(name, str) else None
+    if found is None or (family is not None and found.family != family):
+        raise TfjpegError(f"unknown model {name!r}; choose one of: {', '.join(names(family))}")
+    return found
+
+
+def saved_models_root() -> Path:
+    """``$TFJPEG_SAVED_MODELS`` or the repository's ``saved_models/``."""
+    env = os.environ.get(SAVED_MODELS_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "saved_models"
+
+
+def model_dir(name: str, family: str | None = None) -> Path:
+    """The folder of shipped model ``name`` (checked to exist).
+
+    Raises:
+        TfjpegError: unknown name, wrong family, or the folder is missing.
+    """
+    folder = saved_models_root() / entry(name, family).relative_path
+    if not folder.is_dir():
+        raise TfjpegError(
+            f"model {name!r} is not installed: {folder} does not exist (set {SAVED_MODELS_ENV} "
+            "to the folder holding the shipped saved_models)."
+        )
+    return folder
