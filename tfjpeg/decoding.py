@@ -59,7 +59,7 @@ def decode(
         project: make the final image consistent too. The network's output is consistent by
             construction, but clipping to [0, 255] and rounding to uint8 move a few
             coefficients across their bin edges; this alternates the projection onto the
-            file's consistent set with clipping (:func:`tfjpeg.jpeg.consistency.project`,
+            file's consistent set with clipping (:func:`tfjpeg.decoders.consistency.project`,
             :data:`PROJECTION_MARGIN` inside each bin so that uint8 rounding keeps them).
         max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
 
@@ -97,7 +97,7 @@ def decode(
     out = model(inputs, training=False, subsampling=subsampling)
     decoded = out["decoded"][0].numpy()
     if project:
-        from tfjpeg.jpeg.consistency import project as project_image
+        from tfjpeg.decoders.consistency import project as project_image
 
         decoded = project_image(
             decoded, coefficients, margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __all__ = [
     "ImageTooLargeError",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "InvalidImageError",
     "InvalidJpegError",
     "TfjpegError",
@@ -13,6 +15,14 @@ __all__ = [
 
 class TfjpegError(Exception):
     """Base class of every error tfjpeg raises on purpose."""
+
+
+class InvalidArgumentError(TfjpegError, ValueError):
+    """An argument outside its allowed values (a quality of 0, an unknown layout name)."""
+
+
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type (bytes expected, a path given as a number, ...)."""
 
 
 class InvalidJpegError(TfjpegError, ValueError):

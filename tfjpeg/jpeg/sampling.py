@@ -5,7 +5,8 @@ rounding bias (1, 2, 1, 2, … for 2×2; 0, 1, 0, 1, … for 2×1; ``jcsample.c`
 integer division, which ``downsample_exact`` reproduces. Decoding uses libjpeg-turbo's "fancy"
 triangle filter (``jdsample.c`` ``h2v1_fancy_upsample`` / ``h2v2_fancy_upsample``: ¾ nearer +
 ¼ farther sample, edges replicated) or plain replication. See the explorable-decoding paper
-(Bahat & Michaeli 2021) §4 on chroma.
+(Bahat & Michaeli 2021) §4 on chroma. The factors of each named layout are in
+:mod:`tfjpeg.jpeg.layout`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 __all__ = [
-    "SUBSAMPLING_FACTORS",
     "downsample",
     "downsample_exact",
     "upsample",
     "upsample_exact",
 ]
-
-#: Chroma downsampling factors (horizontal, vertical) per subsampling name.
-SUBSAMPLING_FACTORS: dict[str, tuple[int, int]] = {"444": (1, 1), "422": (2, 1), "420": (2, 2)}
 
 
 def _split(plane: tf.Tensor, fh: int, fv: int) -> tf.Tensor:
