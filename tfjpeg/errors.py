@@ -8,6 +8,8 @@ __all__ = [
     "InvalidArgumentTypeError",
     "InvalidImageError",
     "InvalidJpegError",
+    "ModelNotFoundError",
+    "OutputExistsError",
     "TfjpegError",
     "UnsupportedJpegError",
 ]
@@ -35,6 +37,14 @@ class UnsupportedJpegError(TfjpegError):
 
 class ImageTooLargeError(TfjpegError):
     """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class ModelNotFoundError(TfjpegError, FileNotFoundError):
+    """A folder that holds no exported tfjpeg model (its config file is missing)."""
+
+
+class OutputExistsError(TfjpegError, FileExistsError):
+    """The output file exists and overwriting it was not allowed."""
 
 
 class InvalidImageError(TfjpegError, ValueError):

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tfjpeg.errors import InvalidArgumentError, InvalidArgumentTypeError
+from tfjpeg.errors import InvalidArgumentError, InvalidArgumentTypeError, OutputExistsError
 
 __all__ = ["save_bytes_atomic"]
 
@@ -38,7 +38,7 @@ def save_bytes_atomic(
         The destination as a :class:`pathlib.Path`.
 
     Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is False.
+        OutputExistsError: ``path`` exists and ``overwrite`` is False (a ``FileExistsError``).
         ValueError: ``path`` is ``source``.
 
     Example:
@@ -56,7 +56,7 @@ def save_bytes_atomic(
             "choose another output path."
         )
     if dest.exists() and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             errno.EEXIST, "Output file exists; pass overwrite=True to replace it", str(dest)
         )
     folder = dest.parent if str(dest.parent) else Path(".")
@@ -73,12 +73,12 @@ def save_bytes_atomic(
             try:
                 os.link(tmp_name, dest)  # atomic "create only if absent"
             except FileExistsError:
-                raise FileExistsError(
+                raise OutputExistsError(
                     errno.EEXIST, "Output file exists; pass overwrite=True to replace it", str(dest)
                 ) from None
             except OSError:  # no hard links on this file system
                 if dest.exists():
-                    raise FileExistsError(
+                    raise OutputExistsError(
                         errno.EEXIST,
                         "Output file exists; pass overwrite=True to replace it",
                         str(dest),

@@ -30,7 +30,13 @@ import re
 
 import numpy as np
 
-from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
+from tfjpeg.errors import (
+    ImageTooLargeError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidJpegError,
+    UnsupportedJpegError,
+)
 from tfjpeg.jpeg.tables import ZIGZAG
 
 __all__ = [
@@ -713,7 +719,9 @@ def parse_jpeg_header(
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
-        raise TypeError(f"data must be bytes. Received: type(data)={type(data).__name__}")
+        raise InvalidArgumentTypeError(
+            f"data must be bytes. Received: type(data)={type(data).__name__}"
+        )
     return _Parser(data, max_pixels).parse()
 
 
@@ -757,7 +765,9 @@ def renumber_components(data: bytes, new_ids: tuple[int, ...]) -> bytes:
         if 0xC0 <= code <= 0xCF and code not in (_DHT, 0xC8, _DAC):
             nf = out[body + 5]
             if nf != len(new_ids):
-                raise ValueError(f"new_ids must have {nf} entries. Received: new_ids={new_ids}")
+                raise InvalidArgumentError(
+                    f"new_ids must have {nf} entries. Received: new_ids={new_ids}"
+                )
             for k in range(nf):
                 mapping[out[body + 6 + 3 * k]] = new_ids[k]
                 out[body + 6 + 3 * k] = new_ids[k]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tfjpeg.errors import InvalidArgumentError
+
 __all__ = [
     "downsample",
     "downsample_exact",
@@ -45,7 +47,7 @@ def downsample_exact(plane: tf.Tensor, fh: int, fv: int) -> tf.Tensor:
     if (fh, fv) == (2, 1):
         bias = cols % 2  # 0, 1, 0, 1, ...
         return tf.bitwise.right_shift(sums + bias, 1)
-    raise ValueError(f"Unsupported downsampling factors. Received: fh={fh}, fv={fv}")
+    raise InvalidArgumentError(f"Unsupported downsampling factors. Received: fh={fh}, fv={fv}")
 
 
 def _neighbours(x: tf.Tensor, axis: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -99,4 +101,4 @@ def upsample_exact(plane: tf.Tensor, fh: int, fv: int, method: str = "fancy") ->
         colsum = _interleave(3 * plane + above, 3 * plane + below, 1)
         prev, nxt = _neighbours(colsum, 2)
         return _interleave(shift(3 * colsum + prev + 8, 4), shift(3 * colsum + nxt + 7, 4), 2)
-    raise ValueError(f"Unsupported upsampling factors. Received: fh={fh}, fv={fv}")
+    raise InvalidArgumentError(f"Unsupported upsampling factors. Received: fh={fh}, fv={fv}")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfjpeg._checks import check_quality
+from tfjpeg.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -217,14 +218,14 @@ def validate_tables(tables: np.ndarray | tf.Tensor) -> tf.Tensor:
     elif t.shape.rank == 3:
         t = t[None]
     if t.shape.rank != 4 or t.shape[-2:] != (8, 8) or t.shape[1] not in (1, 2, 3):
-        raise ValueError(
+        raise InvalidArgumentError(
             "tables must have shape (8, 8), (K, 8, 8) or (N, K, 8, 8) with K = 1, 2 or 3. "
             f"Received: tables.shape={tuple(t.shape)}"
         )
     if tf.executing_eagerly() and (
         bool(tf.reduce_any(t < 1.0)) or bool(tf.reduce_any(t > 65535.0))
     ):
-        raise ValueError("quantization table entries must be in [1, 65535].")
+        raise InvalidArgumentError("quantization table entries must be in [1, 65535].")
     if t.shape[1] == 1:
         t = tf.concat([t, t], axis=1)
     return t
