@@ -41,3 +41,14 @@ def test_a_folder_without_a_decoder_raises_model_not_found_error(tmp_path):
 
     with pytest.raises(errors.ModelNotFoundError, match="not an exported decoder"):
         load_decoder(tmp_path)
+
+
+def test_errors_raised_while_tracing_a_tf_function_keep_their_type():
+    import tensorflow as tf
+
+    @tf.function
+    def traced(x):
+        raise errors.InvalidArgumentError(f"bad x. Received: x={x.shape}")
+
+    with pytest.raises(errors.InvalidArgumentError, match="bad x"):
+        traced(tf.constant(1))

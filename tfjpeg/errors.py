@@ -18,6 +18,11 @@ __all__ = [
 class TfjpegError(Exception):
     """Base class of every error tfjpeg raises on purpose."""
 
+    # Spelled out so that subclasses that also derive from ValueError/TypeError keep the plain
+    # one-message constructor: AutoGraph re-raises an error from inside a tf.function as its own
+    # type only when ``type(e).__init__ is Exception.__init__`` (else it becomes a StagingError).
+    __init__ = Exception.__init__
+
 
 class InvalidArgumentError(TfjpegError, ValueError):
     """An argument outside its allowed values (a quality of 0, an unknown layout name)."""
@@ -42,9 +47,13 @@ class ImageTooLargeError(TfjpegError):
 class ModelNotFoundError(TfjpegError, FileNotFoundError):
     """A folder that holds no exported tfjpeg model (its config file is missing)."""
 
+    __init__ = FileNotFoundError.__init__  # OSError's (errno, strerror, filename) arguments
+
 
 class OutputExistsError(TfjpegError, FileExistsError):
     """The output file exists and overwriting it was not allowed."""
+
+    __init__ = FileExistsError.__init__  # OSError's (errno, strerror, filename) arguments
 
 
 class InvalidImageError(TfjpegError, ValueError):
