@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tfjpeg._checks import check_seed
 from tfjpeg.errors import TfjpegError
 
 __all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "load_decoder_model"]
@@ -74,8 +75,7 @@ def decode(
     Example:
         >>> pixels = tfjpeg.decode("photo.jpg", decoder="consistent-gan", seed=3)  # doctest: +SKIP
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None. Received: seed={seed!r}")
+    check_seed(seed, allow_none=True)
     from tfjpeg.io import decode_pixels, read_jpeg
 
     if isinstance(decoder, str):

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tfjpeg._checks import check_quality
+from tfjpeg._checks import check_quality, check_seed
 from tfjpeg.data.synthetic import MAX_SIDE, MIN_SIDE
 from tfjpeg.data.synthetic import make_test_chart as make_chart
 from tfjpeg.errors import TfjpegError
@@ -205,8 +205,7 @@ def _check_args(
         raise ValueError(
             f"size must be (height, width), each in [{MIN_SIDE}, {MAX_SIDE}]. Received: size={size}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+    check_seed(seed)
     return tuple(dict.fromkeys(qualities))
 
 

@@ -152,9 +152,9 @@ def fit_deadzone(unrounded, coefficients, qualities: np.ndarray, steps: int, see
     """Dead zone (2 [θ0, θ1], 2 [luma, chroma], 8, 8) from mozjpeg's real coefficients.
 
     Trellis quantization keeps coefficient k of a block when ``|u| > ½ + (θ0 + θ1·level)·g``
-    (g = :func:`tfjpeg.rate.jpeg_bits.block_lambda`); fitted as a soft-threshold classifier (sigmoid of
-    the margin, temperature 0.05) with binary cross-entropy on the coefficients whose rounded
-    magnitude is 1 or 2 (where trellis decides), AC only.
+    (g = :func:`tfjpeg.rate.jpeg_bits.block_lambda`); fitted as a soft-threshold classifier
+    (sigmoid of the margin, temperature 0.05) with binary cross-entropy on the coefficients whose
+    rounded magnitude is 1 or 2 (where trellis decides), AC only.
     """
     import keras
     import tensorflow as tf
