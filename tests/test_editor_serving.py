@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import warnings
 
 import numpy as np
@@ -13,7 +12,6 @@ from PIL import Image
 
 from tests.conftest import natural_image, pillow_jpeg
 from tfjpeg.api import compression
-from tfjpeg.cli import main
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
 from tfjpeg.errors import InvalidImageError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
@@ -164,29 +162,3 @@ def test_compress_keeps_grayscale_images_gray(exported, monkeypatch):
     gray = natural_image(24, 24)[..., :1]
     data = compression.compress(gray, quality=20)
     assert read_jpeg(data).num_components == 1
-
-
-def test_cli_compress_writes_atomically_and_never_overwrites(
-    exported, monkeypatch, tmp_path, capsys
-):
-    root, _ = exported
-    monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
-    src = tmp_path / "in.png"
-    src.write_bytes(_png(natural_image(32, 40)))
-    out = tmp_path / "out.jpg"
-    assert main(["compress", str(src), "-o", str(out), "--quality", "15"]) == 0
-    assert decode_pixels(out).shape == (32, 40, 3)
-    assert "quality 15" in capsys.readouterr().out
-    before = out.read_bytes()
-    assert main(["compress", str(src), "-o", str(out), "--editor", "none"]) == 2
-    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
-    assert main(["compress", str(src), "-o", str(src), "--overwrite"]) == 2
-    assert "input" in capsys.readouterr().err
-    assert main(["compress", str(src), "-o", str(out), "--quality", "5", "--target-bpp", "1"]) == 2
-    assert main(["compress", str(src), "-o", str(out), "--target-bpp", "0"]) == 2
-    assert main(["compress", str(tmp_path / "nope.png"), "-o", str(out)]) == 2
-    assert "no such file" in capsys.readouterr().err
-    args = ["compress", str(src), "-o", str(out), "--editor", "none", "--target-bpp", "2"]
-    assert main([*args, "--overwrite", "--encoder", "mozjpeg", "--quiet"]) == 0
-    assert 8 * os.path.getsize(out) / (32 * 40) <= 2.0
-    assert not list(tmp_path.glob(".out.jpg.*"))
