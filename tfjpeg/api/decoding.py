@@ -87,8 +87,9 @@ def decode(
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
             return decode_pixels(jpeg, max_pixels=max_pixels)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)
-    from tfjpeg.decoders import decoder_inputs, z_from_seed
+    from tfjpeg.decoders import decoder_inputs
     from tfjpeg.decoders.geometry import chroma_factors
+    from tfjpeg.explore import z_from_seed
 
     chroma_factors(coefficients.subsampling)  # UnsupportedJpegError before loading a model
     model = load_decoder_model(decoder) if isinstance(decoder, str) else decoder

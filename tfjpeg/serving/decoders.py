@@ -27,7 +27,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfjpeg.decoders.consistent import ConsistentDecoder, z_from_seed
+from tfjpeg.decoders.consistent import ConsistentDecoder
+from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
 
 __all__ = ["CONFIG_FILE", "DecoderServingModule", "export_decoder", "load_decoder"]
