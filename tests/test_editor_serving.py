@@ -13,6 +13,7 @@ from PIL import Image
 from tests.conftest import natural_image, pillow_jpeg
 from tfjpeg.api import compression
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
+from tfjpeg.editors.inference import edit_and_encode, edit_image
 from tfjpeg.errors import InvalidImageError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
 from tfjpeg.models import REGISTRY, SAVED_MODELS_ENV, model_dir
@@ -97,8 +98,8 @@ def test_keras_editor_reloads_and_registry_finds_it(exported, monkeypatch, tmp_p
 def test_tiled_editing_equals_whole_image_editing():
     editor = _trained_like(SpatialTransformerEditor(filters=8, context_layers=1), seed=1)
     image = natural_image(40, 72, seed=3)
-    whole = compression.edit_image(editor, image, 15, tile_size=1024)
-    tiled = compression.edit_image(editor, image, 15, tile_size=16, overlap=96)
+    whole = edit_image(editor, image, 15, tile_size=1024)
+    tiled = edit_image(editor, image, 15, tile_size=16, overlap=96)
     np.testing.assert_array_equal(tiled, whole)
     assert np.abs(whole.astype(int) - image).max() > 0
 
@@ -111,8 +112,9 @@ def test_compress_writes_a_standard_jpeg_with_the_edited_pixels(exported, monkey
     coeffs = read_jpeg(data)
     assert (coeffs.height, coeffs.width) == (48, 64)
     # The conditioning quality is clamped into the training range; the file uses quality 30.
-    edited = compression.edit_image(editor, image, 25)
+    edited = edit_image(editor, image, 25)
     assert data == compression.encode_pixels_for_test(edited, 30)
+    assert data == edit_and_encode(editor, image, 30, "libjpeg")
     plain = compression.compress(image, quality=30, editor="none")
     assert plain == compression.encode_pixels_for_test(image, 30)
     assert plain != data
