@@ -46,6 +46,7 @@ def decode(
     *,
     project: bool = True,
     max_pixels: int | None = None,
+    dtype: str = "uint8",
 ) -> np.ndarray:
     """Decode a JPEG file into pixels that re-encode to the same file.
 
@@ -63,9 +64,12 @@ def decode(
             file's consistent set with clipping (:func:`tfjpeg.jpeg.consistency.project`,
             :data:`PROJECTION_MARGIN` inside each bin so that uint8 rounding keeps them).
         max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
+        dtype: "uint8" (the image, clipped and rounded) or "float32": the decoding before that
+            final clipping and rounding, for measuring consistency
+            (:func:`tfjpeg.metrics.evaluation.evaluate_decoding`).
 
     Returns:
-        uint8 array (H, W, 3), or (H, W, 1) for grayscale files.
+        Array (H, W, 3), or (H, W, 1) for grayscale files, of ``dtype``.
 
     Raises:
         InvalidJpegError, UnsupportedJpegError, ImageTooLargeError: the file cannot be decoded.
@@ -77,6 +81,8 @@ def decode(
     """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ValueError(f"seed must be a non-negative integer or None. Received: seed={seed!r}")
+    if dtype not in ("uint8", "float32"):
+        raise ValueError(f"dtype must be 'uint8' or 'float32'. Received: dtype={dtype!r}")
     from tfjpeg.io import decode_pixels, read_jpeg
 
     if isinstance(decoder, str):
@@ -85,7 +91,7 @@ def decode(
         if decoder == "libjpeg":
             if seed is not None or z is not None:
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
-            return decode_pixels(jpeg, max_pixels=max_pixels)
+            return decode_pixels(jpeg, max_pixels=max_pixels).astype(dtype)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)
     from tfjpeg.decoders import decoder_inputs
     from tfjpeg.decoders.geometry import chroma_factors
@@ -104,4 +110,6 @@ def decode(
         decoded = project_image(
             decoded, coefficients, margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS
         )
+    if dtype == "float32":
+        return decoded.astype(np.float32)
     return np.clip(np.round(decoded), 0, 255).astype(np.uint8)
