@@ -14,7 +14,8 @@ from test_losses_quality import SYNTHETIC_GOLDEN, integer_test_image
 
 from tfjpeg.errors import InvalidImageError, InvalidJpegError
 from tfjpeg.losses import niqe
-from tfjpeg.metrics import bpp, ms_ssim_score, niqe_score, psnr, psnr_tf, psnr_y, ssim_score
+from tfjpeg.metrics import bpp, ms_ssim_score, niqe_score, psnr, psnr_y, ssim_score
+from tfjpeg.metrics.psnr import psnr_tf
 
 
 def test_psnr_known_values_and_identical_images():
