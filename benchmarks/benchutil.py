@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark scripts: threads, progress, PSNR, results on disk.
+"""Small helpers shared by the benchmark scripts: threads, progress, timing, PSNR, results on disk.
 
 Benchmarks print their figures, write a JSON file with every number and the conditions they were
 measured under (threads, CPU, load, library versions), and a markdown table. They are never
@@ -12,8 +12,10 @@ import json
 import math
 import os
 import platform
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ __all__ = [
     "configure_threads",
     "environment",
     "fmt_psnr",
+    "median_seconds",
     "psnr_from_sse",
+    "time_runs",
     "write_results",
 ]
 
@@ -98,6 +102,89 @@ def check_arguments(
     for name in positive:
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1. Received: {getattr(args, name)}")
+
+
+def time_runs(
+    runs: dict[str, Callable[[], Any]],
+    repeats: int,
+    *,
+    warmup: int = 1,
+    round_robin: bool = True,
+    catch_errors: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+    on_warmup: Callable[[str], None] | None = None,
+    on_round: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The one timing loop of the benchmarks: warm-up, ``repeats`` timed calls, median and best.
+
+    Args:
+        runs: name → a call to time (its result is ignored).
+        repeats: timed calls per run (>= 1).
+        warmup: untimed-in-the-figures calls per run first (tracing, XLA / inductor compilation);
+            their total time is reported as ``warmup_s`` when > 0.
+        round_robin: time the runs in turns (one call each per round), so that on a shared
+            machine all of them see the same changing load; else each run's calls back to back.
+        catch_errors: a run whose warm-up raises is reported as ``{"error": ...}`` and skipped
+            (a framework failing is a result to report), instead of the exception propagating.
+        clock: seconds (``time.perf_counter``; a fake clock in tests).
+        on_warmup: called with the run's name after its warm-up.
+        on_round: called with the round index (0-based) before each timing round (round robin)
+            or before each run's calls (the index of the run).
+
+    Returns:
+        name → ``{"warmup_s"?, "times_s", "median_s", "best_s"}`` or ``{"error"}``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1. Received: repeats={repeats}")
+    results: dict[str, dict[str, Any]] = {}
+    for key, fn in runs.items():
+        t0 = clock()
+        try:
+            for _ in range(warmup):
+                fn()
+        except Exception as err:
+            if not catch_errors:
+                raise
+            results[key] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"}
+        else:
+            results[key] = {"warmup_s": clock() - t0} if warmup else {}
+            results[key]["times_s"] = []
+        if on_warmup is not None:
+            on_warmup(key)
+    live = [key for key in runs if "error" not in results[key]]
+
+    def timed(key: str) -> None:
+        t0 = clock()
+        runs[key]()
+        results[key]["times_s"].append(clock() - t0)
+
+    if round_robin:
+        for r in range(repeats):
+            if on_round is not None:
+                on_round(r)
+            for key in live:
+                timed(key)
+    else:
+        for i, key in enumerate(live):
+            if on_round is not None:
+                on_round(i)
+            for _ in range(repeats):
+                timed(key)
+    for key in live:
+        results[key]["median_s"] = statistics.median(results[key]["times_s"])
+        results[key]["best_s"] = min(results[key]["times_s"])
+    return results
+
+
+def median_seconds(
+    fn: Callable[[], Any],
+    repeats: int,
+    *,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` calls (:func:`time_runs`)."""
+    return time_runs({"fn": fn}, repeats, warmup=warmup, clock=clock)["fn"]["median_s"]
 
 
 def psnr_from_sse(sse: float, count: int, peak: float = 255.0) -> float:

@@ -50,7 +50,6 @@ import argparse
 import hashlib
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -70,6 +69,7 @@ from benchutil import (
     environment,
     fmt_psnr,
     psnr_from_sse,
+    time_runs,
     write_results,
 )
 
@@ -255,31 +255,24 @@ def _time_round_robin(
     """Warm every run up (tracing, XLA / inductor compilation), then time them in turns.
 
     The machine is shared, so the load changes during a run; timing the configurations in
-    round-robin order (one call each per round) exposes all of them to the same load.
+    round-robin order (one call each per round) exposes all of them to the same load
+    (:func:`benchutil.time_runs`). The 1-minute load average is recorded before each round.
     """
-    results: dict[str, dict[str, Any]] = {}
-    for key, fn in runs.items():
-        t0 = time.perf_counter()
-        try:
-            fn()
-            results[key] = {"warmup_s": time.perf_counter() - t0, "times_s": []}
-        except Exception as err:  # a framework failing is a result to report, not a crash
-            results[key] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"}
-        bar.update(f"warm-up {key}")
-    loads = []
-    for r in range(repeats):
+    loads: list[float] = []
+
+    def on_round(r: int) -> None:
+        if r:
+            bar.update(f"timing round {r}/{repeats}")
         loads.append(os.getloadavg()[0])
-        for key, fn in runs.items():
-            if "error" in results[key]:
-                continue
-            t0 = time.perf_counter()
-            fn()
-            results[key]["times_s"].append(time.perf_counter() - t0)
-        bar.update(f"timing round {r + 1}/{repeats}")
-    for r in results.values():
-        if "error" not in r:
-            r["median_s"] = statistics.median(r["times_s"])
-            r["best_s"] = min(r["times_s"])
+
+    results = time_runs(
+        runs,
+        repeats,
+        catch_errors=True,
+        on_warmup=lambda key: bar.update(f"warm-up {key}"),
+        on_round=on_round,
+    )
+    bar.update(f"timing round {repeats}/{repeats}")
     results["_load_average_per_round"] = loads  # type: ignore[assignment]
     return results
 

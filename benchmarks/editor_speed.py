@@ -20,26 +20,17 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchutil import median_seconds  # noqa: E402
 
 PAPER_S_PER_MP = {"smoothing": 1.7, "stn": 1.2}
-
-
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up (tracing, allocation)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:
@@ -77,11 +68,13 @@ def main(argv=None) -> int:
             q = tf.constant([20.0])
             mp = h * w / 1e6
             timings = {
-                "eager": _time(
+                "eager": median_seconds(
                     lambda x=x, q=q, e=editor: e(x, quality=q)["edited"].numpy(), args.repeats
                 ),
-                "tf.function": _time(lambda x=x, q=q, c=compiled: c(x, q).numpy(), args.repeats),
-                "savedmodel": _time(
+                "tf.function": median_seconds(
+                    lambda x=x, q=q, c=compiled: c(x, q).numpy(), args.repeats
+                ),
+                "savedmodel": median_seconds(
                     lambda x=x, q=q, served=served: served.signatures["edit_tensor"](
                         images=x, quality=q
                     )["edited"].numpy(),

@@ -7,9 +7,11 @@ and scored: bits per pixel, PSNR (RGB), MS-SSIM and NIQE (``tfjpeg.metrics``). M
 * ``mozjpeg``: mozjpeg 4.0.3 (trellis quantization, its tables; sequential, optimized Huffman);
 * ``<editor>+libjpeg`` and ``<editor>+mozjpeg`` for each shipped editor (smoothing, stn, cascade),
   the editor conditioned on the file's quality clamped into its training range [8, 25]
-  (``tfjpeg.api.compression``, exactly what ``tfjpeg compress`` does).
+  (``tfjpeg.editors.inference.edit_and_encode``, exactly what ``tfjpeg compress`` does; scored by
+  ``tfjpeg.metrics.evaluation.evaluate_compression``).
 
-Writes into ``--out`` (default ``benchmarks/results/kodak_preedit``): ``results.json`` (every
+Writes into ``--out`` (default ``./kodak_preedit_results``; the committed results used
+``--out benchmarks/results/kodak_preedit``): ``results.json`` (every
 point and the aggregates), ``results.md`` (mean RD table and BD-rates), ``rd_curves.png``
 (drawn with Pillow) and ``crops_0.3bpp.png`` (side-by-side crops of one image at ≈0.3 bpp).
 Per-image results are cached in ``--out/cache`` so an interrupted run resumes.
@@ -52,41 +54,38 @@ METRICS = ("psnr", "ms_ssim", "niqe")
 CROP_TARGET_BPP = 0.3
 
 
-def _score(original: np.ndarray, data: bytes, with_niqe: bool) -> dict[str, float]:
-    from tfjpeg.io import decode_pixels
-    from tfjpeg.metrics import ms_ssim_score, niqe_score, psnr
+_EDITORS: dict = {}
 
-    decoded = decode_pixels(data)
-    row = {
-        "bpp": 8.0 * len(data) / (original.shape[0] * original.shape[1]),
-        "psnr": float(psnr(decoded, original)),
-        "ms_ssim": float(ms_ssim_score(decoded, original)),
-    }
-    if with_niqe:
-        row["niqe"] = float(niqe_score(decoded))
-    return row
+
+def load_editor(name: str):
+    """None for "none"; the shipped Keras editor ``name`` (:mod:`tfjpeg.models`), loaded once."""
+    if name == "none":
+        return None
+    if name not in _EDITORS:
+        from tfjpeg.models import model_dir
+        from tfjpeg.serving.editors import load_keras_editor
+
+        _EDITORS[name] = load_keras_editor(model_dir(name, family="editor"))
+    return _EDITORS[name]
 
 
 def evaluate_image(name, image, qualities, editor, encoders, with_niqe) -> dict:
-    """{method: {quality: {"bpp", "psnr", "ms_ssim"[, "niqe"]}}} of one editor on one image."""
-    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
-    from tfjpeg.io import encode_pixels
+    """{method: {quality: {"bpp", "psnr", "ms_ssim"[, "niqe"]}}} of one editor on one image.
 
+    The records come from :func:`tfjpeg.metrics.evaluation.evaluate_compression` (edit → encode
+    → decode → measure, the path ``tfjpeg compress`` takes).
+    """
+    from tfjpeg.metrics.evaluation import evaluate_compression
+
+    metrics = METRICS if with_niqe else METRICS[:2]
+    records = evaluate_compression(
+        load_editor(editor), [(name, image)], qualities, encoders, metrics=metrics
+    )
     out: dict[str, dict[str, dict[str, float]]] = {}
-    model = _resolve_editor(editor)
-    edits: dict[int, np.ndarray] = {}
-    for q in qualities:
-        if model is None:
-            pixels = image
-        else:
-            cond = int(np.clip(q, *TRAINED_QUALITY_RANGE))
-            if cond not in edits:
-                edits[cond] = edit_image(model, image, cond)
-            pixels = edits[cond]
-        for encoder in encoders:
-            method = encoder if editor == "none" else f"{editor}+{encoder}"
-            data = encode_pixels(pixels, q, subsampling="420", encoder=encoder, optimize=True)
-            out.setdefault(method, {})[str(q)] = _score(image, data, with_niqe)
+    for rec in records:
+        method = rec["encoder"] if editor == "none" else f"{editor}+{rec['encoder']}"
+        point = {"bpp": rec["bpp"], **{m: rec[m] for m in metrics}}
+        out.setdefault(method, {})[str(rec["quality"])] = point
     return out
 
 
@@ -239,8 +238,8 @@ def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
 
 def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 160) -> dict:
     """Side-by-side crops of ``image`` for every method at the quality closest to 0.3 bpp."""
-    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
-    from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.editors.inference import edit_and_encode
+    from tfjpeg.io import decode_pixels
 
     h, w = image.shape[:2]
     y0, x0 = (h - size) // 2, (w - size) // 2
@@ -250,11 +249,7 @@ def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 1
         editor, _, encoder = method.partition("+")
         if not encoder:
             editor, encoder = "none", method
-        pixels = image
-        model = _resolve_editor(editor)
-        if model is not None:
-            pixels = edit_image(model, image, int(np.clip(int(q), *TRAINED_QUALITY_RANGE)))
-        data = encode_pixels(pixels, int(q), subsampling="420", encoder=encoder, optimize=True)
+        data = edit_and_encode(load_editor(editor), image, int(q), encoder, subsampling="420")
         bpp = 8.0 * len(data) / (h * w)
         chosen[method] = {"quality": int(q), "bpp": bpp}
         tiles.append(
@@ -340,7 +335,13 @@ def main(argv=None) -> int:
     parser.add_argument("--encoders", default="libjpeg,mozjpeg")
     parser.add_argument("--no-niqe", action="store_true", help="skip NIQE (faster)")
     parser.add_argument("--crop-image", default="kodim23", help="image of the crops sheet")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/kodak_preedit")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("kodak_preedit_results"),
+        help="output folder (default: ./kodak_preedit_results in the current directory; the "
+        "committed results were written with --out benchmarks/results/kodak_preedit)",
+    )
     args = parser.parse_args(argv)
 
     from tfjpeg.data.folders import dataset_dir, iter_images

@@ -34,14 +34,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tfjpeg.metrics",),
     ("tfjpeg.data",),
     ("tfjpeg.models",),
+    ("tfjpeg.explore",),  # the exploration engine and the control signal z (serving draws z)
     ("tfjpeg.serving",),
-    ("tfjpeg.explore",),
-    ("tfjpeg.api", "tfjpeg.compression", "tfjpeg.decoding", "tfjpeg.demo", "tfjpeg"),
+    ("tfjpeg.api", "tfjpeg"),
     ("tfjpeg.cli", "tfjpeg.__main__"),
 )
 
 #: Units of one layer that form one whole and may import each other (the api layer: the package
-#: root re-exports ``compress``/``decode``, and the demo reads the version from the root).
+#: root re-exports ``compress``/``decode``; the CLI reads the version from the root).
 SAME_UNIT_GROUPS: tuple[frozenset[str], ...] = (
     frozenset(LAYERS[-2]),
     frozenset(LAYERS[-1]),

@@ -60,3 +60,73 @@ def test_results_are_strict_json_with_infinite_psnr_as_a_string(tmp_path):
     assert data == {"psnr": "inf", "rows": [1.5, "-inf"]}
     assert (tmp_path / "x.md").read_text() == "| a |\n"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+class _FakeClock:
+    """A clock that only moves when a timed call says so (``advance``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_time_runs_warms_up_then_reports_median_and_best_in_round_robin_order():
+    benchutil = _load("benchutil")
+    clock = _FakeClock()
+    order: list[str] = []
+    durations = {"a": iter([9.0, 3.0, 1.0, 2.0]), "b": iter([5.0, 4.0, 6.0, 8.0])}
+
+    def run(key):
+        def call():
+            order.append(key)
+            clock.advance(next(durations[key]))
+
+        return call
+
+    rounds: list[int] = []
+    timed = benchutil.time_runs(
+        {"a": run("a"), "b": run("b")}, 3, clock=clock, on_round=rounds.append
+    )
+    assert order == ["a", "b", "a", "b", "a", "b", "a", "b"]  # warm-ups, then turns
+    assert rounds == [0, 1, 2]
+    assert timed["a"] == {
+        "warmup_s": 9.0,
+        "times_s": [3.0, 1.0, 2.0],
+        "median_s": 2.0,
+        "best_s": 1.0,
+    }
+    assert timed["b"]["warmup_s"] == 5.0 and timed["b"]["median_s"] == 6.0
+    assert timed["b"]["best_s"] == 4.0
+
+
+def test_time_runs_back_to_back_reports_failures_and_median_seconds_skips_nothing():
+    benchutil = _load("benchutil")
+    clock = _FakeClock()
+    order: list[str] = []
+
+    def good():
+        order.append("good")
+        clock.advance(1.5)
+
+    def bad():
+        raise RuntimeError("no kernel\nmore text")
+
+    timed = benchutil.time_runs(
+        {"bad": bad, "good": good}, 2, round_robin=False, catch_errors=True, clock=clock
+    )
+    assert timed["bad"] == {"error": "RuntimeError: no kernel"}  # first line only
+    assert timed["good"] == {"warmup_s": 1.5, "times_s": [1.5, 1.5], "median_s": 1.5, "best_s": 1.5}
+    assert order == ["good", "good", "good"]
+    no_warmup = benchutil.time_runs({"good": good}, 1, warmup=0, clock=clock)
+    assert no_warmup["good"] == {"times_s": [1.5], "median_s": 1.5, "best_s": 1.5}
+    with pytest.raises(RuntimeError):
+        benchutil.time_runs({"bad": bad}, 1, clock=clock)
+    with pytest.raises(ValueError, match="repeats"):
+        benchutil.time_runs({"good": good}, 0, clock=clock)
+    steps = iter([4.0, 1.0, 3.0, 2.0])
+    assert benchutil.median_seconds(lambda: clock.advance(next(steps)), 3, clock=clock) == 2.0

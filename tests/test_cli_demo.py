@@ -1,23 +1,17 @@
-"""Tests of the ``tfjpeg`` command line and of ``tfjpeg demo``."""
+"""``tfjpeg demo``: libjpeg-turbo vs DiffJPEG on the test chart (tfjpeg/cli/demo.py)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-import tfjpeg
-from tfjpeg import demo
-from tfjpeg.cli import main
+from tfjpeg.cli import demo, main
 
-REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--size", "64x96"]
 
 
@@ -81,30 +75,6 @@ def test_demo_rerun_replaces_its_outputs_and_leaves_no_temporary_files(tmp_path:
     assert (tmp_path / "keep.txt").read_text() == "user file"
 
 
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        (["demo", "--qualities", "0"], "quality must be an integer in [1, 100], got 0"),
-        (["demo", "--qualities", "101"], "got 101"),
-        (["demo", "--qualities", "abc"], "got 'abc'"),
-        (["demo", "--qualities", "10,,x"], "got 'x'"),
-        (["demo", "--qualities", ","], "expected comma-separated qualities"),
-        (["demo", "--subsampling", "411"], "unknown subsampling '411'; supported: 444, 422, 420"),
-        (["demo", "--size", "16x16"], "height must be in [32, 8192], got 16"),
-        (["demo", "--size", "large"], "size must be HEIGHTxWIDTH"),
-        (["demo", "--seed", "-3"], "seed must be a non-negative integer"),
-        (["demo", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-        (["explode"], "invalid choice: 'explode'"),
-        ([], "missing command; choose one of: demo"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_error_line(
-    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(args) == 2
-    assert fragment in _error_line(capsys)
-
-
 def test_unwritable_output_directory_exits_2_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -118,39 +88,18 @@ def test_unwritable_output_directory_exits_2_before_any_work(
     assert blocker.read_text() == "not a directory"
 
 
-def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"tfjpeg {tfjpeg.__version__}"
-    assert main(["--help"]) == 0
-    assert "demo" in capsys.readouterr().out
-    assert main(["demo", "--help"]) == 0
-    help_text = capsys.readouterr().out
-    for option in ("--out", "--qualities", "--subsampling", "--size", "--seed"):
-        assert option in help_text
+def test_demo_psnr_columns_are_tfjpeg_metrics_psnr_of_the_files(tmp_path: Path) -> None:
+    from tfjpeg.data.synthetic import make_test_chart
+    from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.metrics import psnr
 
-
-@pytest.mark.slow
-def test_python_dash_m_tfjpeg_reports_bad_quality_without_traceback() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "tfjpeg", "demo", "--qualities", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert "tfjpeg: error: argument --qualities: quality must be" in proc.stderr
-
-
-def test_psnr_is_infinite_for_identical_images_and_finite_otherwise() -> None:
-    a = np.zeros((4, 4, 3), np.uint8)
-    b = a.copy()
-    assert demo.psnr(a, b) == math.inf
-    b[0, 0, 0] = 255
-    assert demo.psnr(a, b) == pytest.approx(10 * math.log10(48), abs=1e-9)
+    doc = demo.run_demo(tmp_path, qualities=[30], size=(64, 96), seed=2, log=lambda _: None)
+    chart = make_test_chart(64, 96, 2)
+    decoded = decode_pixels(encode_pixels(chart, 30, subsampling="420"))
+    row = doc["results"][0]
+    assert row["psnr_jpeg_db"] == pytest.approx(psnr(decoded, chart), abs=1e-3)
+    assert 15.0 < row["psnr_jpeg_db"] < 60.0
+    assert row["diffjpeg_hard_psnr_vs_libjpeg_db"] == "inf"  # identical pixels: infinite PSNR
 
 
 def test_run_demo_rejects_bad_arguments_with_value_error(tmp_path: Path) -> None:

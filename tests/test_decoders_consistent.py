@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 from conftest import natural_image, pillow_jpeg
 
-from tfjpeg.decoders import ConsistentDecoder, consistent_upsample, decoder_inputs, random_z
+from tfjpeg.decoders import ConsistentDecoder, consistent_upsample, decoder_inputs
 from tfjpeg.decoders.consistency import consistency_report
 from tfjpeg.errors import UnsupportedJpegError
+from tfjpeg.explore import random_z
 from tfjpeg.io import read_jpeg
 from tfjpeg.jpeg import color, sampling
 

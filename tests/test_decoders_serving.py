@@ -1,4 +1,4 @@
-"""Shipped decoders: tfjpeg.decode, the SavedModel signatures, and ``tfjpeg decode``."""
+"""Shipped decoders: tfjpeg.decode and the SavedModel signatures (the CLI: test_cli_decode.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from PIL import Image
 
 import tfjpeg
 from tfjpeg.api.decoding import load_decoder_model
-from tfjpeg.cli import main
 from tfjpeg.decoders import ConsistentDecoder, decoder_inputs
 from tfjpeg.decoders.consistency import consistency_report
 from tfjpeg.errors import InvalidJpegError, TfjpegError
@@ -87,32 +86,3 @@ def test_savedmodel_signatures_match_the_keras_decoder(jpeg_bytes):
     assert np.abs(image.astype(np.float64) - expected).max() <= 1.0
     png = np.asarray(Image.open(io.BytesIO(out["png"].numpy())))
     np.testing.assert_array_equal(png, image)
-
-
-def test_cli_decode_writes_pngs_and_protects_the_input(tmp_path, jpeg_bytes, capsys):
-    src = tmp_path / "in.jpg"
-    src.write_bytes(jpeg_bytes)
-    out = tmp_path / "out.png"
-    assert main(["decode", str(src), "-o", str(out), "--quiet"]) == 0
-    np.testing.assert_array_equal(
-        np.asarray(Image.open(out)), tfjpeg.decode(jpeg_bytes, decoder="consistent-l1")
-    )
-    assert main(["decode", str(src), "-o", str(out)]) == 2  # exists, no --overwrite
-    assert "exists" in capsys.readouterr().err
-    assert main(["decode", str(src), "-o", str(tmp_path / "x.jpg")]) == 2
-    assert main(["decode", str(tmp_path / "missing.jpg"), "-o", str(out)]) == 2
-    disguised = tmp_path / "photo.png"  # a JPEG named .png: never overwritten
-    disguised.write_bytes(jpeg_bytes)
-    assert main(["decode", str(disguised), "-o", str(disguised), "--overwrite"]) == 2
-    assert disguised.read_bytes() == jpeg_bytes
-    samples = tmp_path / "s.png"
-    argv = ["decode", str(src), "-o", str(samples), "--samples", "2", "--seed", "5", "--quiet"]
-    assert main(argv) == 0
-    a = np.asarray(Image.open(tmp_path / "s_0.png"))
-    b = np.asarray(Image.open(tmp_path / "s_1.png"))
-    assert a.shape == b.shape == (48, 64, 3)
-    assert main(["decode", str(src), "-o", str(out), "--decoder", "libjpeg", "--seed", "1"]) == 2
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"\xff\xd8garbage")
-    assert main(["decode", str(bad), "-o", str(tmp_path / "bad.png")]) == 2
-    assert "error" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import warnings
 
 import numpy as np
@@ -13,8 +12,8 @@ from PIL import Image
 
 from tests.conftest import natural_image, pillow_jpeg
 from tfjpeg.api import compression
-from tfjpeg.cli import main
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
+from tfjpeg.editors.inference import edit_and_encode, edit_image
 from tfjpeg.errors import InvalidImageError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
 from tfjpeg.models import REGISTRY, SAVED_MODELS_ENV, model_dir
@@ -99,8 +98,8 @@ def test_keras_editor_reloads_and_registry_finds_it(exported, monkeypatch, tmp_p
 def test_tiled_editing_equals_whole_image_editing():
     editor = _trained_like(SpatialTransformerEditor(filters=8, context_layers=1), seed=1)
     image = natural_image(40, 72, seed=3)
-    whole = compression.edit_image(editor, image, 15, tile_size=1024)
-    tiled = compression.edit_image(editor, image, 15, tile_size=16, overlap=96)
+    whole = edit_image(editor, image, 15, tile_size=1024)
+    tiled = edit_image(editor, image, 15, tile_size=16, overlap=96)
     np.testing.assert_array_equal(tiled, whole)
     assert np.abs(whole.astype(int) - image).max() > 0
 
@@ -113,8 +112,9 @@ def test_compress_writes_a_standard_jpeg_with_the_edited_pixels(exported, monkey
     coeffs = read_jpeg(data)
     assert (coeffs.height, coeffs.width) == (48, 64)
     # The conditioning quality is clamped into the training range; the file uses quality 30.
-    edited = compression.edit_image(editor, image, 25)
+    edited = edit_image(editor, image, 25)
     assert data == compression.encode_pixels_for_test(edited, 30)
+    assert data == edit_and_encode(editor, image, 30, "libjpeg")
     plain = compression.compress(image, quality=30, editor="none")
     assert plain == compression.encode_pixels_for_test(image, 30)
     assert plain != data
@@ -164,29 +164,3 @@ def test_compress_keeps_grayscale_images_gray(exported, monkeypatch):
     gray = natural_image(24, 24)[..., :1]
     data = compression.compress(gray, quality=20)
     assert read_jpeg(data).num_components == 1
-
-
-def test_cli_compress_writes_atomically_and_never_overwrites(
-    exported, monkeypatch, tmp_path, capsys
-):
-    root, _ = exported
-    monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
-    src = tmp_path / "in.png"
-    src.write_bytes(_png(natural_image(32, 40)))
-    out = tmp_path / "out.jpg"
-    assert main(["compress", str(src), "-o", str(out), "--quality", "15"]) == 0
-    assert decode_pixels(out).shape == (32, 40, 3)
-    assert "quality 15" in capsys.readouterr().out
-    before = out.read_bytes()
-    assert main(["compress", str(src), "-o", str(out), "--editor", "none"]) == 2
-    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
-    assert main(["compress", str(src), "-o", str(src), "--overwrite"]) == 2
-    assert "input" in capsys.readouterr().err
-    assert main(["compress", str(src), "-o", str(out), "--quality", "5", "--target-bpp", "1"]) == 2
-    assert main(["compress", str(src), "-o", str(out), "--target-bpp", "0"]) == 2
-    assert main(["compress", str(tmp_path / "nope.png"), "-o", str(out)]) == 2
-    assert "no such file" in capsys.readouterr().err
-    args = ["compress", str(src), "-o", str(out), "--editor", "none", "--target-bpp", "2"]
-    assert main([*args, "--overwrite", "--encoder", "mozjpeg", "--quiet"]) == 0
-    assert 8 * os.path.getsize(out) / (32 * 40) <= 2.0
-    assert not list(tmp_path.glob(".out.jpg.*"))

@@ -7,14 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfjpeg.editors import (
-    CascadeEditor,
-    SmoothingEditor,
-    SpatialTransformerEditor,
-    averaged_sampling_grid,
-    bilinear_sample,
-    reflect_pad,
-)
+from tfjpeg.editors import CascadeEditor, SmoothingEditor, SpatialTransformerEditor
+from tfjpeg.editors.padding import reflect_pad
+from tfjpeg.editors.sampler import bilinear_sample
+from tfjpeg.editors.spatial_transformer import averaged_sampling_grid
 
 TINY_SMOOTHING = {"filters": 8}
 TINY_STN = {"filters": 8, "context_layers": 1}

@@ -11,17 +11,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tfjpeg.errors import InvalidImageError
 from tfjpeg.losses import (
-    MS_SSIM_WEIGHTS,
     VGGFeatureDistance,
     get_distance,
     l1_distance,
     l2_distance,
     ms_ssim,
     ms_ssim_loss,
-    ms_ssim_scales,
     nlpd,
     ssim,
 )
+from tfjpeg.losses.distance import MS_SSIM_WEIGHTS, ms_ssim_scales
 
 
 def _pair(height: int, width: int, sigma: float = 12.0, seed: int = 0):

@@ -13,12 +13,12 @@ from conftest import natural_image
 from tfjpeg.losses import (
     LOSS_KEYS,
     PreEditLoss,
-    auto_niqe_patch_size,
     ms_ssim_loss,
     niqe,
     nlpd,
     total_variation,
 )
+from tfjpeg.losses.preedit import auto_niqe_patch_size
 
 
 def _batch(size: int = 64, n: int = 2):

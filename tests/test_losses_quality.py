@@ -17,8 +17,8 @@ import tensorflow as tf
 from conftest import kodak_dir, natural_image
 from PIL import Image
 
-from tfjpeg.losses import NIQE, ExternalQualityModel, niqe, niqe_pristine_model, total_variation
-from tfjpeg.losses.quality import NIQE_DUPLICATE_FEATURES
+from tfjpeg.losses import NIQE, ExternalQualityModel, niqe, total_variation
+from tfjpeg.losses.quality import NIQE_DUPLICATE_FEATURES, niqe_pristine_model
 
 
 def integer_test_image(height: int, width: int) -> np.ndarray:

@@ -14,7 +14,8 @@ from test_losses_quality import SYNTHETIC_GOLDEN, integer_test_image
 
 from tfjpeg.errors import InvalidImageError, InvalidJpegError
 from tfjpeg.losses import niqe
-from tfjpeg.metrics import bpp, ms_ssim_score, niqe_score, psnr, psnr_tf, psnr_y, ssim_score
+from tfjpeg.metrics import bpp, ms_ssim_score, niqe_score, psnr, psnr_y, ssim_score
+from tfjpeg.metrics.psnr import psnr_tf
 
 
 def test_psnr_known_values_and_identical_images():
@@ -39,11 +40,22 @@ def test_psnr_y_uses_jfif_luma():
         psnr_y(a[..., :1], b[..., :1])
 
 
-def test_psnr_tf_is_differentiable():
-    x = tf.Variable(np.full((1, 8, 8, 3), 100.0, np.float32))
+def test_psnr_tf_gradient_equals_the_analytic_gradient():
+    # PSNR = 10·log10(255² / MSE), MSE = mean((x − y)²) over the n values of one image, so
+    # ∂PSNR/∂x_i = −(10 / ln 10) · 2 (x_i − y_i) / (n · MSE). Two images: each PSNR depends on its
+    # own pixels only, so the gradient of the sum is the per-image gradient.
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 255, (2, 2, 3, 3))
+    x = y + rng.choice([-1.0, 1.0], y.shape) * rng.uniform(2, 8, y.shape)
+    xv = tf.Variable(x.astype(np.float32))
     with tf.GradientTape() as tape:
-        value = psnr_tf(x, tf.zeros_like(x))
-    assert np.all(np.isfinite(tape.gradient(value, x).numpy()))
+        value = tf.reduce_sum(psnr_tf(xv, tf.constant(y, tf.float32)))
+    grad = tape.gradient(value, xv).numpy()
+    n = x[0].size
+    mse = np.mean((x - y) ** 2, axis=(1, 2, 3), keepdims=True)
+    expected = -(10.0 / math.log(10.0)) * 2.0 * (x - y) / (n * mse)
+    assert np.abs(expected).min() > 1e-3  # a real, non-zero gradient everywhere
+    np.testing.assert_allclose(grad, expected, rtol=2e-3, atol=1e-6)
 
 
 def test_metric_inputs_are_validated():

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tfjpeg._checks import check_quality
+from tfjpeg.editors.inference import ENCODERS, TRAINED_QUALITY_RANGE, edit_and_encode
 from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
 from tfjpeg.models import names
 
@@ -34,21 +35,12 @@ __all__ = [
     "CompressResult",
     "compress",
     "compress_image",
-    "edit_image",
 ]
 
 #: Editors by name; "none" encodes the image as it is.
 EDITOR_NAMES = (*names("editor"), "none")
-ENCODERS = ("libjpeg", "mozjpeg")
 #: Quality used when neither ``quality`` nor ``target_bpp`` is given (inside the training range).
 DEFAULT_QUALITY = 20
-#: The editors were trained for JPEG qualities in this range (§5); the conditioning quality given
-#: to an editor is clamped into it.
-TRAINED_QUALITY_RANGE = (8, 25)
-#: Images are edited in tiles of this side (pixels, a multiple of 8) with this overlap, so memory
-#: stays bounded; the overlap exceeds every editor's receptive field, so tiles join exactly.
-TILE_SIZE = 1024
-TILE_OVERLAP = 96
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,42 +130,6 @@ def _resolve_editor(editor: Any) -> Any:
     raise TfjpegError(f"editor must be a name, a folder or a model. Received: {editor!r}")
 
 
-def edit_image(
-    editor: Any,
-    image: np.ndarray,
-    quality: float,
-    *,
-    tile_size: int = TILE_SIZE,
-    overlap: int = TILE_OVERLAP,
-) -> np.ndarray:
-    """Run ``editor`` on one uint8 (H, W, 3) image for JPEG ``quality``; returns uint8.
-
-    Large images are processed in ``tile_size`` tiles (multiples of 8, so the spatial
-    transformer's patches stay aligned with the file's JPEG blocks) with ``overlap`` pixels of
-    context on each side; the result equals the whole-image edit.
-    """
-    import tensorflow as tf
-
-    if tile_size % 8 or overlap % 8:
-        raise ValueError(
-            "tile_size and overlap must be multiples of 8. "
-            f"Received: tile_size={tile_size}, overlap={overlap}"
-        )
-    height, width = image.shape[:2]
-    out = np.empty((height, width, 3), np.uint8)
-    q = tf.constant([float(quality)], tf.float32)
-    for y0 in range(0, height, tile_size):
-        for x0 in range(0, width, tile_size):
-            y1, x1 = min(y0 + tile_size, height), min(x0 + tile_size, width)
-            ya, xa = max(y0 - overlap, 0), max(x0 - overlap, 0)
-            yb, xb = min(y1 + overlap, height), min(x1 + overlap, width)
-            tile = tf.constant(image[ya:yb, xa:xb, :3][None].astype(np.float32))
-            edited = editor(tile, quality=q, training=False)["edited"][0].numpy()
-            edited = np.clip(np.round(edited), 0, 255).astype(np.uint8)
-            out[y0:y1, x0:x1] = edited[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
-    return out
-
-
 def _check_args(quality: Any, target_bpp: Any, encoder: str) -> None:
     if quality is not None and target_bpp is not None:
         raise ValueError(
@@ -212,28 +168,14 @@ def compress_image(
     subsampling: str = "420",
 ) -> CompressResult:
     """Like :func:`compress`, but returns a :class:`CompressResult` (bytes, quality, bpp)."""
-    from tfjpeg.io import encode_pixels
-
     _check_args(quality, target_bpp, encoder)
     pixels = _read_image(image)
-    gray = pixels.shape[-1] == 1
-    rgb = np.repeat(pixels, 3, axis=-1) if gray else pixels
     model = _resolve_editor(editor)
     height, width = pixels.shape[:2]
     edits: dict[int, np.ndarray] = {}
 
     def encode(q: int) -> bytes:
-        if model is None:
-            edited = pixels
-        else:
-            cond = int(np.clip(q, *TRAINED_QUALITY_RANGE))
-            if cond not in edits:
-                edits[cond] = edit_image(model, rgb, cond)
-            edited = edits[cond]
-            if gray:
-                mean = np.round(edited.astype(np.float32).mean(axis=-1, keepdims=True))
-                edited = mean.astype(np.uint8)
-        return encode_pixels(edited, q, subsampling=subsampling, encoder=encoder, optimize=True)
+        return edit_and_encode(model, pixels, q, encoder, subsampling=subsampling, cache=edits)
 
     def bpp(data: bytes) -> float:
         return 8.0 * len(data) / (height * width)

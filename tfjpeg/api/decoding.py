@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjpeg._checks import check_seed
+from tfjpeg._checks import check_choice, check_seed
 from tfjpeg.errors import TfjpegError
 from tfjpeg.models import names
 
@@ -47,6 +47,7 @@ def decode(
     *,
     project: bool = True,
     max_pixels: int | None = None,
+    dtype: str = "uint8",
 ) -> np.ndarray:
     """Decode a JPEG file into pixels that re-encode to the same file.
 
@@ -64,9 +65,12 @@ def decode(
             file's consistent set with clipping (:func:`tfjpeg.decoders.consistency.project`,
             :data:`PROJECTION_MARGIN` inside each bin so that uint8 rounding keeps them).
         max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
+        dtype: "uint8" (the image, clipped and rounded) or "float32": the decoding before that
+            final clipping and rounding, for measuring consistency
+            (:func:`tfjpeg.metrics.evaluation.evaluate_decoding`).
 
     Returns:
-        uint8 array (H, W, 3), or (H, W, 1) for grayscale files.
+        Array (H, W, 3), or (H, W, 1) for grayscale files, of ``dtype``.
 
     Raises:
         InvalidJpegError, UnsupportedJpegError, ImageTooLargeError: the file cannot be decoded.
@@ -77,6 +81,7 @@ def decode(
         >>> pixels = tfjpeg.decode("photo.jpg", decoder="consistent-gan", seed=3)  # doctest: +SKIP
     """
     check_seed(seed, allow_none=True)
+    check_choice(dtype, ("uint8", "float32"), "dtype")
     from tfjpeg.io import decode_pixels, read_jpeg
 
     if isinstance(decoder, str):
@@ -85,10 +90,11 @@ def decode(
         if decoder == "libjpeg":
             if seed is not None or z is not None:
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
-            return decode_pixels(jpeg, max_pixels=max_pixels)
+            return decode_pixels(jpeg, max_pixels=max_pixels).astype(dtype)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)
-    from tfjpeg.decoders import decoder_inputs, z_from_seed
+    from tfjpeg.decoders import decoder_inputs
     from tfjpeg.decoders.geometry import chroma_factors
+    from tfjpeg.explore import z_from_seed
 
     chroma_factors(coefficients.subsampling)  # UnsupportedJpegError before loading a model
     model = load_decoder_model(decoder) if isinstance(decoder, str) else decoder
@@ -103,4 +109,6 @@ def decode(
         decoded = project_image(
             decoded, coefficients, margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS
         )
+    if dtype == "float32":
+        return decoded.astype(np.float32)
     return np.clip(np.round(decoded), 0, 255).astype(np.uint8)

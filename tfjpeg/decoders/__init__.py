@@ -1,12 +1,10 @@
-"""Decoders of real JPEG files: the consistent DCT-domain decoder (Bahat & Michaeli 2021)."""
+"""Decoders of real JPEG files: the consistent DCT-domain decoder (Bahat & Michaeli 2021).
 
-from tfjpeg.decoders.consistent import (
-    NORMALIZATIONS,
-    ConsistentDecoder,
-    ConvStack,
-    random_z,
-    z_from_seed,
-)
+Building blocks (``ConvStack``) stay importable from their modules; control signals z live in
+:mod:`tfjpeg.explore`.
+"""
+
+from tfjpeg.decoders.consistent import NORMALIZATIONS, ConsistentDecoder
 from tfjpeg.decoders.critic import ConsistencyCritic
 from tfjpeg.decoders.geometry import DECODABLE_SUBSAMPLINGS, consistent_upsample
 from tfjpeg.decoders.inputs import decoder_inputs
@@ -16,9 +14,6 @@ __all__ = [
     "NORMALIZATIONS",
     "ConsistencyCritic",
     "ConsistentDecoder",
-    "ConvStack",
     "consistent_upsample",
     "decoder_inputs",
-    "random_z",
-    "z_from_seed",
 ]

@@ -28,7 +28,7 @@ from tfjpeg.jpeg import color
 from tfjpeg.jpeg.blocks import ceil_div
 from tfjpeg.jpeg.tables import component_table, validate_tables
 
-__all__ = ["NORMALIZATIONS", "ConsistentDecoder", "ConvStack", "random_z", "z_from_seed"]
+__all__ = ["NORMALIZATIONS", "ConsistentDecoder", "ConvStack"]
 
 #: Normalization layers the conv stacks can use (the paper: batch for ψ, layer for the critic).
 NORMALIZATIONS = ("batch", "layer", "none")
@@ -159,36 +159,6 @@ class ConvStack(keras.layers.Layer):
             spectral=self.spectral,
         )
         return config
-
-
-def z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
-    """The per-channel constant control signal of a seed: z ~ U[−1, 1]^64 on an (hb, wb) grid.
-
-    This is the paper's random z of the adversarial phase (appendix E); z = 0 is the neutral,
-    pre-exploration decoding. Stateless (``tf.random.stateless_uniform``), so the Python API and
-    the SavedModel give the same z for the same seed.
-
-    Returns:
-        float32 (block_height, block_width, 64).
-    """
-    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-    values = tf.random.stateless_uniform([1, 1, 64], seed=key, minval=-1.0, maxval=1.0)
-    return tf.broadcast_to(values, tf.stack([block_height, block_width, 64]))
-
-
-def random_z(
-    num_images: int, block_height: int, block_width: int, seed: int | None = None
-) -> tf.Tensor:
-    """A batch of per-channel constant control signals, image i from seed ``seed + i``.
-
-    With ``seed=None`` the seeds are drawn at random. See :func:`z_from_seed`.
-
-    Returns:
-        float32 (num_images, block_height, block_width, 64).
-    """
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-    return tf.stack([z_from_seed(seed + i, block_height, block_width) for i in range(num_images)])
 
 
 @keras.saving.register_keras_serializable(package="tfjpeg")

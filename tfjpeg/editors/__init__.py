@@ -2,25 +2,24 @@
 
 Every editor is a Keras model called as ``editor(images, quality=..., training=...)`` on float
 RGB (N, H, W, 3) in [0, 255] of any size, returning a dict whose ``"edited"`` entry is the image
-to hand to a standard JPEG encoder.
+to hand to a standard JPEG encoder; :func:`edit_and_encode` runs one on a whole image and hands
+the result to libjpeg-turbo or mozjpeg. Building blocks (``ReflectConv2D``, ``reflect_pad``,
+``pad_to_multiple``, ``bilinear_sample``, ``averaged_sampling_grid``) stay importable from their
+modules.
 """
 
 from tfjpeg.editors.cascade import CascadeEditor
-from tfjpeg.editors.padding import pad_to_multiple, reflect_pad
-from tfjpeg.editors.sampler import bilinear_sample
-from tfjpeg.editors.smoothing import ReflectConv2D, SmoothingEditor
-from tfjpeg.editors.spatial_transformer import SpatialTransformerEditor, averaged_sampling_grid
+from tfjpeg.editors.inference import edit_and_encode, edit_image
+from tfjpeg.editors.smoothing import SmoothingEditor
+from tfjpeg.editors.spatial_transformer import SpatialTransformerEditor
 
 __all__ = [
     "EDITOR_CLASSES",
     "CascadeEditor",
-    "ReflectConv2D",
     "SmoothingEditor",
     "SpatialTransformerEditor",
-    "averaged_sampling_grid",
-    "bilinear_sample",
-    "pad_to_multiple",
-    "reflect_pad",
+    "edit_and_encode",
+    "edit_image",
 ]
 
 #: Editor kind (as in configs and the CLI) → class.

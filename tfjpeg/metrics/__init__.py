@@ -2,24 +2,27 @@
 
 The image metrics take numpy arrays or tensors, (H, W, C) or (N, H, W, C), any real dtype, in
 [0, 255], and return a float (one image) or a numpy array (a batch). They run the same TF ops as
-the losses in ``tfjpeg.losses`` (``psnr_tf``/``psnr_y_tf`` are the differentiable forms).
+the losses in ``tfjpeg.losses`` (the differentiable forms ``psnr_tf``/``psnr_y_tf`` are in
+``tfjpeg.metrics.psnr``). :func:`evaluate_compression` and :func:`evaluate_decoding` are the one
+evaluation path (edit → encode → decode → measure; decode → measure).
 """
 
 from tfjpeg.metrics.bd_rate import BDRateError, bd_rate
 from tfjpeg.metrics.bpp import bpp
+from tfjpeg.metrics.evaluation import evaluate_compression, evaluate_decoding
 from tfjpeg.metrics.niqe import niqe_score
-from tfjpeg.metrics.psnr import psnr, psnr_tf, psnr_y, psnr_y_tf
+from tfjpeg.metrics.psnr import psnr, psnr_y
 from tfjpeg.metrics.ssim import ms_ssim_score, ssim_score
 
 __all__ = [
     "BDRateError",
     "bd_rate",
     "bpp",
+    "evaluate_compression",
+    "evaluate_decoding",
     "ms_ssim_score",
     "niqe_score",
     "psnr",
-    "psnr_tf",
     "psnr_y",
-    "psnr_y_tf",
     "ssim_score",
 ]

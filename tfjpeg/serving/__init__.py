@@ -1,5 +1,10 @@
-"""SavedModel export with serving signatures (TF Serving: stock TF ops only)."""
+"""SavedModel export with serving signatures (TF Serving: stock TF ops only).
 
-from tfjpeg.serving.editors import EditorModule, export_editor, load_keras_editor
+The ``tf.Module`` wrappers (``EditorModule``, ``DecoderServingModule``) stay importable from
+``tfjpeg.serving.editors`` / ``tfjpeg.serving.decoders``.
+"""
 
-__all__ = ["EditorModule", "export_editor", "load_keras_editor"]
+from tfjpeg.serving.decoders import export_decoder, load_decoder
+from tfjpeg.serving.editors import export_editor, load_keras_editor
+
+__all__ = ["export_decoder", "export_editor", "load_decoder", "load_keras_editor"]

@@ -27,8 +27,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfjpeg.decoders.consistent import ConsistentDecoder, z_from_seed
+from tfjpeg.decoders.consistent import ConsistentDecoder
 from tfjpeg.errors import ModelNotFoundError
+from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
 from tfjpeg.jpeg.layout import LAYOUTS
 

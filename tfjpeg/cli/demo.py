@@ -7,11 +7,13 @@ with jpeglib), and the PSNR of DiffJPEG's decoded pixels against libjpeg-turbo's
 when identical). It writes ``demo_side_by_side.png`` and ``demo_results.json`` into the output
 folder, each atomically (a temporary file in the same folder, then a rename).
 
-TensorFlow is imported only when :func:`run_demo` runs.
+TensorFlow (and the JPEG readers) are imported only when :func:`run_demo` runs, so building
+the ``tfjpeg`` parser stays fast. The command line is :func:`add_parser` / :func:`run`.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import math
@@ -27,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tfjpeg._checks import check_quality, check_seed
+from tfjpeg.cli.main import EXIT_OK, qualities_type, seed_type, size_type, subsampling_type
 from tfjpeg.data.synthetic import MAX_SIDE, MIN_SIDE
 from tfjpeg.data.synthetic import make_test_chart as make_chart
 from tfjpeg.errors import TfjpegError
@@ -40,9 +43,10 @@ __all__ = [
     "JSON_NAME",
     "PNG_NAME",
     "SUBSAMPLINGS",
+    "add_parser",
     "format_table",
     "print_table",
-    "psnr",
+    "run",
     "run_demo",
 ]
 
@@ -53,7 +57,7 @@ PNG_NAME = "demo_side_by_side.png"
 JSON_NAME = "demo_results.json"
 
 #: Chroma subsampling names the demo accepts.
-SUBSAMPLINGS = CODEC_SUBSAMPLINGS
+SUBSAMPLINGS = CODEC_SUBSAMPLINGS  # the subsampling names the demo accepts
 
 # Chart windows shown in the side-by-side image, as fractions (top, left, height, width) of the
 # chart: the text banner and digits, the Siemens star, the gray ramps and the noise texture.
@@ -65,10 +69,11 @@ _CROPS = (
 )
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB of two same-shaped images; ``inf`` when identical."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0.0 else 10.0 * math.log10(peak**2 / mse)
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`tfjpeg.metrics.psnr` in float64 (``inf`` when identical)."""
+    from tfjpeg.metrics import psnr
+
+    return psnr(np.asarray(a, np.float64), np.asarray(b, np.float64))
 
 
 def _agreement(ours: Sequence[np.ndarray], theirs: Sequence[np.ndarray]) -> float:
@@ -101,6 +106,7 @@ def _prepare_out_dir(out_dir: Path) -> Path:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically, replacing an earlier demo output of that name."""
+
     if path.exists() and not path.is_file():
         raise TfjpegError(f"refusing to replace '{path}': it is not a regular file")
     try:
@@ -257,6 +263,7 @@ def run_demo(
     log(f"tfjpeg demo: drawing the {height}x{width} test chart (seed {seed})")
     chart = make_chart(height, width, seed)
 
+
     log(f"tfjpeg demo: libjpeg-turbo (Pillow) at quality {', '.join(map(str, qualities))}")
     files = [encode_pixels(chart, q, subsampling=subsampling) for q in qualities]
     libjpeg = [decode_pixels(data) for data in files]
@@ -284,17 +291,17 @@ def run_demo(
             "quality": q,
             "bytes": len(files[i]),
             "bpp": round(8.0 * len(files[i]) / (height * width), 4),
-            "psnr_jpeg_db": _json_number(psnr(libjpeg[i], chart)),
+            "psnr_jpeg_db": _json_number(_psnr(libjpeg[i], chart)),
             "coefficient_agreement_percent": round(_agreement(ours, file_coefs[i]), 4),
-            "diffjpeg_hard_psnr_vs_libjpeg_db": _json_number(psnr(hard_decoded[i], libjpeg[i])),
+            "diffjpeg_hard_psnr_vs_libjpeg_db": _json_number(_psnr(hard_decoded[i], libjpeg[i])),
             "diffjpeg_hard_max_abs_diff": float(
                 np.max(np.abs(hard_decoded[i] - libjpeg[i].astype(np.float32)))
             ),
-            "diffjpeg_poly3_psnr_vs_libjpeg_db": _json_number(psnr(poly3_decoded[i], libjpeg[i])),
+            "diffjpeg_poly3_psnr_vs_libjpeg_db": _json_number(_psnr(poly3_decoded[i], libjpeg[i])),
         }
         results.append(row)
         log(
-            f"tfjpeg demo: q={q}: {row['bpp']:.3f} bpp, {psnr(libjpeg[i], chart):.2f} dB, "
+            f"tfjpeg demo: q={q}: {row['bpp']:.3f} bpp, {_psnr(libjpeg[i], chart):.2f} dB, "
             f"coefficients {row['coefficient_agreement_percent']:.3f}% identical"
         )
 
@@ -340,3 +347,69 @@ def print_table(doc: dict[str, Any], stream: TextIO | None = None) -> None:
         file=stream,
     )
     print(format_table(doc["results"], infinity=_inf_text(stream)), file=stream)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    """Adds the ``demo`` subparser (handler :func:`run`)."""
+    parser = subparsers.add_parser(
+        name,
+        help="compare libjpeg-turbo and DiffJPEG on a generated test chart",
+        description=(
+            "Compress tfjpeg's test chart with libjpeg-turbo (Pillow) and with DiffJPEG at each "
+            "quality; print bits per pixel, PSNR, DiffJPEG/libjpeg coefficient agreement and "
+            f"decode PSNR; write {PNG_NAME} and {JSON_NAME} into --out."
+        ),
+    )
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help=f"output folder, created if missing (default: ./{DEFAULT_OUT_DIR})",
+    )
+    parser.add_argument(
+        "--qualities",
+        type=qualities_type,
+        default=list(DEFAULT_QUALITIES),
+        metavar="Q,Q,...",
+        help="comma-separated JPEG qualities in [1, 100] (default: "
+        + ",".join(map(str, DEFAULT_QUALITIES))
+        + ")",
+    )
+    parser.add_argument(
+        "--subsampling",
+        type=subsampling_type,
+        default="420",
+        metavar="{444,422,420}",
+        help="chroma subsampling (default: 420)",
+    )
+    parser.add_argument(
+        "--size",
+        type=size_type,
+        default=DEFAULT_SIZE,
+        metavar="HxW",
+        help=f"test chart size in pixels, each side in [{MIN_SIDE}, {MAX_SIDE}] "
+        f"(default: {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
+    )
+    parser.add_argument(
+        "--seed", type=seed_type, default=0, help="seed of the chart's noise texture (default: 0)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only the table")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs :func:`run_demo` with the parsed arguments and prints the table."""
+    log = (lambda line: None) if args.quiet else None
+    doc = run_demo(
+        out_dir=args.out,
+        qualities=args.qualities,
+        subsampling=args.subsampling,
+        size=args.size,
+        seed=args.seed,
+        log=log,
+    )
+    print_table(doc)
+    return EXIT_OK

@@ -1,0 +1,62 @@
+"""``tfjpeg decode``: consistent decoding from the command line (tfjpeg/cli/decode.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import natural_image, pillow_jpeg
+from PIL import Image
+
+import tfjpeg
+from tfjpeg.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def jpeg_bytes() -> bytes:
+    return pillow_jpeg(natural_image(48, 64, seed=8), 10, "420")
+
+
+def test_cli_decode_writes_pngs_and_protects_the_input(tmp_path, jpeg_bytes, capsys):
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes)
+    out = tmp_path / "out.png"
+    assert main(["decode", str(src), "-o", str(out), "--quiet"]) == 0
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(out)), tfjpeg.decode(jpeg_bytes, decoder="consistent-l1")
+    )
+    assert main(["decode", str(src), "-o", str(out)]) == 2  # exists, no --overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["decode", str(src), "-o", str(tmp_path / "x.jpg")]) == 2
+    assert main(["decode", str(tmp_path / "missing.jpg"), "-o", str(out)]) == 2
+    disguised = tmp_path / "photo.png"  # a JPEG named .png: never overwritten
+    disguised.write_bytes(jpeg_bytes)
+    assert main(["decode", str(disguised), "-o", str(disguised), "--overwrite"]) == 2
+    assert disguised.read_bytes() == jpeg_bytes
+    samples = tmp_path / "s.png"
+    argv = ["decode", str(src), "-o", str(samples), "--samples", "2", "--seed", "5", "--quiet"]
+    assert main(argv) == 0
+    a = np.asarray(Image.open(tmp_path / "s_0.png"))
+    b = np.asarray(Image.open(tmp_path / "s_1.png"))
+    assert a.shape == b.shape == (48, 64, 3)
+    assert main(["decode", str(src), "-o", str(out), "--decoder", "libjpeg", "--seed", "1"]) == 2
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8garbage")
+    assert main(["decode", str(bad), "-o", str(tmp_path / "bad.png")]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--samples", "0"], "samples must be an integer in [1, 64], got 0"),
+        (["--samples", "65"], "got 65"),
+        (["--seed", "x"], "seed must be a non-negative integer, got 'x'"),
+        (["--decoder", "blur"], "invalid choice: 'blur'"),
+    ],
+)
+def test_decode_bad_arguments_exit_2_with_one_error_line(args, fragment, tmp_path, capsys):
+    assert main(["decode", "in.jpg", "-o", str(tmp_path / "o.png"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tfjpeg: error: ") and fragment in err[0]

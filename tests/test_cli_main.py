@@ -1,0 +1,111 @@
+"""The ``tfjpeg`` command line itself (tfjpeg/cli/main.py): parsing, errors, help, ``-m``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tfjpeg
+from tfjpeg.cli import build_parser, main
+from tfjpeg.cli.main import COMMANDS, bounded_int, qualities_type
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tfjpeg: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["demo", "--qualities", "0"], "quality must be an integer in [1, 100], got 0"),
+        (["demo", "--qualities", "101"], "got 101"),
+        (["demo", "--qualities", "abc"], "got 'abc'"),
+        (["demo", "--qualities", "10,,x"], "got 'x'"),
+        (["demo", "--qualities", ","], "expected comma-separated qualities"),
+        (["demo", "--subsampling", "411"], "unknown subsampling '411'; supported: 444, 422, 420"),
+        (["demo", "--size", "16x16"], "height must be in [32, 8192], got 16"),
+        (["demo", "--size", "large"], "size must be HEIGHTxWIDTH"),
+        (["demo", "--seed", "-3"], "seed must be a non-negative integer"),
+        (["demo", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["explode"], "invalid choice: 'explode'"),
+        ([], "missing command; choose one of: demo"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_error_line(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    assert fragment in _error_line(capsys)
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"tfjpeg {tfjpeg.__version__}"
+    assert main(["--help"]) == 0
+    assert "demo" in capsys.readouterr().out
+    assert main(["demo", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    for option in ("--out", "--qualities", "--subsampling", "--size", "--seed"):
+        assert option in help_text
+
+
+@pytest.mark.slow
+def test_python_dash_m_tfjpeg_reports_bad_quality_without_traceback() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfjpeg", "demo", "--qualities", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "tfjpeg: error: argument --qualities: quality must be" in proc.stderr
+
+
+def test_help_lists_every_command_with_its_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("demo", "compress", "decode"):
+        assert name in out
+    assert "pre-edit an image" in out and "consistent learned decoder" in out
+    assert list(COMMANDS) == ["demo", "compress", "decode"]
+    for name in COMMANDS:
+        assert main([name, "--help"]) == 0
+        assert f"usage: tfjpeg {name}" in capsys.readouterr().out
+
+
+def test_one_integer_check_serves_qualities_seeds_and_counts() -> None:
+    samples = bounded_int("samples", 1, 64)
+    assert samples(" 7 ") == 7
+    for bad, message in (("0", "got 0"), ("65", "got 65"), ("x", "got 'x'")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            samples(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="non-negative integer, got '-1'"):
+        bounded_int("seed", 0)("-1")
+    assert qualities_type("10, 90,") == [10, 90]
+
+
+def test_build_parser_parses_without_running_anything() -> None:
+    args = build_parser().parse_args(["decode", "in.jpg", "-o", "out.png", "--samples", "3"])
+    assert (args.command, args.samples, args.seed, args.decoder) == (
+        "decode",
+        3,
+        None,
+        "consistent-l1",
+    )
+    assert callable(args.handler)

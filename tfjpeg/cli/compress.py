@@ -1,0 +1,98 @@
+"""``tfjpeg compress``: pre-edit an image with a learned editor and write a standard JPEG."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from tfjpeg.cli.main import (
+    EXIT_OK,
+    check_output,
+    quality_type,
+    subsampling_type,
+    target_bpp_type,
+)
+from tfjpeg.errors import TfjpegError
+from tfjpeg.models import names
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    """Adds the ``compress`` subparser (handler :func:`run`)."""
+    parser = subparsers.add_parser(
+        name,
+        help="pre-edit an image with a learned editor and write a standard JPEG",
+        description=(
+            "Edit the image with a pre-editing network (Talebi et al. 2020) and encode it with "
+            "libjpeg-turbo or mozjpeg. The output is an ordinary JPEG any viewer opens. With "
+            "--target-bpp the largest quality whose file fits is searched. The input file is "
+            "never overwritten; the output is written atomically."
+        ),
+    )
+    parser.add_argument("input", metavar="IN", help="input image (PNG, JPEG, ...)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output .jpg")
+    parser.add_argument(
+        "--editor",
+        choices=(*names("editor"), "none"),
+        default="smoothing",
+        help="pre-editing network (default: smoothing; none = plain encoder)",
+    )
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument(
+        "--quality", type=quality_type, default=None, metavar="Q", help="JPEG quality (default: 20)"
+    )
+    rate.add_argument(
+        "--target-bpp",
+        type=target_bpp_type,
+        default=None,
+        metavar="B",
+        help="largest quality whose file has at most B bits per pixel",
+    )
+    parser.add_argument(
+        "--encoder",
+        choices=("libjpeg", "mozjpeg"),
+        default="libjpeg",
+        help="JPEG encoder (default: libjpeg = libjpeg-turbo, optimized Huffman tables)",
+    )
+    parser.add_argument(
+        "--subsampling",
+        type=subsampling_type,
+        default="420",
+        metavar="{444,422,420}",
+        help="chroma subsampling (default: 420)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compresses ``args.input`` into ``args.output``; returns the exit status."""
+    from tfjpeg.errors import InvalidImageError
+
+    if not os.path.isfile(args.input):
+        raise InvalidImageError(f"{args.input}: no such file.")
+    check_output(args.input, args.output, args.overwrite)
+    from tfjpeg.api.compression import compress_image
+    from tfjpeg.io import save_bytes_atomic
+
+    result = compress_image(
+        args.input,
+        quality=args.quality,
+        target_bpp=args.target_bpp,
+        editor=args.editor,
+        encoder=args.encoder,
+        subsampling=args.subsampling,
+    )
+    try:
+        save_bytes_atomic(args.output, result.jpeg, overwrite=args.overwrite, source=args.input)
+    except (OSError, ValueError) as err:
+        raise TfjpegError(f"cannot write {args.output}: {err}") from None
+    if not args.quiet:
+        print(
+            f"{args.output}: {result.width}x{result.height}, quality {result.quality}, "
+            f"{len(result.jpeg)} bytes, {result.bpp:.4f} bpp (editor {args.editor}, "
+            f"encoder {args.encoder})"
+        )
+    return EXIT_OK

@@ -1,0 +1,240 @@
+"""The ``tfjpeg`` command line: parser assembly, error handling and the shared argument types.
+
+Each command lives in its own module (``tfjpeg/cli/<command>.py``) with an
+``add_parser(subparsers, name)`` function that builds its subparser and sets a
+``handler(args) -> int``. :func:`main` parses, runs the handler, and turns every
+:class:`tfjpeg.errors.TfjpegError` and usage error into one line ``tfjpeg: error: <message>`` on
+stderr with exit status 2. Command modules import their heavy modules (TensorFlow) inside their
+handlers, so ``tfjpeg --help`` stays fast.
+
+Example:
+    $ tfjpeg demo --out /tmp/tfjpeg_demo --qualities 10,30,50,90 --subsampling 420
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from tfjpeg.errors import TfjpegError
+from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS
+
+__all__ = [
+    "COMMANDS",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "bounded_int",
+    "build_parser",
+    "check_output",
+    "main",
+    "qualities_type",
+    "quality_type",
+    "seed_type",
+    "size_type",
+    "subsampling_type",
+    "target_bpp_type",
+]
+
+PROG = "tfjpeg"
+EXIT_OK = 0
+#: Exit status for bad arguments and for every ``TfjpegError`` (bad input, unwritable output).
+EXIT_USAGE = 2
+
+_MIN_SIDE, _MAX_SIDE = 32, 8192  # tfjpeg.data.synthetic.MIN_SIDE/MAX_SIDE (kept import-free)
+SUBSAMPLINGS = CODEC_SUBSAMPLINGS
+
+#: Command name → module (under ``tfjpeg.cli``) whose ``add_parser`` builds its subparser.
+COMMANDS: dict[str, str] = {
+    "demo": "tfjpeg.cli.demo",
+    "compress": "tfjpeg.cli.compress",
+    "decode": "tfjpeg.cli.decode",
+}
+
+
+class _UsageError(Exception):
+    """Raised instead of argparse's print-usage-and-exit, so :func:`main` can return 2."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+
+
+class _ParserExitError(Exception):
+    """Raised instead of ``sys.exit`` by ``--help`` and ``--version``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting (so ``main`` returns an int)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, self.prog)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise _ParserExitError(status)
+
+
+# ----------------------------------------------------------------------------- argument types
+
+
+def bounded_int(
+    name: str, low: int, high: int | None = None, *, article: str = "an"
+) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high] (no upper bound when ``high`` is None).
+
+    The one integer check of the CLI (qualities, seeds, sample counts); its message reads
+    "<name> must be an integer in [low, high], got ..." or, without ``high`` and with
+    ``low == 0``, "<name> must be a non-negative integer, got ...".
+    """
+    if high is None:
+        what = "a non-negative integer" if low == 0 else f"an integer >= {low}"
+    else:
+        what = f"{article} integer in [{low}, {high}]"
+
+    def parse(text: str) -> int:
+        stripped = text.strip()
+        try:
+            value = int(stripped)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {stripped!r}") from None
+        if value < low or (high is not None and value > high):
+            shown = value if high is not None else repr(text)
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, got {shown}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+quality_type = bounded_int("quality", 1, 100)
+seed_type = bounded_int("seed", 0)
+
+
+def qualities_type(text: str) -> list[int]:
+    """Comma-separated JPEG qualities, each checked by :data:`quality_type`."""
+    parts = [p for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated qualities, got {text!r}")
+    return [quality_type(p) for p in parts]
+
+
+def subsampling_type(text: str) -> str:
+    """Chroma subsampling "444", "422" or "420" (colons allowed: "4:2:0")."""
+    name = text.strip().replace(":", "")
+    if name not in SUBSAMPLINGS:
+        raise argparse.ArgumentTypeError(
+            f"unknown subsampling {text!r}; supported: {', '.join(SUBSAMPLINGS)}"
+        )
+    return name
+
+
+def size_type(text: str) -> tuple[int, int]:
+    """``HEIGHTxWIDTH``, each side in [32, 8192]."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 512x768, got {text!r}")
+    height, width = int(match.group(1)), int(match.group(2))
+    for name, value in (("height", height), ("width", width)):
+        if not _MIN_SIDE <= value <= _MAX_SIDE:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be in [{_MIN_SIDE}, {_MAX_SIDE}], got {value}"
+            )
+    return height, width
+
+
+def target_bpp_type(text: str) -> float:
+    """A target size in bits per pixel, in (0, 24]."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 24.0:
+        raise argparse.ArgumentTypeError(
+            f"target bpp must be a number in (0, 24], got {text.strip()!r}"
+        )
+    return value
+
+
+def check_output(source: str, output: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse to replace the input file, and an existing output unless ``--overwrite``."""
+    if not os.path.exists(output):
+        return
+    if os.path.samefile(source, output):
+        raise TfjpegError(f"refusing to overwrite the input {source!r}; choose another -o.")
+    if not overwrite:
+        raise TfjpegError(f"{output} exists; pass --overwrite to replace it.")
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tfjpeg`` argument parser with one subparser per command (:data:`COMMANDS`).
+
+    Returns:
+        A parser whose errors raise instead of exiting; use :func:`main` to run commands.
+    """
+    from tfjpeg import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Differentiable JPEG that matches libjpeg; learned pre-editing (compress) and "
+            "consistent decoding (decode) around standard JPEG files."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(subparsers, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``tfjpeg`` command line.
+
+    Args:
+        argv: arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status: 0 on success, 2 on bad arguments or a ``TfjpegError`` (reported as one
+        line ``tfjpeg: error: ...`` on stderr), 130 when interrupted.
+
+    Example:
+        >>> main(["demo", "--size", "64x96", "--qualities", "10,90", "--out", "/tmp/d"])
+        0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except _ParserExitError as exc:
+        return exc.status
+    except _UsageError as exc:
+        return _fail(f"{exc.message} (see '{exc.prog} --help')")
+    if args.command is None:
+        choices = ", ".join(COMMANDS)
+        return _fail(f"missing command; choose one of: {choices} (see '{PROG} --help')")
+    try:
+        return int(args.handler(args))
+    except TfjpegError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
