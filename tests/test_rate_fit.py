@@ -13,7 +13,7 @@ from PIL import Image
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # trainers/ is not installed with the package
 
-from trainers import fit_rate_predictor
+from trainers.rate import fit as rate_fit
 
 
 def test_fit_writes_parameters_that_load_into_the_predictor(tmp_path):
@@ -26,7 +26,7 @@ def test_fit_writes_parameters_that_load_into_the_predictor(tmp_path):
         "--train-dir", str(train), "--crops", "6", "--crop-size", "32", "--deadzone-steps", "3",
         "--factorized-steps", "2", "--factorized-batch", "8", "--no-savedmodel", "--out", str(out),
     ]  # fmt: skip
-    assert fit_rate_predictor.main(argv) == 0
+    assert rate_fit.main(argv) == 0
     params = json.loads((out / "rate_predictor.json").read_text())
     assert set(params["jpeg"]) == {"libjpeg", "libjpeg-optimize", "mozjpeg"}
     # libjpeg-turbo coefficients are exact: the fitted correction stays at the identity
@@ -44,4 +44,4 @@ def test_fit_writes_parameters_that_load_into_the_predictor(tmp_path):
 
 def test_bad_arguments_are_rejected():
     with pytest.raises(SystemExit):
-        fit_rate_predictor.main(["--crop-size", "30"])
+        rate_fit.main(["--crop-size", "30"])

@@ -1,5 +1,18 @@
-"""Losses of the pre-editing objective (eq. 5 of Talebi et al. 2020): distances, quality terms."""
+"""Losses of the pre-editing objective (eq. 5 of Talebi et al. 2020): distances, quality terms;
+and the adversarial losses of the decoders (:mod:`tfjpeg.losses.adversarial`)."""
 
+from tfjpeg.losses.adversarial import (
+    adam_z_step,
+    gradient_penalty,
+    map_loss,
+    ns_critic_loss,
+    ns_generator_loss,
+    optimal_z,
+    r1_penalty,
+    range_loss,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
 from tfjpeg.losses.distance import (
     DISTANCES,
     MS_SSIM_WEIGHTS,
@@ -32,10 +45,13 @@ __all__ = [
     "ExternalQualityModel",
     "PreEditLoss",
     "VGGFeatureDistance",
+    "adam_z_step",
     "auto_niqe_patch_size",
     "get_distance",
+    "gradient_penalty",
     "l1_distance",
     "l2_distance",
+    "map_loss",
     "ms_ssim",
     "ms_ssim_loss",
     "ms_ssim_scales",
@@ -43,6 +59,13 @@ __all__ = [
     "niqe_features",
     "niqe_pristine_model",
     "nlpd",
+    "ns_critic_loss",
+    "ns_generator_loss",
+    "optimal_z",
+    "r1_penalty",
+    "range_loss",
     "ssim",
     "total_variation",
+    "wgan_critic_loss",
+    "wgan_generator_loss",
 ]

@@ -16,7 +16,7 @@ written as JSON next to a SavedModel:
 
 Usage::
 
-    python -m trainers.fit_rate_predictor [--crops 320] [--out saved_models/rate_predictor/1]
+    python -m trainers.rate.fit [--crops 320] [--out saved_models/rate_predictor/1]
 
 Runs in about ten minutes on one CPU core; prints a validation table (MAPE on held-out crops).
 """
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENCODE_SETTINGS = {  # encoder name → tfjpeg.io.encode_pixels keyword arguments
     "libjpeg": {"encoder": "libjpeg", "optimize": False},
     "libjpeg-optimize": {"encoder": "libjpeg", "optimize": True},
