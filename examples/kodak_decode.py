@@ -12,7 +12,7 @@ Every Kodak image is compressed with libjpeg-turbo (Pillow, 4:2:0) at each quali
 
 Measured: PSNR-RGB and PSNR-Y against the original, consistency (fraction of re-quantized
 coefficients equal to the file's, and consistency RMSE in gray levels; float and uint8, see
-:func:`tfjpeg.jpeg.consistency.consistency_report`), NIQE (:func:`tfjpeg.metrics.niqe_score`;
+:func:`tfjpeg.decoders.consistency.consistency_report`), NIQE (:func:`tfjpeg.metrics.niqe_score`;
 the originals' NIQE is reported too), the mean per-pixel standard deviation over ``--samples``
 z draws (GAN, on the first ``--z-images`` images), and decoding seconds per megapixel.
 
@@ -44,8 +44,8 @@ sys.path.insert(0, str(REPO))
 from tfjpeg.api.decoding import PROJECTION_ITERATIONS, PROJECTION_MARGIN, load_decoder_model  # noqa: E402
 from tfjpeg.data.folders import dataset_dir, iter_images  # noqa: E402
 from tfjpeg.decoders import decoder_inputs, z_from_seed  # noqa: E402
+from tfjpeg.decoders.consistency import consistency_report, project  # noqa: E402
 from tfjpeg.io import decode_pixels, encode_pixels, read_jpeg  # noqa: E402
-from tfjpeg.jpeg.consistency import consistency_report, project  # noqa: E402
 from tfjpeg.metrics import niqe_score, psnr, psnr_y  # noqa: E402
 
 QUALITIES = (5, 10, 20, 30, 40)

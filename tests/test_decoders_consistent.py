@@ -9,10 +9,10 @@ import tensorflow as tf
 from conftest import natural_image, pillow_jpeg
 
 from tfjpeg.decoders import ConsistentDecoder, consistent_upsample, decoder_inputs, random_z
+from tfjpeg.decoders.consistency import consistency_report
 from tfjpeg.errors import UnsupportedJpegError
 from tfjpeg.io import read_jpeg
 from tfjpeg.jpeg import color, sampling
-from tfjpeg.jpeg.consistency import consistency_report
 
 TINY = {"luma_width": 8, "luma_depth": 2, "chroma_width": 8, "chroma_depth": 1}
 

@@ -14,9 +14,9 @@ import tfjpeg
 from tfjpeg.api.decoding import load_decoder_model
 from tfjpeg.cli import main
 from tfjpeg.decoders import ConsistentDecoder, decoder_inputs
+from tfjpeg.decoders.consistency import consistency_report
 from tfjpeg.errors import InvalidJpegError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
-from tfjpeg.jpeg.consistency import consistency_report
 from tfjpeg.models import model_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -14,12 +14,9 @@ from PIL import Image
 from tfjpeg.errors import InvalidImageError
 from tfjpeg.io import JpegCoefficients, encode_coefficients, read_jpeg
 from tfjpeg.jpeg import (
-    ROUNDING_MODES,
     DiffJPEG,
-    apply_rounding,
     decode,
     quality_tables,
-    straight_through,
 )
 
 
@@ -164,17 +161,6 @@ def test_ste_forward_equals_hard_and_its_gradient_is_the_identity_on_coefficient
     np.testing.assert_allclose(g_ste.numpy(), tape2.gradient(float_sum, image).numpy(), atol=1e-6)
 
 
-def test_poly3_rounding_is_cubic_around_integers_in_value_and_gradient():
-    x = tf.constant([0.2, -0.2, 1.4, 2.5, -3.6])
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        got = apply_rounding(x, "poly3")
-    r = np.array([0.0, -0.0, 1.0, 3.0, -4.0])  # ties away from zero, as libjpeg
-    np.testing.assert_allclose(got.numpy(), r + (x.numpy() - r) ** 3, atol=1e-6)
-    grad = tape.gradient(got, x).numpy()
-    np.testing.assert_allclose(grad, 3 * (x.numpy() - r) ** 2, atol=1e-5)
-
-
 def test_noise_rounding_stays_within_half_a_step():
     image = tf.constant(natural_image(16, 16)[None], tf.float32)
     out = DiffJPEG(rounding="noise")(image, quality=40)
@@ -290,20 +276,6 @@ def test_wrong_image_shape_raises_a_tfjpeg_error():
         DiffJPEG()(tf.zeros([8, 8, 3]))
     with pytest.raises(InvalidImageError, match="shape"):
         DiffJPEG()(tf.zeros([1, 8, 8, 4]))
-
-
-def test_rounding_modes_constant_lists_every_mode():
-    assert set(ROUNDING_MODES) == {"hard", "poly3", "ste", "noise"}
-
-
-def test_straight_through_value_is_bit_exact_and_gradient_is_the_surrogates():
-    surrogate = tf.random.stateless_uniform([10000], seed=[9, 9], minval=-300, maxval=300)
-    forward = tf.round(surrogate * 1.37)
-    with tf.GradientTape() as tape:
-        tape.watch(surrogate)
-        out = straight_through(forward, 3.0 * surrogate)
-    np.testing.assert_array_equal(out.numpy(), forward.numpy())
-    np.testing.assert_array_equal(tape.gradient(out, surrogate).numpy(), np.full(10000, 3.0))
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,14 @@ import tensorflow as tf
 from conftest import natural_image
 
 from tfjpeg.io import encode_pixels, read_jpeg
-from tfjpeg.rate import (
+from tfjpeg.jpeg.tables import mozjpeg_quality_tables
+from tfjpeg.rate.huffman import (
     STANDARD_AC_LENGTHS,
     STANDARD_DC_LENGTHS,
-    entropy_coded_bits,
-    mozjpeg_quality_tables,
     optimal_code_lengths,
     scan_statistics,
-    symbol_statistics,
 )
+from tfjpeg.rate.jpeg_bits import entropy_coded_bits, symbol_statistics
 
 
 def _coefficients(data: bytes) -> tuple[tf.Tensor, ...]:

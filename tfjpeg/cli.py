@@ -19,7 +19,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from tfjpeg.errors import TfjpegError
+from tfjpeg._checks import check_quality
+from tfjpeg.errors import InvalidArgumentError, TfjpegError
+from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS
 from tfjpeg.models import names
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -30,7 +32,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 _MIN_SIDE, _MAX_SIDE = 32, 8192  # tfjpeg.data.synthetic.MIN_SIDE/MAX_SIDE (kept import-free)
-_SUBSAMPLINGS = ("444", "422", "420")
+_SUBSAMPLINGS = CODEC_SUBSAMPLINGS
 
 
 class _UsageError(Exception):
@@ -72,9 +74,12 @@ def _quality(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"quality must be an integer in [1, 100], got {text.strip()!r}"
         ) from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"quality must be an integer in [1, 100], got {value}")
-    return value
+    try:
+        return check_quality(value)
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError(
+            f"quality must be an integer in [1, 100], got {value}"
+        ) from None
 
 
 def _qualities(text: str) -> list[int]:

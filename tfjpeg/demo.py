@@ -26,10 +26,12 @@ from typing import Any, TextIO
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tfjpeg._checks import check_quality, check_seed
 from tfjpeg.data.synthetic import MAX_SIDE, MIN_SIDE
 from tfjpeg.data.synthetic import make_test_chart as make_chart
 from tfjpeg.errors import TfjpegError
-from tfjpeg.io.files import decode_pixels, encode_pixels, read_jpeg, save_bytes_atomic
+from tfjpeg.io import decode_pixels, encode_pixels, read_jpeg, save_bytes_atomic
+from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS
 
 __all__ = [
     "DEFAULT_OUT_DIR",
@@ -51,7 +53,7 @@ PNG_NAME = "demo_side_by_side.png"
 JSON_NAME = "demo_results.json"
 
 #: Chroma subsampling names the demo accepts.
-SUBSAMPLINGS = ("444", "422", "420")
+SUBSAMPLINGS = CODEC_SUBSAMPLINGS
 
 # Chart windows shown in the side-by-side image, as fractions (top, left, height, width) of the
 # chart: the text banner and digits, the Siemens star, the gray ramps and the noise texture.
@@ -194,10 +196,7 @@ def _check_args(
     if not qualities:
         raise ValueError("qualities must not be empty. Received: qualities=()")
     for q in qualities:
-        if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
-            raise ValueError(
-                f"each quality must be an integer in [1, 100]. Received: quality={q!r}"
-            )
+        check_quality(q)
     if subsampling not in SUBSAMPLINGS:
         raise ValueError(
             f"subsampling must be one of {SUBSAMPLINGS}. Received: subsampling={subsampling!r}"
@@ -206,8 +205,7 @@ def _check_args(
         raise ValueError(
             f"size must be (height, width), each in [{MIN_SIDE}, {MAX_SIDE}]. Received: size={size}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+    check_seed(seed)
     return tuple(dict.fromkeys(qualities))
 
 

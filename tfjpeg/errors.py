@@ -4,8 +4,12 @@ from __future__ import annotations
 
 __all__ = [
     "ImageTooLargeError",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "InvalidImageError",
     "InvalidJpegError",
+    "ModelNotFoundError",
+    "OutputExistsError",
     "TfjpegError",
     "UnsupportedJpegError",
 ]
@@ -13,6 +17,19 @@ __all__ = [
 
 class TfjpegError(Exception):
     """Base class of every error tfjpeg raises on purpose."""
+
+    # Spelled out so that subclasses that also derive from ValueError/TypeError keep the plain
+    # one-message constructor: AutoGraph re-raises an error from inside a tf.function as its own
+    # type only when ``type(e).__init__ is Exception.__init__`` (else it becomes a StagingError).
+    __init__ = Exception.__init__
+
+
+class InvalidArgumentError(TfjpegError, ValueError):
+    """An argument outside its allowed values (a quality of 0, an unknown layout name)."""
+
+
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type (bytes expected, a path given as a number, ...)."""
 
 
 class InvalidJpegError(TfjpegError, ValueError):
@@ -25,6 +42,18 @@ class UnsupportedJpegError(TfjpegError):
 
 class ImageTooLargeError(TfjpegError):
     """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class ModelNotFoundError(TfjpegError, FileNotFoundError):
+    """A folder that holds no exported tfjpeg model (its config file is missing)."""
+
+    __init__ = FileNotFoundError.__init__  # OSError's (errno, strerror, filename) arguments
+
+
+class OutputExistsError(TfjpegError, FileExistsError):
+    """The output file exists and overwriting it was not allowed."""
+
+    __init__ = FileExistsError.__init__  # OSError's (errno, strerror, filename) arguments
 
 
 class InvalidImageError(TfjpegError, ValueError):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tfjpeg._checks import check_quality
 from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
 from tfjpeg.models import names
 
@@ -64,7 +65,8 @@ class CompressResult:
 def _read_image(image: Any) -> np.ndarray:
     """A path, file bytes or uint8 array → uint8 (H, W, 3) or (H, W, 1)."""
     from tfjpeg.data.folders import load_image
-    from tfjpeg.io import decode_pixels, resolve_max_pixels
+    from tfjpeg.io import decode_pixels
+    from tfjpeg.io.limits import resolve_max_pixels
 
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
@@ -178,12 +180,8 @@ def _check_args(quality: Any, target_bpp: Any, encoder: str) -> None:
             "give either quality or target_bpp, not both. "
             f"Received: quality={quality!r}, target_bpp={target_bpp!r}"
         )
-    if quality is not None and (
-        isinstance(quality, bool)
-        or not isinstance(quality, (int, np.integer))
-        or not 1 <= quality <= 100
-    ):
-        raise ValueError(f"quality must be an integer in [1, 100]. Received: quality={quality!r}")
+    if quality is not None:
+        check_quality(quality)
     if target_bpp is not None:
         try:
             value = float(target_bpp)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tfjpeg._checks import check_seed
 from tfjpeg.errors import TfjpegError
 from tfjpeg.models import names
 
@@ -60,7 +61,7 @@ def decode(
         project: make the final image consistent too. The network's output is consistent by
             construction, but clipping to [0, 255] and rounding to uint8 move a few
             coefficients across their bin edges; this alternates the projection onto the
-            file's consistent set with clipping (:func:`tfjpeg.jpeg.consistency.project`,
+            file's consistent set with clipping (:func:`tfjpeg.decoders.consistency.project`,
             :data:`PROJECTION_MARGIN` inside each bin so that uint8 rounding keeps them).
         max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
 
@@ -75,8 +76,7 @@ def decode(
     Example:
         >>> pixels = tfjpeg.decode("photo.jpg", decoder="consistent-gan", seed=3)  # doctest: +SKIP
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None. Received: seed={seed!r}")
+    check_seed(seed, allow_none=True)
     from tfjpeg.io import decode_pixels, read_jpeg
 
     if isinstance(decoder, str):
@@ -98,7 +98,7 @@ def decode(
     out = model(inputs, training=False, subsampling=subsampling)
     decoded = out["decoded"][0].numpy()
     if project:
-        from tfjpeg.jpeg.consistency import project as project_image
+        from tfjpeg.decoders.consistency import project as project_image
 
         decoded = project_image(
             decoded, coefficients, margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
-from tfjpeg.io.files import resolve_max_pixels
+from tfjpeg.io.limits import resolve_max_pixels
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -67,7 +67,7 @@ def load_image(
     Raises:
         InvalidImageError: the file is not a readable image.
         ImageTooLargeError: it has more pixels than ``max_pixels`` (default: the limit of
-            :func:`tfjpeg.io.resolve_max_pixels`, ``$TFJPEG_MAX_PIXELS`` or 100 M).
+            :func:`tfjpeg.io.limits.resolve_max_pixels`, ``$TFJPEG_MAX_PIXELS`` or 100 M).
     """
     limit = resolve_max_pixels(max_pixels)
     try:

@@ -21,9 +21,10 @@ from pathlib import Path
 import tensorflow as tf
 from PIL import Image
 
+from tfjpeg._checks import MAX_QUALITY, MIN_QUALITY, is_int
 from tfjpeg.data.folders import dataset_dir, list_images
 from tfjpeg.errors import TfjpegError
-from tfjpeg.io.files import resolve_max_pixels
+from tfjpeg.io.limits import resolve_max_pixels
 
 __all__ = ["DECODABLE_EXTENSIONS", "training_crops"]
 
@@ -150,8 +151,8 @@ def training_crops(
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     if quality_range is not None and (
         len(quality_range) != 2
-        or not all(isinstance(q, int) and not isinstance(q, bool) for q in quality_range)
-        or not 1 <= quality_range[0] <= quality_range[1] <= 100
+        or not all(is_int(q) for q in quality_range)
+        or not MIN_QUALITY <= quality_range[0] <= quality_range[1] <= MAX_QUALITY
     ):
         raise ValueError(
             "quality_range must be two integers 1 <= low <= high <= 100 or None. "

@@ -13,6 +13,7 @@ from tfjpeg.errors import UnsupportedJpegError
 from tfjpeg.jpeg import sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.dct import block_dct, block_idct, dct_matrix
+from tfjpeg.jpeg.layout import LAYOUTS
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -27,17 +28,16 @@ __all__ = [
 
 #: Layouts the consistent decoder handles ("gray" has no chroma).
 DECODABLE_SUBSAMPLINGS = ("gray", "444", "422", "420")
-_FACTORS = {"444": (1, 1), "422": (2, 1), "420": (2, 2), "gray": (1, 1)}
 
 
 def chroma_factors(subsampling: str) -> tuple[int, int]:
     """(fh, fv) chroma downsampling factors of a layout name, or UnsupportedJpegError."""
-    if subsampling not in _FACTORS:
+    if subsampling not in DECODABLE_SUBSAMPLINGS:
         raise UnsupportedJpegError(
             f"tfjpeg's consistent decoding handles gray, 4:4:4, 4:2:2 and 4:2:0 files. "
             f"Received: subsampling={subsampling!r}"
         )
-    return _FACTORS[subsampling]
+    return LAYOUTS[subsampling].chroma
 
 
 def fit_plane(plane: tf.Tensor, height: tf.Tensor | int, width: tf.Tensor | int) -> tf.Tensor:

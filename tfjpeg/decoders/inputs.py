@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfjpeg.decoders.geometry import chroma_factors
-from tfjpeg.io.files import JpegCoefficients
+from tfjpeg.io.coefficients import JpegCoefficients
 
 __all__ = ["decoder_inputs"]
 

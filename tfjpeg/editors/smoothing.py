@@ -7,6 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from tfjpeg._checks import check_positive_int, check_quality
 from tfjpeg.editors.conditioning import constant_channel, per_image
 from tfjpeg.editors.padding import crop_to, pad_to_multiple, reflect_pad
 
@@ -14,8 +15,7 @@ __all__ = ["SmoothingEditor"]
 
 
 def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    check_positive_int(value, name)
 
 
 @keras.saving.register_keras_serializable(package="tfjpeg")
@@ -129,8 +129,7 @@ class SmoothingEditor(keras.Model):
             )
         if not 0.0 <= float(leaky_slope) < 1.0:
             raise ValueError(f"leaky_slope must be in [0, 1). Received: leaky_slope={leaky_slope}")
-        if not 1.0 <= float(quality) <= 100.0:
-            raise ValueError(f"quality must be in [1, 100]. Received: quality={quality}")
+        check_quality(quality, integer=False)
         if not 0.0 <= float(noise_sigma) <= 1.0:
             raise ValueError(f"noise_sigma must be in [0, 1]. Received: noise_sigma={noise_sigma}")
         if not 0.0 < float(bn_momentum) < 1.0:

@@ -7,6 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from tfjpeg._checks import check_quality
 from tfjpeg.editors.conditioning import constant_channel, per_image
 from tfjpeg.editors.padding import crop_to, pad_to_multiple
 from tfjpeg.editors.sampler import bilinear_sample
@@ -146,8 +147,7 @@ class SpatialTransformerEditor(keras.Model):
         for name, value in (("max_linear", max_linear), ("max_translation", max_translation)):
             if not 0.0 < float(value) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]. Received: {name}={value}")
-        if not 1.0 <= float(quality) <= 100.0:
-            raise ValueError(f"quality must be in [1, 100]. Received: quality={quality}")
+        check_quality(quality, integer=False)
         self.filters = filters
         self.context_layers = context_layers
         self.leaky_slope = float(leaky_slope)

@@ -1,5 +1,11 @@
 """Real JPEG files: coefficients (jpeglib), pixels (Pillow), validation and safe writing.
 
+Modules: :mod:`~tfjpeg.io.coefficients` (the :class:`JpegCoefficients` container),
+:mod:`~tfjpeg.io.markers` (the validating header parser), :mod:`~tfjpeg.io.jpeglib_backend`
+(coefficients in and out of libjpeg, mozjpeg), :mod:`~tfjpeg.io.pixels` (Pillow pixel I/O),
+:mod:`~tfjpeg.io.graph` (the TF-only reader for SavedModels), :mod:`~tfjpeg.io.limits` (the pixel
+limit) and :mod:`~tfjpeg.io.atomic` (safe writing).
+
 ``coefficients_from_jpeg_bytes`` (TF ops only, for SavedModels) loads TensorFlow on first use.
 """
 
@@ -7,27 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfjpeg.io.files import (
-    DEFAULT_MAX_PIXELS,
-    JPEGLIB_MOZJPEG_VERSION,
-    JPEGLIB_READ_VERSION,
-    MAX_PIXELS_ENV,
-    JpegCoefficients,
-    decode_pixels,
-    encode_coefficients,
-    encode_pixels,
-    read_jpeg,
-    resolve_max_pixels,
-    save_bytes_atomic,
-)
-from tfjpeg.io.markers import FrameComponent, JpegHeader, parse_jpeg_header
+from tfjpeg.io.atomic import save_bytes_atomic
+from tfjpeg.io.coefficients import JpegCoefficients
+from tfjpeg.io.jpeglib_backend import encode_coefficients, read_jpeg
+from tfjpeg.io.markers import JpegHeader, parse_jpeg_header
+from tfjpeg.io.pixels import decode_pixels, encode_pixels
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "JPEGLIB_MOZJPEG_VERSION",
-    "JPEGLIB_READ_VERSION",
-    "MAX_PIXELS_ENV",
-    "FrameComponent",
     "JpegCoefficients",
     "JpegHeader",
     "coefficients_from_jpeg_bytes",
@@ -36,7 +28,6 @@ __all__ = [
     "encode_pixels",
     "parse_jpeg_header",
     "read_jpeg",
-    "resolve_max_pixels",
     "save_bytes_atomic",
 ]
 

@@ -53,6 +53,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg import errors
+from tfjpeg._checks import check_non_negative_int, check_positive_int
 from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
 from tfjpeg.jpeg.dct import block_dct, dct_matrix
 from tfjpeg.jpeg.islow import islow_idct_sums, range_limit
@@ -510,16 +512,15 @@ def _coefficients_from_jpeg_bytes(
     max_pixels: int | None,
 ) -> dict[str, tf.Tensor]:
     """The graph of :func:`coefficients_from_jpeg_bytes`; errors are ``InvalidArgumentError``."""
-    for name, value in (("refine_iterations", refine_iterations), ("search_sweeps", search_sweeps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be an int >= 0. Received: {name}={value!r}")
-    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 1):
-        raise ValueError(f"max_pixels must be a positive int. Received: max_pixels={max_pixels!r}")
+    check_non_negative_int(refine_iterations, "refine_iterations")
+    check_non_negative_int(search_sweeps, "search_sweeps")
+    if max_pixels is not None:
+        check_positive_int(max_pixels, "max_pixels")
     jpeg_bytes = tf.convert_to_tensor(jpeg_bytes)
     if jpeg_bytes.dtype != tf.string or (
         jpeg_bytes.shape.rank is not None and jpeg_bytes.shape.rank != 0
     ):
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             "jpeg_bytes must be a scalar tf.string tensor (one file; map over batches). "
             f"Received: dtype={jpeg_bytes.dtype.name}, shape={jpeg_bytes.shape}"
         )

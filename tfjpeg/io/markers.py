@@ -18,7 +18,7 @@ raises a clear :class:`~tfjpeg.errors.TfjpegError` for anything tfjpeg cannot re
 Supported: 8-bit baseline (SOF0), extended sequential (SOF1), progressive (SOF2), and arithmetic
 sequential/progressive (SOF9/SOF10), with 1 (grayscale) or 3 (YCbCr) components and any integer
 sampling factors. Bit errors inside entropy-coded data cannot be seen without decoding; the
-reader in :mod:`tfjpeg.io.files` catches those from libjpeg's warnings.
+reader in :mod:`tfjpeg.io.jpeglib_backend` catches those from libjpeg's warnings.
 
 Reference: ITU-T T.81 (1992) Annex B (syntax), Annex G (progressive); libjpeg-turbo ``jdmarker.c``.
 """
@@ -30,7 +30,14 @@ import re
 
 import numpy as np
 
-from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
+from tfjpeg.errors import (
+    ImageTooLargeError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidJpegError,
+    UnsupportedJpegError,
+)
+from tfjpeg.jpeg.tables import ZIGZAG
 
 __all__ = [
     "LIBJPEG_MAX_DIMENSION",
@@ -87,18 +94,6 @@ _SUPPORTED_TEXT = (
 # zero nor another fill byte. RSTn (D0-D7) matches too and is handled by the caller.
 # (Spelled with a literal first byte so that the regex engine can skip ahead quickly: ~15x faster.)
 _ECS_MARKER = re.compile(rb"\xff(?:\xff)*([^\x00\xff])")
-
-
-def _natural_from_zigzag() -> np.ndarray:
-    """``order[k]`` is the row-major index of the k-th coefficient in zigzag order."""
-    cells = sorted(
-        ((r, c) for r in range(8) for c in range(8)),
-        key=lambda rc: (rc[0] + rc[1], rc[0] if (rc[0] + rc[1]) % 2 else rc[1]),
-    )
-    return np.array([r * 8 + c for r, c in cells], dtype=np.int64)
-
-
-_ZIGZAG = _natural_from_zigzag()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -440,7 +435,7 @@ class _Parser:
             if np.any(raw == 0):
                 raise InvalidJpegError(f"Corrupt JPEG: quantization table {tq} contains a zero.")
             table = np.empty(64, dtype=np.uint16)
-            table[_ZIGZAG] = raw
+            table[ZIGZAG] = raw
             self.quant[tq] = table.reshape(8, 8)
             i += 1 + size
 
@@ -724,7 +719,9 @@ def parse_jpeg_header(
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
-        raise TypeError(f"data must be bytes. Received: type(data)={type(data).__name__}")
+        raise InvalidArgumentTypeError(
+            f"data must be bytes. Received: type(data)={type(data).__name__}"
+        )
     return _Parser(data, max_pixels).parse()
 
 
@@ -768,7 +765,9 @@ def renumber_components(data: bytes, new_ids: tuple[int, ...]) -> bytes:
         if 0xC0 <= code <= 0xCF and code not in (_DHT, 0xC8, _DAC):
             nf = out[body + 5]
             if nf != len(new_ids):
-                raise ValueError(f"new_ids must have {nf} entries. Received: new_ids={new_ids}")
+                raise InvalidArgumentError(
+                    f"new_ids must have {nf} entries. Received: new_ids={new_ids}"
+                )
             for k in range(nf):
                 mapping[out[body + 6 + 3 * k]] = new_ids[k]
                 out[body + 6 + 3 * k] = new_ids[k]

@@ -13,32 +13,20 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from tfjpeg._checks import check_choice, check_quality, check_quality_values
 from tfjpeg.errors import InvalidImageError
 from tfjpeg.jpeg import color, islow, sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, ceil_div, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.dct import block_dct, block_idct
+from tfjpeg.jpeg.layout import component_factors
 from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding, straight_through
 from tfjpeg.jpeg.tables import component_table, quality_tables, validate_tables
 
-__all__ = ["UPSAMPLING_METHODS", "DiffJPEG", "component_factors", "decode", "encode"]
+__all__ = ["UPSAMPLING_METHODS", "DiffJPEG", "decode", "encode"]
 
 UPSAMPLING_METHODS = ("fancy", "nearest")
-
-
-def component_factors(num_channels: int, subsampling: str) -> list[tuple[int, int]]:
-    """Per-component downsampling factors (fh, fv): luma (1, 1), chroma by ``subsampling``."""
-    if num_channels == 1:
-        return [(1, 1)]
-    if subsampling not in sampling.SUBSAMPLING_FACTORS:
-        raise ValueError(
-            f"subsampling must be one of {tuple(sampling.SUBSAMPLING_FACTORS)}. "
-            f"Received: subsampling={subsampling!r}"
-        )
-    chroma = sampling.SUBSAMPLING_FACTORS[subsampling]
-    return [(1, 1), chroma, chroma]
 
 
 def _check_images(images: tf.Tensor) -> tf.Tensor:
@@ -76,17 +64,7 @@ def _check_quality(quality: Any, n: int | None) -> None:
             value = None
     if value is None:
         return
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"quality must be numeric. Received: quality={quality!r}") from None
-    if arr.size == 0 or (n is not None and arr.size not in (1, n)):
-        raise ValueError(
-            "quality must be a scalar or hold one value per image"
-            f"{f' ({n})' if n is not None else ''}. Received: quality.shape={arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)) or np.any(arr < 1) or np.any(arr > 100):
-        raise ValueError(f"quality must be in [1, 100]. Received: quality={arr.tolist()}")
+    check_quality_values(value, n)
 
 
 def _component_plane(
@@ -187,10 +165,7 @@ def decode(
         upsampling: "fancy" (libjpeg-turbo default) or "nearest".
         exact: reproduce libjpeg-turbo's integer decoder bit for bit (not differentiable).
     """
-    if upsampling not in UPSAMPLING_METHODS:
-        raise ValueError(
-            f"upsampling must be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}"
-        )
+    check_choice(upsampling, UPSAMPLING_METHODS, "upsampling")
     factors = component_factors(len(coefficients), subsampling)
     table_of = [component_table(tables, c) for c in range(3)]
     planes = []
@@ -264,17 +239,9 @@ class DiffJPEG(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         component_factors(3, subsampling)
-        if rounding not in ROUNDING_MODES:
-            raise ValueError(
-                f"rounding must be one of {ROUNDING_MODES}. Received: rounding={rounding!r}"
-            )
-        if upsampling not in UPSAMPLING_METHODS:
-            raise ValueError(
-                f"upsampling must be one of {UPSAMPLING_METHODS}. "
-                f"Received: upsampling={upsampling!r}"
-            )
-        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
-            raise ValueError(f"quality must be an integer in [1, 100]. Received: quality={quality}")
+        check_choice(rounding, ROUNDING_MODES, "rounding")
+        check_choice(upsampling, UPSAMPLING_METHODS, "upsampling")
+        check_quality(quality)
         self.subsampling = subsampling
         self.rounding = rounding
         self.quality = quality

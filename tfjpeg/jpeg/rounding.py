@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tfjpeg.errors import InvalidArgumentError
+
 __all__ = ["ROUNDING_MODES", "apply_rounding", "round_half_away", "straight_through"]
 
 ROUNDING_MODES = ("hard", "poly3", "ste", "noise")
@@ -42,4 +44,6 @@ def apply_rounding(x: tf.Tensor, mode: str, seed: int | None = None) -> tf.Tenso
         return straight_through(tf.stop_gradient(round_half_away(x)), x)
     if mode == "noise":
         return x + tf.random.uniform(tf.shape(x), -0.5, 0.5, dtype=x.dtype, seed=seed)
-    raise ValueError(f"rounding must be one of {ROUNDING_MODES}. Received: rounding={mode!r}")
+    raise InvalidArgumentError(
+        f"rounding must be one of {ROUNDING_MODES}. Received: rounding={mode!r}"
+    )

@@ -5,23 +5,22 @@ rounding bias (1, 2, 1, 2, … for 2×2; 0, 1, 0, 1, … for 2×1; ``jcsample.c`
 integer division, which ``downsample_exact`` reproduces. Decoding uses libjpeg-turbo's "fancy"
 triangle filter (``jdsample.c`` ``h2v1_fancy_upsample`` / ``h2v2_fancy_upsample``: ¾ nearer +
 ¼ farther sample, edges replicated) or plain replication. See the explorable-decoding paper
-(Bahat & Michaeli 2021) §4 on chroma.
+(Bahat & Michaeli 2021) §4 on chroma. The factors of each named layout are in
+:mod:`tfjpeg.jpeg.layout`.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from tfjpeg.errors import InvalidArgumentError
+
 __all__ = [
-    "SUBSAMPLING_FACTORS",
     "downsample",
     "downsample_exact",
     "upsample",
     "upsample_exact",
 ]
-
-#: Chroma downsampling factors (horizontal, vertical) per subsampling name.
-SUBSAMPLING_FACTORS: dict[str, tuple[int, int]] = {"444": (1, 1), "422": (2, 1), "420": (2, 2)}
 
 
 def _split(plane: tf.Tensor, fh: int, fv: int) -> tf.Tensor:
@@ -48,7 +47,7 @@ def downsample_exact(plane: tf.Tensor, fh: int, fv: int) -> tf.Tensor:
     if (fh, fv) == (2, 1):
         bias = cols % 2  # 0, 1, 0, 1, ...
         return tf.bitwise.right_shift(sums + bias, 1)
-    raise ValueError(f"Unsupported downsampling factors. Received: fh={fh}, fv={fv}")
+    raise InvalidArgumentError(f"Unsupported downsampling factors. Received: fh={fh}, fv={fv}")
 
 
 def _neighbours(x: tf.Tensor, axis: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -102,4 +101,4 @@ def upsample_exact(plane: tf.Tensor, fh: int, fv: int, method: str = "fancy") ->
         colsum = _interleave(3 * plane + above, 3 * plane + below, 1)
         prev, nxt = _neighbours(colsum, 2)
         return _interleave(shift(3 * colsum + prev + 8, 4), shift(3 * colsum + nxt + 7, 4), 2)
-    raise ValueError(f"Unsupported upsampling factors. Received: fh={fh}, fv={fv}")
+    raise InvalidArgumentError(f"Unsupported upsampling factors. Received: fh={fh}, fv={fv}")

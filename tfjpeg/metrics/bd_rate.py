@@ -19,10 +19,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tfjpeg.errors import TfjpegError
+
 __all__ = ["BDRateError", "bd_rate"]
 
 
-class BDRateError(ValueError):
+class BDRateError(TfjpegError, ValueError):
     """The curves cannot give a BD-rate (not monotone, too few points, no overlap)."""
 
 

@@ -1,53 +1,20 @@
-"""Rate models: predicted bits of a JPEG file (B_q of the pre-editing paper, Talebi et al. 2020)."""
+"""Rate models: predicted bits of a JPEG file (B_q of the pre-editing paper, Talebi et al. 2020).
+
+The fitting internals (feature bases, level knots, symbol statistics, Huffman code lengths) stay
+importable from :mod:`tfjpeg.rate.jpeg_bits`, :mod:`tfjpeg.rate.huffman` and
+:mod:`tfjpeg.rate.predictor`.
+"""
 
 from tfjpeg.rate.factorized import DeepFactorizedDensity
-from tfjpeg.rate.huffman import (
-    STANDARD_AC_LENGTHS,
-    STANDARD_DC_LENGTHS,
-    optimal_code_lengths,
-    scan_statistics,
-)
-from tfjpeg.rate.jpeg_bits import (
-    ENCODERS,
-    LEVEL_KNOTS,
-    MOZJPEG_BASE_TABLE,
-    JpegSizeModel,
-    block_lambda,
-    entropy_coded_bits,
-    level_basis,
-    magnitude_features,
-    mozjpeg_quality_tables,
-    symbol_statistics,
-    table_level,
-)
-from tfjpeg.rate.predictor import (
-    MODELS,
-    PARAMS_ENV,
-    RatePredictor,
-    default_params_path,
-    load_params,
-)
+from tfjpeg.rate.jpeg_bits import ENCODERS, JpegSizeModel, entropy_coded_bits
+from tfjpeg.rate.predictor import MODELS, RatePredictor, load_params
 
 __all__ = [
     "ENCODERS",
-    "LEVEL_KNOTS",
     "MODELS",
-    "MOZJPEG_BASE_TABLE",
-    "PARAMS_ENV",
-    "STANDARD_AC_LENGTHS",
-    "STANDARD_DC_LENGTHS",
     "DeepFactorizedDensity",
     "JpegSizeModel",
     "RatePredictor",
-    "block_lambda",
-    "default_params_path",
     "entropy_coded_bits",
-    "level_basis",
     "load_params",
-    "magnitude_features",
-    "mozjpeg_quality_tables",
-    "optimal_code_lengths",
-    "scan_statistics",
-    "symbol_statistics",
-    "table_level",
 ]

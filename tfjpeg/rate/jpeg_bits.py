@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfjpeg.jpeg.codec import component_factors
+from tfjpeg.jpeg.layout import component_factors
 from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding, round_half_away, straight_through
 from tfjpeg.jpeg.tables import LUMA_BASE_TABLE, ZIGZAG, component_table
 from tfjpeg.rate.huffman import STANDARD_AC_LENGTHS, STANDARD_DC_LENGTHS, optimal_code_lengths
@@ -36,13 +36,11 @@ from tfjpeg.rate.huffman import STANDARD_AC_LENGTHS, STANDARD_DC_LENGTHS, optima
 __all__ = [
     "ENCODERS",
     "LEVEL_KNOTS",
-    "MOZJPEG_BASE_TABLE",
     "JpegSizeModel",
     "block_lambda",
     "entropy_coded_bits",
     "level_basis",
     "magnitude_features",
-    "mozjpeg_quality_tables",
     "symbol_statistics",
     "table_level",
 ]
@@ -52,45 +50,7 @@ __all__ = [
 #: sequential; ``tfjpeg.io.encode_pixels(..., encoder="mozjpeg", optimize=True)``).
 ENCODERS = ("libjpeg", "libjpeg-optimize", "mozjpeg")
 
-#: mozjpeg's default quantization table (table set 3, N. Robidoux), used for luma and chroma;
-#: scaled by the IJG quality formula and clamped to 1..255 (checked against mozjpeg 4.0.3).
-MOZJPEG_BASE_TABLE = np.array(
-    [
-        [16, 16, 16, 18, 25, 37, 56, 85],
-        [16, 17, 20, 27, 34, 40, 53, 75],
-        [16, 20, 24, 31, 43, 62, 91, 135],
-        [18, 27, 31, 40, 53, 74, 106, 156],
-        [25, 34, 43, 53, 69, 94, 131, 189],
-        [37, 40, 62, 74, 94, 124, 169, 238],
-        [56, 53, 91, 106, 131, 169, 226, 311],
-        [85, 75, 135, 156, 189, 238, 311, 418],
-    ],
-    dtype=np.int32,
-)
-
 _ZIGZAG_AC = tf.constant(ZIGZAG[1:], tf.int32)
-
-
-def mozjpeg_quality_tables(quality: tf.Tensor | float, differentiable: bool = False) -> tf.Tensor:
-    """mozjpeg's (N, 2, 8, 8) [luma, chroma] tables for a batch of qualities (float32).
-
-    Same conventions as :func:`tfjpeg.jpeg.quality_tables`: exact integer tables forward, and
-    with ``differentiable=True`` the gradient of the continuous scaling with respect to quality.
-    """
-    q = tf.reshape(tf.cast(quality, tf.float32), [-1])
-    qi = tf.cast(tf.clip_by_value(tf.round(q), 1.0, 100.0), tf.int32)
-    scale_int = tf.where(qi < 50, 5000 // tf.maximum(qi, 1), 200 - 2 * qi)
-    base = tf.constant(np.stack([MOZJPEG_BASE_TABLE] * 2), tf.int32)
-    hard = tf.clip_by_value((base[None] * scale_int[:, None, None, None] + 50) // 100, 1, 255)
-    hard = tf.cast(hard, tf.float32)
-    if not differentiable:
-        return hard
-    qc = tf.clip_by_value(q, 1.0, 100.0)
-    scale = tf.where(qc < 50.0, 5000.0 / qc, 200.0 - 2.0 * qc)
-    soft = tf.clip_by_value(
-        (tf.cast(base, tf.float32)[None] * scale[:, None, None, None] + 50.0) / 100.0, 1.0, 255.0
-    )
-    return straight_through(hard, soft)
 
 
 def table_level(tables: tf.Tensor) -> tf.Tensor:

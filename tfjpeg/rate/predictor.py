@@ -27,17 +27,17 @@ import numpy as np
 import tensorflow as tf
 
 from tfjpeg.errors import InvalidImageError, TfjpegError
-from tfjpeg.jpeg.codec import component_factors, encode
+from tfjpeg.jpeg.codec import encode
+from tfjpeg.jpeg.layout import component_factors
 from tfjpeg.jpeg.rounding import ROUNDING_MODES
-from tfjpeg.jpeg.tables import component_table, quality_tables, validate_tables
-from tfjpeg.rate.factorized import DeepFactorizedDensity
-from tfjpeg.rate.jpeg_bits import (
-    ENCODERS,
-    JpegSizeModel,
-    _scan_blocks,
+from tfjpeg.jpeg.tables import (
+    component_table,
     mozjpeg_quality_tables,
-    table_level,
+    quality_tables,
+    validate_tables,
 )
+from tfjpeg.rate.factorized import DeepFactorizedDensity
+from tfjpeg.rate.jpeg_bits import ENCODERS, JpegSizeModel, _scan_blocks, table_level
 
 __all__ = ["MODELS", "PARAMS_ENV", "RatePredictor", "default_params_path", "load_params"]
 

@@ -28,7 +28,9 @@ from typing import Any
 import tensorflow as tf
 
 from tfjpeg.decoders.consistent import ConsistentDecoder, z_from_seed
+from tfjpeg.errors import ModelNotFoundError
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
+from tfjpeg.jpeg.layout import LAYOUTS
 
 __all__ = ["CONFIG_FILE", "DecoderServingModule", "export_decoder", "load_decoder"]
 
@@ -39,21 +41,25 @@ _LAYOUTS = ("gray", "444", "420")
 
 
 def _layout_index(num_components: tf.Tensor, sampling: tf.Tensor) -> tf.Tensor:
-    """0 gray, 1 4:4:4, 2 4:2:0 (index into _LAYOUTS); an in-graph assertion for others."""
+    """Index into _LAYOUTS of the file's layout (0 gray, 1 4:4:4, 2 4:2:0), -1 asserted against.
+
+    The chroma factors of each layout come from :data:`tfjpeg.jpeg.layout.LAYOUTS`.
+    """
     hy, vy = sampling[0, 0], sampling[0, 1]
     hc, vc = tf.maximum(sampling[1, 0], 1), tf.maximum(sampling[1, 1], 1)
     same = tf.reduce_all(tf.equal(sampling[1], sampling[2]))
     fh = tf.where(tf.equal(hy % hc, 0), hy // hc, 0)
     fv = tf.where(tf.equal(vy % vc, 0), vy // vc, 0)
-    index = tf.where(
-        tf.equal(num_components, 1),
-        0,
-        tf.where(
-            same & tf.equal(fh, 1) & tf.equal(fv, 1),
-            1,
-            tf.where(same & tf.equal(fh, 2) & tf.equal(fv, 2), 2, -1),
-        ),
-    )
+    gray = tf.equal(num_components, 1)
+    index = tf.constant(-1)
+    for i in reversed(range(len(_LAYOUTS))):  # the first match wins, as in an if/elif chain
+        layout = LAYOUTS[_LAYOUTS[i]]
+        if layout.num_components == 1:
+            match = gray
+        else:
+            want_fh, want_fv = layout.chroma
+            match = ~gray & same & tf.equal(fh, want_fh) & tf.equal(fv, want_fv)
+        index = tf.where(match, i, index)
     check = tf.debugging.assert_non_negative(
         index,
         message="tfjpeg's decoder SavedModels handle gray, 4:4:4 and 4:2:0 JPEGs only",
@@ -194,12 +200,12 @@ def load_decoder(export_dir: str | os.PathLike) -> ConsistentDecoder:
     (``variables/variables``), where the serving module keeps the decoder as ``model``.
 
     Raises:
-        FileNotFoundError: the folder is not an exported decoder.
+        ModelNotFoundError: the folder is not an exported decoder (a ``FileNotFoundError``).
     """
     export_dir = Path(export_dir)
     config_path = export_dir / CONFIG_FILE
     if not config_path.is_file():
-        raise FileNotFoundError(f"no {CONFIG_FILE} in {export_dir}: not an exported decoder")
+        raise ModelNotFoundError(f"no {CONFIG_FILE} in {export_dir}: not an exported decoder")
     config = json.loads(config_path.read_text(encoding="utf-8"))["config"]
     decoder = ConsistentDecoder(**config)
     _build(decoder)

@@ -121,7 +121,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def real_sizes(image: np.ndarray, quality: int) -> dict[str, dict[str, Any]]:
     """Encode ``image`` with each target encoder; file size and byte accounting per encoder."""
     from tfjpeg.io import encode_pixels
-    from tfjpeg.rate import scan_statistics
+    from tfjpeg.rate.huffman import scan_statistics
 
     out = {}
     for name, kwargs in ENCODE_SETTINGS.items():
@@ -170,7 +170,7 @@ def fit_headers() -> dict[str, list[float]]:
     color = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
     out = {}
     from tfjpeg.io import encode_pixels
-    from tfjpeg.rate import scan_statistics
+    from tfjpeg.rate.huffman import scan_statistics
 
     for name, kwargs in ENCODE_SETTINGS.items():
         values = []
@@ -187,7 +187,8 @@ def mozjpeg_unrounded(images: np.ndarray, qualities: np.ndarray):
     import tensorflow as tf
 
     from tfjpeg.jpeg import component_table, encode
-    from tfjpeg.rate import block_lambda, mozjpeg_quality_tables
+    from tfjpeg.jpeg.tables import mozjpeg_quality_tables
+    from tfjpeg.rate.jpeg_bits import block_lambda
 
     out = []
     for sl in _batches(len(images), 16):
@@ -254,7 +255,8 @@ def _replicas() -> float:
 def _deadzone_rows(unrounded, coefficients, qualities: np.ndarray, seed: int):
     """Per class (luma, chroma) the rows [|u|, g, level, k, kept] of the AC coefficients whose
     rounded magnitude is 1 or 2 (at most 400 000 each, subsampled with ``seed``)."""
-    from tfjpeg.rate import mozjpeg_quality_tables, table_level
+    from tfjpeg.jpeg.tables import mozjpeg_quality_tables
+    from tfjpeg.rate.jpeg_bits import table_level
 
     levels = table_level(mozjpeg_quality_tables(qualities)).numpy()
     rows = {0: [], 1: []}
@@ -295,11 +297,11 @@ def fit_deadzone(
     """Dead zone (2 [θ0, θ1], 2 [luma, chroma], 8, 8) from mozjpeg's real coefficients.
 
     Trellis quantization keeps coefficient k of a block when ``|u| > ½ + (θ0 + θ1·level)·g``
-    (g = :func:`tfjpeg.rate.block_lambda`); fitted as a soft-threshold classifier (sigmoid of
-    the margin, temperature 0.05) with binary cross-entropy on the coefficients whose rounded
-    magnitude is 1 or 2 (where trellis decides), AC only. Full-batch Adam steps on the shared
-    loop (``run``: strategy, checkpoints in ``run_dir/deadzone``, resume). Returns the dead
-    zone and the loss of the last step.
+    (g = :func:`tfjpeg.rate.jpeg_bits.block_lambda`); fitted as a soft-threshold classifier
+    (sigmoid of the margin, temperature 0.05) with binary cross-entropy on the coefficients whose
+    rounded magnitude is 1 or 2 (where trellis decides), AC only. Full-batch Adam steps on the
+    shared loop (``run``: strategy, checkpoints in ``run_dir/deadzone``, resume). Returns the
+    dead zone and the loss of the last step.
     """
     import keras
     import tensorflow as tf
@@ -367,7 +369,12 @@ def size_features(predictor, images: np.ndarray, qualities: np.ndarray) -> np.nd
     JPEG-aware model's coefficients ("hard" rounding; with the predictor's dead zone)."""
     import tensorflow as tf
 
-    from tfjpeg.rate import entropy_coded_bits, magnitude_features, symbol_statistics, table_level
+    from tfjpeg.rate.jpeg_bits import (
+        entropy_coded_bits,
+        magnitude_features,
+        symbol_statistics,
+        table_level,
+    )
 
     @tf.function(reduce_retracing=True)
     def run(x, q):
@@ -384,7 +391,7 @@ def size_features(predictor, images: np.ndarray, qualities: np.ndarray) -> np.nd
 
 
 def _correction_design(features: np.ndarray, use_magnitudes: bool) -> np.ndarray:
-    from tfjpeg.rate import level_basis
+    from tfjpeg.rate.jpeg_bits import level_basis
 
     h = level_basis(features[:, 1]).numpy().astype(np.float64)  # (N, K)
     cols = [features[:, 0]] + ([features[:, j] for j in range(2, 6)] if use_magnitudes else [])
@@ -397,7 +404,7 @@ def fit_correction(
     """(K, 5) weights of the calibrated bits ``Σ_k h_k(ℓ)(w_k0 E + Σ_j w_kj F_j)``: least squares
     on relative errors, with a ridge on the magnitude weights (bits per coefficient) so that a
     coefficient's marginal cost stays positive; magnitude terms only when ``use_magnitudes``."""
-    from tfjpeg.rate import LEVEL_KNOTS
+    from tfjpeg.rate.jpeg_bits import LEVEL_KNOTS
 
     per = 5 if use_magnitudes else 1
     x = _correction_design(features, use_magnitudes) / target[:, None]
@@ -421,7 +428,7 @@ def factorized_values(images: np.ndarray, qualities: np.ndarray, encoder: str):
     import tensorflow as tf
 
     from tfjpeg.jpeg import component_table, encode, quality_tables
-    from tfjpeg.rate import mozjpeg_quality_tables
+    from tfjpeg.jpeg.tables import mozjpeg_quality_tables
     from tfjpeg.rate.jpeg_bits import _scan_blocks
 
     make = mozjpeg_quality_tables if encoder == "mozjpeg" else quality_tables

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg.decoders.geometry import chroma_factors
 from tfjpeg.errors import InvalidImageError
-from tfjpeg.io.files import JpegCoefficients, read_jpeg
+from tfjpeg.io.coefficients import JpegCoefficients
+from tfjpeg.io.jpeglib_backend import read_jpeg
 from tfjpeg.jpeg import color, sampling
 from tfjpeg.jpeg.blocks import blocks_to_plane, ceil_div, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.codec import decode, encode
@@ -34,8 +36,6 @@ def _as_jpeg(jpeg: JpegCoefficients | bytes | str | os.PathLike) -> JpegCoeffici
 
 
 def _layout(jpeg: JpegCoefficients) -> tuple[str, list[tuple[int, int]]]:
-    from tfjpeg.decoders.geometry import chroma_factors  # the decoders' list of layouts
-
     name = jpeg.subsampling
     fh, fv = chroma_factors(name)
     if jpeg.num_components == 1:

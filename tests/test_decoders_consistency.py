@@ -1,4 +1,4 @@
-"""tfjpeg.jpeg.consistency: projection onto a file's consistent set and the consistency report."""
+"""tfjpeg.decoders.consistency: projection onto a file's consistent set, the consistency report."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import natural_image, pillow_jpeg
 
+from tfjpeg.decoders.consistency import consistency_report, project, requantize
 from tfjpeg.errors import InvalidImageError, UnsupportedJpegError
 from tfjpeg.io import decode_pixels, read_jpeg
-from tfjpeg.jpeg.consistency import consistency_report, project, requantize
 
 
 @pytest.fixture(scope="module")

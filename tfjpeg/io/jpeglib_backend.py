@@ -1,0 +1,349 @@
+"""libjpeg through jpeglib: a file's quantized coefficients, writing them back, mozjpeg encoding.
+
+This is tfjpeg's boundary with libjpeg itself:
+
+* :func:`read_jpeg` gives the quantized DCT coefficients and tables of a file exactly as libjpeg
+  stores them (jpeglib with libjpeg-turbo 2.1, ``jpeg_read_coefficients``);
+* :func:`encode_coefficients` writes coefficients back to a standard ``.jpg`` losslessly, so
+  editors and decoders can always hand back a real file;
+* :func:`encode_mozjpeg` is mozjpeg's encoder (used by :func:`tfjpeg.io.encode_pixels`).
+
+Safety. Every input is first validated by the pure-Python marker parser
+(:func:`tfjpeg.io.markers.parse_jpeg_header`): truncation anywhere, malformed segments,
+unsupported kinds of JPEG and decompression bombs (:mod:`tfjpeg.io.limits`) are rejected before
+libjpeg sees a byte. jpeglib's build of libjpeg replaces ``error_exit`` (which would call
+``exit()``) by a C++ exception that becomes an ``OSError``; libjpeg's *warnings* ("Corrupt JPEG
+data: bad Huffman code", "Premature end of JPEG file", ...) only go to C ``stderr`` while the
+data are silently zero-filled, so the reader captures file descriptor 2 during the call and turns
+any such warning into :class:`~tfjpeg.errors.InvalidJpegError`. jpeglib keeps global state (the
+selected libjpeg version, marker buffers), so all jpeglib calls are serialized by one lock and the
+version is restored afterwards.
+
+Reference: ITU-T T.81; libjpeg-turbo; jpeglib (Beneš et al., "Know your library: how the libjpeg
+version influences compression and decompression results", IH&MMSec 2022).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+
+import jpeglib
+import numpy as np
+
+from tfjpeg._checks import check_choice
+from tfjpeg.errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidJpegError,
+    TfjpegError,
+)
+from tfjpeg.io.coefficients import JpegCoefficients
+from tfjpeg.io.limits import load_source, naming, resolve_max_pixels
+from tfjpeg.io.markers import parse_jpeg_header, renumber_components
+from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS, LAYOUTS
+
+__all__ = [
+    "JPEGLIB_MOZJPEG_VERSION",
+    "JPEGLIB_READ_VERSION",
+    "encode_coefficients",
+    "encode_mozjpeg",
+    "read_jpeg",
+]
+
+#: jpeglib's libjpeg used to read and write coefficients (libjpeg-turbo 2.1, like Pillow's family).
+JPEGLIB_READ_VERSION = "turbo210"
+#: jpeglib's libjpeg used by ``encode_pixels(..., encoder="mozjpeg")``.
+JPEGLIB_MOZJPEG_VERSION = "mozjpeg403"
+
+# libjpeg-turbo's warning texts (jerror.h, JWRN_*) and jpeglib's own marker-buffer messages:
+# any of these during a read means the coefficients are not what the file intended.
+_LIBJPEG_WARNING = re.compile(
+    r"^(Corrupt JPEG data|Premature end of JPEG file|Inconsistent progression sequence|"
+    r"Invalid SOS parameters|Unknown Adobe color transform|Application transferred too many|"
+    r"Too many markers|Error parsing marker)"
+)
+# Harmless libjpeg warnings (metadata only).
+_LIBJPEG_BENIGN = re.compile(r"^Warning: unknown JFIF revision number")
+
+# jpeglib keeps global state (selected library, marker buffers): one call at a time.
+_JPEGLIB_LOCK = threading.RLock()
+
+
+def _jpeglib_samp_factor(subsampling: str) -> np.ndarray:
+    """jpeglib's ``samp_factor`` of a colour layout: (v, h) per component."""
+    return np.array([(v, h) for h, v in LAYOUTS[subsampling].sampling], dtype=np.int32)
+
+
+@contextlib.contextmanager
+def _stderr_captured(sink: list[str]) -> Iterator[None]:
+    """Redirect file descriptor 2 (C ``stderr``, where libjpeg prints) into ``sink``."""
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: capture, then close it again
+            saved = None
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.close(2)
+            else:
+                os.dup2(saved, 2)
+                os.close(saved)
+            tmp.seek(0)
+            sink.append(tmp.read().decode("utf-8", "replace"))
+
+
+class _Diagnostics:
+    """What libjpeg printed during a :func:`_jpeglib_session`.
+
+    The caller sets ``failed`` when jpeglib raised; then every captured line is kept as the reason.
+    Otherwise only libjpeg's warning lines are kept, and other lines (e.g. another thread logging
+    meanwhile) are passed on to stderr.
+    """
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.messages: list[str] = []
+
+    @property
+    def problems(self) -> list[str]:
+        """The distinct messages that mean the result cannot be trusted."""
+        out: list[str] = []
+        for m in self.messages:
+            if (self.failed or not _LIBJPEG_BENIGN.match(m)) and m not in out:
+                out.append(m)
+        return out
+
+
+@contextlib.contextmanager
+def _jpeglib_session(version: str) -> Iterator[_Diagnostics]:
+    """Run jpeglib calls with ``version`` selected, serialized, with libjpeg's messages captured."""
+    diagnostics = _Diagnostics()
+    captured: list[str] = []
+    with _JPEGLIB_LOCK:
+        previous = jpeglib.version.get()
+        jpeglib.version.set(version)
+        try:
+            with _stderr_captured(captured):
+                yield diagnostics
+        finally:
+            if previous is not None and previous != version:
+                jpeglib.version.set(previous)
+            others = []
+            for line in "".join(captured).splitlines():
+                if not line.strip():
+                    continue
+                if (
+                    diagnostics.failed
+                    or _LIBJPEG_WARNING.match(line)
+                    or _LIBJPEG_BENIGN.match(line)
+                ):
+                    diagnostics.messages.append(line.strip())
+                else:
+                    others.append(line)
+            if others:
+                with contextlib.suppress(OSError):
+                    os.write(2, ("\n".join(others) + "\n").encode())
+
+
+def read_jpeg(
+    source: str | os.PathLike | bytes, *, max_pixels: int | None = None
+) -> JpegCoefficients:
+    """Read the quantized DCT coefficients and quantization tables of a JPEG file.
+
+    The file is validated first (:func:`tfjpeg.io.markers.parse_jpeg_header`), then read with
+    jpeglib's libjpeg-turbo 2.1 (:data:`JPEGLIB_READ_VERSION`). Baseline, extended, progressive and
+    arithmetic-coded 8-bit files with 1 or 3 components and any integer sampling (4:4:4, 4:2:2,
+    4:2:0, 4:4:0, 4:1:1, ...) are supported; progressive and arithmetic files give exactly the
+    coefficients of the equivalent baseline file.
+
+    Args:
+        source: a path, or the file's bytes.
+        max_pixels: refuse images with more pixels (height × width) than this, checked from the
+            header before anything is decoded. None: ``$TFJPEG_MAX_PIXELS`` or 100 megapixels.
+
+    Returns:
+        The :class:`JpegCoefficients`.
+
+    Raises:
+        InvalidJpegError: not a JPEG, empty, truncated, or corrupt (including corruption that
+            libjpeg only warns about, such as bad Huffman codes inside the scan data).
+        UnsupportedJpegError: 12-bit, lossless, hierarchical, CMYK/YCCK, RGB-coded, ...
+        ImageTooLargeError: more than ``max_pixels`` pixels.
+        FileNotFoundError: the path does not exist.
+
+    Example:
+        >>> coeffs = read_jpeg(encode_pixels(np.zeros((16, 24, 3), np.uint8), quality=75))
+        >>> coeffs.components[0].shape, coeffs.subsampling
+        ((2, 3, 8, 8), '420')
+    """
+    data, label = load_source(source)
+    with naming(label):
+        header = parse_jpeg_header(data, max_pixels=resolve_max_pixels(max_pixels))
+        components = _read_dct(data[: header.end], len(header.components))
+        # Tables as latched by the decoder at each component's first scan, one per (slot, value):
+        # components sharing a DQT slot share an entry (slots are only split if redefined).
+        keys: list[tuple[int, bytes]] = []
+        tables: list[np.ndarray] = []
+        table_index: list[int] = []
+        for comp, table in zip(header.components, header.tables, strict=True):
+            key = (comp.table_slot, table.tobytes())
+            if key not in keys:
+                keys.append(key)
+                tables.append(table)
+            table_index.append(keys.index(key))
+        try:
+            return JpegCoefficients(
+                components=tuple(components),
+                tables=np.stack(tables),
+                table_index=tuple(table_index),
+                sampling=header.sampling,
+                height=header.height,
+                width=header.width,
+                progressive=header.progressive,
+            )
+        except ValueError as e:  # libjpeg and the header disagree: never hand out such arrays
+            raise InvalidJpegError(f"Inconsistent JPEG: {e}") from None
+
+
+def _read_dct(data: bytes, num_components: int) -> list[np.ndarray]:
+    with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+        path = os.path.join(tmp, "input.jpg")
+        with open(path, "wb") as f:
+            f.write(data)
+        failure: OSError | None = None
+        comps: list[np.ndarray] = []
+        with _jpeglib_session(JPEGLIB_READ_VERSION) as diagnostics:
+            try:
+                jpeg = jpeglib.read_dct(path)
+                comps = [jpeg.Y] + ([jpeg.Cb, jpeg.Cr] if num_components == 3 else [])
+            except OSError as e:
+                diagnostics.failed, failure = True, e
+    problems = diagnostics.problems
+    if failure is not None or any(c is None for c in comps):
+        detail = "; ".join(problems) or str(failure)
+        raise InvalidJpegError(f"libjpeg could not read the JPEG: {detail}.")
+    if problems:
+        raise InvalidJpegError(
+            f"Corrupt JPEG data (libjpeg: {'; '.join(problems)}). libjpeg would decode it with "
+            "missing or garbled blocks, so tfjpeg refuses it."
+        )
+    return [np.ascontiguousarray(c, dtype=np.int16) for c in comps]
+
+
+def encode_mozjpeg(arr: np.ndarray, quality: int, subsampling: str) -> bytes:
+    """mozjpeg 4.0.3's file for checked uint8 pixels (H, W, 3) or (H, W), progressive.
+
+    Called by :func:`tfjpeg.io.encode_pixels`, which checks the arguments and describes the
+    settings (``JCP_MAX_COMPRESSION``, trellis quantization, mozjpeg's tables, baseline).
+    """
+    check_choice(subsampling, CODEC_SUBSAMPLINGS, "subsampling")
+    spatial = arr if arr.ndim == 3 else arr[..., None]
+    with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+        path = os.path.join(tmp, "mozjpeg.jpg")
+        failure: OSError | None = None
+        with _jpeglib_session(JPEGLIB_MOZJPEG_VERSION) as diagnostics:
+            try:
+                jpeg = jpeglib.from_spatial(np.ascontiguousarray(spatial))
+                if spatial.shape[-1] == 3:
+                    jpeg.samp_factor = _jpeglib_samp_factor(subsampling)
+                jpeg.write_spatial(path, qt=quality, flags=["+FORCE_BASELINE"])
+            except OSError as e:
+                diagnostics.failed, failure = True, e
+        if failure is not None:
+            detail = "; ".join(diagnostics.problems) or failure
+            raise TfjpegError(f"mozjpeg failed to encode the image: {detail}")
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _check_coefficient_range(coeffs: JpegCoefficients) -> None:
+    """8-bit JPEG limits: |AC| ≤ 1023, DC in [-1024, 1023] (so DC differences fit in 11 bits)."""
+    for c, comp in enumerate(coeffs.components):
+        if comp.size == 0:
+            continue
+        dc = comp[..., 0, 0]
+        ac = comp.reshape(*comp.shape[:2], 64)[..., 1:]
+        if dc.min() < -1024 or dc.max() > 1023 or np.abs(ac.astype(np.int32)).max() > 1023:
+            raise InvalidArgumentError(
+                f"components[{c}] is out of range for an 8-bit JPEG: DC must be in [-1024, 1023] "
+                f"and AC in [-1023, 1023]. Received: DC in [{dc.min()}, {dc.max()}], "
+                f"max |AC| = {np.abs(ac.astype(np.int32)).max()}"
+            )
+
+
+def encode_coefficients(coeffs: JpegCoefficients, *, optimize: bool = False) -> bytes:
+    """Write quantized coefficients and tables to a standard sequential JPEG, losslessly.
+
+    Uses jpeglib's libjpeg-turbo 2.1 (``jpeg_write_coefficients``): the file decodes with any
+    JPEG decoder and :func:`read_jpeg` gives back exactly ``coeffs`` (components, tables,
+    table_index, sampling, size). The file is baseline (SOF0) when every table entry is ≤ 255, else
+    extended sequential with 16-bit tables (SOF1); JFIF, component ids 1, 2, 3.
+
+    Args:
+        coeffs: the coefficients, e.g. from :func:`read_jpeg` or a decoder/editor.
+        optimize: optimized Huffman tables instead of the standard (Annex K) ones.
+
+    Returns:
+        The JPEG file as bytes.
+
+    Raises:
+        ValueError: coefficients outside the 8-bit JPEG range, or tables over 32767 (libjpeg).
+
+    Example:
+        >>> coeffs = read_jpeg(encode_pixels(np.zeros((8, 8), np.uint8), quality=50))
+        >>> again = read_jpeg(encode_coefficients(coeffs))
+        >>> np.array_equal(again.components[0], coeffs.components[0])
+        True
+    """
+    if not isinstance(coeffs, JpegCoefficients):
+        raise InvalidArgumentTypeError(
+            f"coeffs must be a JpegCoefficients. Received: type={type(coeffs).__name__}"
+        )
+    _check_coefficient_range(coeffs)
+    if coeffs.tables.max() > 32767:
+        raise InvalidArgumentError(
+            f"libjpeg writes table entries up to 32767. Received: max={coeffs.tables.max()}"
+        )
+    # Renumber tables in order of first use: jpeglib's table writer relies on it.
+    order: list[int] = []
+    for i in coeffs.table_index:
+        if i not in order:
+            order.append(i)
+    tables = coeffs.tables[order].astype(np.uint16)
+    slots = np.array([order.index(i) for i in coeffs.table_index], dtype=np.int16)
+    comps = coeffs.components
+    samp = np.array([[v, h] for h, v in coeffs.sampling], dtype=np.int32)
+    with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+        path = os.path.join(tmp, "coefficients.jpg")
+        failure: OSError | None = None
+        with _jpeglib_session(JPEGLIB_READ_VERSION) as diagnostics:
+            try:
+                jpeg = jpeglib.from_dct(
+                    Y=comps[0],
+                    Cb=comps[1] if len(comps) == 3 else None,
+                    Cr=comps[2] if len(comps) == 3 else None,
+                    qt=tables,
+                    quant_tbl_no=slots,
+                )
+                jpeg.height, jpeg.width, jpeg.samp_factor = coeffs.height, coeffs.width, samp
+                jpeg.write_dct(path, flags=["+OPTIMIZE_CODING" if optimize else "-OPTIMIZE_CODING"])
+            except OSError as e:
+                diagnostics.failed, failure = True, e
+        if failure is not None or diagnostics.problems:
+            detail = "; ".join(diagnostics.problems) or failure
+            raise TfjpegError(f"libjpeg failed to write the coefficients: {detail}")
+        with open(path, "rb") as f:
+            data = f.read()
+    # jpeglib numbers components 0, 1, 2; JFIF wants 1, 2, 3.
+    return renumber_components(data, tuple(range(1, len(comps) + 1)))
