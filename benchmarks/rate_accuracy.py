@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     from tfjpeg.data.folders import dataset_dir, iter_images
     from tfjpeg.io import save_bytes_atomic
     from tfjpeg.rate import ENCODERS, RatePredictor
-    from trainers.fit_rate_predictor import real_sizes
+    from trainers.rate.fit import real_sizes
 
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}

@@ -1,5 +1,5 @@
 """tfjpeg.data.pipelines.training_crops: crops of the real images, flips, qualities, seeds,
-resumable start, worker shards, padding of small images, bad arguments."""
+resumable start, padding of small images, bad arguments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from tfjpeg.data.pipelines import training_crops
@@ -98,23 +97,6 @@ def test_start_step_continues_the_stream(folder):
         np.testing.assert_array_equal(x["quality"], y["quality"])
 
 
-def test_worker_shards_make_up_the_global_batch(folder):
-    root, _ = folder
-    full = _batches(training_crops(root, crop_size=8, batch_size=4, seed=5), 3)
-    shards = [
-        training_crops(root, crop_size=8, batch_size=4, seed=5, shard=(2, i)) for i in range(2)
-    ]
-    assert (
-        shards[0].options().experimental_distribute.auto_shard_policy
-        == tf.data.experimental.AutoShardPolicy.OFF
-    )
-    parts = [_batches(s, 3) for s in shards]
-    for k in range(3):
-        assert parts[0][k]["images"].shape[0] == 2
-        joined = np.concatenate([parts[0][k]["images"], parts[1][k]["images"]])
-        np.testing.assert_array_equal(joined, full[k]["images"])
-
-
 def test_one_epoch_visits_every_image_once(folder):
     root, images = folder
     ds = training_crops(root, crop_size=8, batch_size=2, repeat=False, flips=False)
@@ -122,12 +104,6 @@ def test_one_epoch_visits_every_image_once(folder):
     assert [b["images"].shape[0] for b in batches] == [2, 2, 1]
     found = sorted(_locate(c.astype(np.uint8), images)[0] for b in batches for c in b["images"])
     assert found == list(range(len(images)))
-    # Sharded epochs split the same examples between the workers.
-    sharded = [
-        _batches(training_crops(root, crop_size=8, batch_size=2, repeat=False, shard=(2, i)), 100)
-        for i in range(2)
-    ]
-    assert sum(b["images"].shape[0] for part in sharded for b in part) == len(images)
 
 
 def test_small_images_are_reflect_padded(tmp_path):
@@ -201,8 +177,6 @@ def test_missing_folder_and_env_default(tmp_path, monkeypatch):
         ({"quality_range": (30, 20)}, "quality_range"),
         ({"quality_range": (8, 101)}, "quality_range"),
         ({"quality_range": (8.5, 20)}, "quality_range"),
-        ({"shard": (2, 2)}, "shard"),
-        ({"shard": (3, 0)}, "shard"),  # batch 4 not divisible by 3 workers
         ({"start_step": -1}, "start_step"),
         ({"seed": 1.5}, "seed"),
     ],

@@ -213,3 +213,26 @@ def test_per_image_terms_work_under_mirrored_strategy():
     reference = tape.gradient(expected, x).numpy()
     assert np.abs(reference).max() > 1e-6
     np.testing.assert_allclose(grads.numpy(), reference, atol=1e-3 * np.abs(reference).max())
+
+
+def test_per_sample_mu_equals_the_manual_combination():
+    z, decoded, bits = _batch(64)
+    loss = PreEditLoss(distance="l1", quality_terms=("tv",), lam=0.1, mu=3.0, reduction="none")
+    mu = tf.constant([0.25, 0.5])
+    terms = loss(z, decoded, bits, mu=mu)
+    manual = terms["distance"] + 0.1 * terms["quality"] + mu * terms["rate"]
+    np.testing.assert_array_equal(terms["total"].numpy(), manual.numpy())
+    # a scalar mu applies to every image; None keeps the constructor's mu
+    scalar = loss(z, decoded, bits, mu=0.25)["total"]
+    default = loss(z, decoded, bits)["total"]
+    np.testing.assert_allclose(scalar.numpy()[0], manual.numpy()[0], rtol=1e-6)
+    constant = terms["distance"] + 0.1 * terms["quality"] + 3.0 * terms["rate"]
+    np.testing.assert_allclose(default.numpy(), constant.numpy(), rtol=1e-6)
+    assert not np.allclose(default.numpy(), manual.numpy())
+    # with reduction="mean" the per-image weights are applied before the batch mean
+    mean = PreEditLoss(distance="l1", quality_terms=("tv",), lam=0.1, mu=3.0)(
+        z, decoded, bits, mu=mu
+    )
+    np.testing.assert_allclose(mean["total"].numpy(), manual.numpy().mean(), rtol=1e-6)
+    with pytest.raises(ValueError, match="mu must be"):
+        loss(z, decoded, bits, mu=tf.ones([2, 1]))

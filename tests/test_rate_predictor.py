@@ -147,3 +147,18 @@ def test_bad_arguments_raise_clear_errors(crops):
         predictor(tf.zeros([1, 8, 8, 3]))
     with pytest.raises(ValueError, match="one per image"):
         predictor(tf.zeros([1, 8, 8, 3]), quality=[10, 20])
+
+
+@pytest.mark.parametrize("model", ["jpeg", "factorized"])
+@pytest.mark.parametrize("rounding", ["hard", "ste", "poly3"])
+def test_bits_from_diffjpeg_coefficients_equal_the_predictor_on_images(crops, model, rounding):
+    """One encoding serves both: DiffJPEG's coefficients (same rounding mode) priced by
+    bits_from_coefficients give exactly the bits the predictor computes from the images."""
+    from tfjpeg.jpeg import DiffJPEG
+
+    images = tf.constant(crops[:2], tf.float32) + 0.3  # not integers: the rounding matters
+    quality = tf.constant([12.0, 40.0])
+    rate = RatePredictor(model=model, encoder="libjpeg-optimize", rounding=rounding, weights=None)
+    encoded = DiffJPEG(subsampling="420", rounding=rounding)(images, quality=quality)
+    shared = rate.bits_from_coefficients(encoded["coefficients"], encoded["tables"])
+    np.testing.assert_array_equal(shared.numpy(), rate(images, quality=quality).numpy())

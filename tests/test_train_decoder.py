@@ -1,4 +1,4 @@
-"""trainers/train_decoder.py: a few steps of each phase on tiny crops, resume, init from L1."""
+"""trainers/decoder/train.py: a few steps of each phase on tiny crops, resume, init from L1."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 from trainer_processes import child_env, python_command, run_child
 
 from tfjpeg.errors import TfjpegError
-from trainers import train_decoder
+from trainers.decoder import train as decoder_train
 
 TINY = {
     "crop_size": 32,
@@ -41,9 +41,9 @@ def _config(tmp_path, name, **overrides):
 
 def _weights(run_dir):
     """The decoder variables of a run's latest checkpoint, by variable path."""
-    config = train_decoder._merged({**TINY, "phase": "l1"})
-    decoder, _ = train_decoder.build_models(config)
-    train_decoder.restore_decoder(decoder, run_dir)
+    config = decoder_train._merged({**TINY, "phase": "l1"})
+    decoder, _ = decoder_train.build_models(config)
+    decoder_train.restore_decoder(decoder, run_dir)
     return {v.path.split("/", 1)[1]: v.numpy() for v in decoder.variables}
 
 
@@ -53,7 +53,7 @@ def test_l1_mirrored_then_resume_then_gan_from_l1(tmp_path, train_dir, monkeypat
     l1_dir = tmp_path / "l1"
     # L1 phase under MirroredStrategy (2 logical CPUs), in a child process (see trainer_processes)
     command = python_command(
-        "-m", "trainers.train_decoder", "--config", l1_cfg, "--run-dir", l1_dir,
+        "-m", "trainers.decoder.train", "--config", l1_cfg, "--run-dir", l1_dir,
         "--strategy", "mirrored",
     )  # fmt: skip
     run_child(command, tmp_path, env=child_env({"TFJPEG_TRAIN_DIR": str(train_dir)}))
@@ -64,13 +64,13 @@ def test_l1_mirrored_then_resume_then_gan_from_l1(tmp_path, train_dir, monkeypat
     assert any((l1_dir / "logs").iterdir())
     # resume (default strategy, this process): two more steps continue from step 2
     argv = ["--config", str(l1_cfg), "--run-dir", str(l1_dir), "--steps", "4"]
-    assert train_decoder.main(argv) == 0
+    assert decoder_train.main(argv) == 0
     assert tf.train.latest_checkpoint(str(l1_dir / "checkpoints")).endswith("-4")
 
     gan_cfg = _config(tmp_path, "gan", phase="gan", steps=1, learning_rate=1e-3)
     gan_dir = tmp_path / "gan"
     argv = ["--config", str(gan_cfg), "--run-dir", str(gan_dir), "--init-from", str(l1_dir)]
-    assert train_decoder.main(argv) == 0
+    assert decoder_train.main(argv) == 0
     gan = _weights(gan_dir)
     l1 = _weights(l1_dir)
     conv = next(k for k in l1 if k.endswith("luma/conv0/kernel"))
@@ -82,15 +82,15 @@ def test_l1_mirrored_then_resume_then_gan_from_l1(tmp_path, train_dir, monkeypat
 
 def test_bad_configs_are_refused(tmp_path):
     with pytest.raises(TfjpegError, match="unknown decoder config key"):
-        train_decoder.main(
+        decoder_train.main(
             ["--config", str(_config(tmp_path, "a", lr=1)), "--run-dir", str(tmp_path / "a")]
         )
     with pytest.raises(TfjpegError, match="phase"):
-        train_decoder.main(
+        decoder_train.main(
             ["--config", str(_config(tmp_path, "b", phase="x")), "--run-dir", str(tmp_path / "b")]
         )
     with pytest.raises(TfjpegError, match="multiple of 16"):
-        train_decoder.main(
+        decoder_train.main(
             [
                 "--config",
                 str(_config(tmp_path, "c", crop_size=40)),

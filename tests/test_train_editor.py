@@ -1,10 +1,12 @@
-"""trainers/train_editor.py: both phases on tiny crops, resume, warm starts, export, mirrored."""
+"""trainers/editor: both phases on tiny crops, resume, warm starts, export, mirrored; the steps'
+shared encoding (DiffJPEG coefficients priced by the rate predictor) and μ(q) per image."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,7 +15,7 @@ from PIL import Image
 from tests.conftest import natural_image
 from tfjpeg.editors import CascadeEditor
 from tfjpeg.errors import TfjpegError
-from trainers import train_editor
+from trainers.editor import train as editor_train
 
 TINY_SMOOTHING = {"filters": 8, "num_blocks": 1}
 TINY_STN = {"filters": 8, "context_layers": 1}
@@ -62,7 +64,7 @@ def _write(tmp_path: Path, config: dict) -> Path:
 def test_pretrain_phase_learns_to_denoise_and_resumes(image_dirs, tmp_path):
     config = _config(image_dirs, phase="pretrain", noise_sigma_range=[0.1, 0.15], steps=3)
     run = tmp_path / "run"
-    history = train_editor.train(config, run)
+    history = editor_train.train(config, run)
     assert history["step"] == 3
     losses = [entry[1] for entry in history["log"]]
     assert all(np.isfinite(v["total"]) for v in losses)
@@ -70,8 +72,8 @@ def test_pretrain_phase_learns_to_denoise_and_resumes(image_dirs, tmp_path):
     # noise level itself must be what the sampled σ ∈ [0.1, 0.15] gives (σ² ≈ 0.01–0.02).
     assert all(0.005 < v["noisy_l2"] < 0.03 for v in losses)
     saved = json.loads((run / "config.json").read_text())
-    assert saved == train_editor.full_config(config)
-    resumed = train_editor.train({**config, "steps": 5}, run)
+    assert saved == editor_train.full_config(config)
+    resumed = editor_train.train({**config, "steps": 5}, run)
     assert (resumed["start_step"], resumed["step"]) == (3, 5)
 
 
@@ -89,7 +91,7 @@ def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs
     )
     run = tmp_path / "run"
     assert (
-        train_editor.main(["--config", str(_write(tmp_path, config)), "--run-dir", str(run)]) == 0
+        editor_train.main(["--config", str(_write(tmp_path, config)), "--run-dir", str(run)]) == 0
     )
     history = json.loads(next(run.glob("history_*.json")).read_text())
     terms = history["losses"]
@@ -98,14 +100,14 @@ def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs
     step, evaluation = history["eval"][-1]
     assert step == 2 and evaluation["bpp"] > 0 and 0 < evaluation["ms_ssim"] <= 1
     assert list(run.glob("logs/*tfevents*"))
-    best = json.loads((run / train_editor.BEST_INFO).read_text())
+    best = json.loads((run / editor_train.BEST_INFO).read_text())
     assert best["step"] == 2 and best["objective"] == pytest.approx(evaluation["objective"])
-    assert (run / train_editor.BEST_WEIGHTS).is_file()
+    assert (run / editor_train.BEST_WEIGHTS).is_file()
     out = tmp_path / "exported" / "1"
-    assert train_editor.main(["export", "--run-dir", str(run), "--out", str(out)]) == 0
+    assert editor_train.main(["export", "--run-dir", str(run), "--out", str(out)]) == 0
     served = tf.saved_model.load(str(out))
-    editor = train_editor.build_editor(train_editor.full_config(config))
-    train_editor.load_init(editor, run)
+    editor = editor_train.build_editor(editor_train.full_config(config))
+    editor_train.load_init(editor, run)
     x = natural_image(24, 40)[None].astype("float32")
     got = served.signatures["edit_tensor"](images=tf.constant(x), quality=tf.constant([12.0]))
     np.testing.assert_allclose(
@@ -115,29 +117,29 @@ def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs
 
 def test_init_rejects_a_checkpoint_of_another_editor(image_dirs, tmp_path):
     run = tmp_path / "run"
-    train_editor.train(_config(image_dirs, phase="pretrain", steps=1), run)
-    other = train_editor.build_editor({"editor": "stn", "editor_config": TINY_STN})
+    editor_train.train(_config(image_dirs, phase="pretrain", steps=1), run)
+    other = editor_train.build_editor({"editor": "stn", "editor_config": TINY_STN})
     with pytest.raises(TfjpegError, match="does not hold this editor"):
-        train_editor.load_init(other, run)
-    same = train_editor.build_editor({"editor": "smoothing", "editor_config": TINY_SMOOTHING})
-    train_editor.load_init(same, run)  # every variable, batch-norm statistics included
+        editor_train.load_init(other, run)
+    same = editor_train.build_editor({"editor": "smoothing", "editor_config": TINY_SMOOTHING})
+    editor_train.load_init(same, run)  # every variable, batch-norm statistics included
     moving = same.block0_bn1.moving_variance.numpy()
     assert not np.allclose(moving, 1.0)  # moved away from its initial value by the one step
 
 
 def test_mu_by_quality_interpolates_per_quality():
-    table = train_editor.mu_table({"mu_by_quality": [[10, 0.4], [20, 0.2]], "loss": {}})
+    table = editor_train.mu_table({"mu_by_quality": [[10, 0.4], [20, 0.2]], "loss": {}})
     assert table[9] == pytest.approx(0.4) and table[14] == pytest.approx(0.3)
     assert table[0] == pytest.approx(0.4) and table[99] == pytest.approx(0.2)
-    constant = train_editor.mu_table({"mu_by_quality": None, "loss": {"mu": 0.7}})
+    constant = editor_train.mu_table({"mu_by_quality": None, "loss": {"mu": 0.7}})
     assert np.all(constant == np.float32(0.7))
     with pytest.raises(ValueError, match="mu_by_quality"):
-        train_editor.mu_table({"mu_by_quality": [[0, 1.0]], "loss": {}})
+        editor_train.mu_table({"mu_by_quality": [[0, 1.0]], "loss": {}})
 
 
 def test_cascade_warm_starts_from_two_runs(tmp_path):
-    smoother = train_editor.build_editor({"editor": "smoothing", "editor_config": TINY_SMOOTHING})
-    warper = train_editor.build_editor({"editor": "stn", "editor_config": TINY_STN})
+    smoother = editor_train.build_editor({"editor": "smoothing", "editor_config": TINY_SMOOTHING})
+    warper = editor_train.build_editor({"editor": "stn", "editor_config": TINY_STN})
     rng = np.random.default_rng(0)
     for model, name in ((smoother, "s"), (warper, "w")):
         for w in model.weights:
@@ -145,7 +147,7 @@ def test_cascade_warm_starts_from_two_runs(tmp_path):
         model.save_weights(str(tmp_path / f"{name}.weights.h5"))
     cascade = CascadeEditor(TINY_SMOOTHING, TINY_STN)
     cascade(tf.zeros([1, 16, 16, 3]))
-    train_editor.load_init(
+    editor_train.load_init(
         cascade, {"smoother": tmp_path / "s.weights.h5", "warper": tmp_path / "w.weights.h5"}
     )
     for a, b in zip(cascade.smoother.weights, smoother.weights, strict=True):
@@ -153,7 +155,7 @@ def test_cascade_warm_starts_from_two_runs(tmp_path):
     for a, b in zip(cascade.warper.weights, warper.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     with pytest.raises(ValueError, match="cascade"):
-        train_editor.load_init(smoother, {"bogus": None})
+        editor_train.load_init(smoother, {"bogus": None})
 
 
 @pytest.mark.parametrize(
@@ -168,7 +170,7 @@ def test_cascade_warm_starts_from_two_runs(tmp_path):
 )
 def test_bad_configs_are_rejected(override, match):
     with pytest.raises(ValueError, match=match):
-        train_editor.full_config(override)
+        editor_train.full_config(override)
 
 
 @pytest.mark.slow
@@ -179,7 +181,7 @@ def test_mirrored_strategy_run_in_a_child_process(image_dirs, tmp_path):
     run = tmp_path / "run"
     command = python_command(
         "-m",
-        "trainers.train_editor",
+        "trainers.editor.train",
         "--config",
         _write(tmp_path, config),
         "--run-dir",
@@ -193,3 +195,62 @@ def test_mirrored_strategy_run_in_a_child_process(image_dirs, tmp_path):
     result = json.loads(output.strip().splitlines()[-1])
     assert result["step"] == 2 and np.isfinite(result["losses"]["total"])
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("-2")
+
+
+@pytest.mark.parametrize(
+    "codec_rounding,rate_rounding,model",
+    [("poly3", "ste", "jpeg"), ("poly3", "poly3", "factorized"), ("poly3", "hard", "jpeg")],
+)
+def test_the_step_encodes_once_and_prices_the_same_bits(codec_rounding, rate_rounding, model):
+    """rate_bits reuses DiffJPEG's encoding: same bits as rate(images, quality) and, for the
+    shipped setting (poly3 codec, ste rate), the same gradient w.r.t. the images."""
+    from tfjpeg.jpeg import DiffJPEG
+    from tfjpeg.rate import RatePredictor
+    from trainers.editor.steps import rate_bits
+
+    images = tf.Variable(
+        np.stack([natural_image(32, 48, seed=s) for s in (1, 2)]).astype("float32") + 0.4
+    )
+    quality = tf.constant([9.0, 21.0])
+    codec = DiffJPEG(subsampling="420", rounding=codec_rounding)
+    rate = RatePredictor(model=model, encoder="libjpeg-optimize", rounding=rate_rounding,
+                         weights=None)  # fmt: skip
+    with tf.GradientTape(persistent=True) as tape:
+        shared = rate_bits(rate, codec, images, codec(images, quality=quality), quality)
+        direct = rate(images, quality=quality)
+    np.testing.assert_array_equal(shared.numpy(), direct.numpy())
+    if rate_rounding != "hard":
+        np.testing.assert_allclose(
+            tape.gradient(shared, images).numpy(), tape.gradient(direct, images).numpy(),
+            rtol=1e-5, atol=1e-6,
+        )  # fmt: skip
+
+
+def test_preedit_step_total_uses_mu_of_each_quality():
+    """The step's total is dist + λ·quality + μ(q)·rate with μ looked up per image."""
+    from tfjpeg.jpeg import DiffJPEG
+    from tfjpeg.losses import PreEditLoss
+    from tfjpeg.rate import RatePredictor
+    from trainers.editor.steps import EditorSteps
+
+    config = editor_train.full_config({"editor_config": TINY_SMOOTHING})
+    editor = editor_train.build_editor(config)
+    loss = PreEditLoss(distance="l1", quality_terms=("tv",), lam=0.1, mu=5.0, reduction="none")
+    table = editor_train.mu_table({"mu_by_quality": [[10, 0.4], [20, 0.2]], "loss": {}})
+    steps = EditorSteps(
+        editor, keras.optimizers.SGD(0.0), DiffJPEG(), 2,
+        rate=RatePredictor(model="factorized", weights=None), loss=loss, mu_table=table,
+    )  # fmt: skip
+    batch = {
+        "images": tf.constant(np.stack([natural_image(32, 32, seed=s) for s in (3, 4)]), "float32"),
+        "quality": tf.constant([10.0, 15.0]),
+    }
+    out = steps.preedit_step(batch)  # learning rate 0: the editor is unchanged
+    edited = editor(batch["images"], quality=batch["quality"], training=True)["edited"]
+    encoded = steps.codec(edited, quality=batch["quality"])
+    bits = steps.rate(edited, quality=batch["quality"])
+    terms = loss(batch["images"], encoded["decoded"], bits)
+    manual = terms["distance"] + 0.1 * terms["quality"] + tf.constant([0.4, 0.3]) * terms["rate"]
+    np.testing.assert_allclose(out["total"].numpy(), manual.numpy().mean(), rtol=1e-5)
+    constant = terms["distance"] + 0.1 * terms["quality"] + 5.0 * terms["rate"]
+    assert not np.isclose(out["total"].numpy(), constant.numpy().mean(), rtol=1e-3)

@@ -11,10 +11,10 @@ Reuse from any trainer test (``tests/`` is on ``sys.path`` under pytest)::
     from trainer_processes import python_command, run_child, run_cluster, start_child
 
     # one run, fails the test with the child's log tail on a non-zero exit
-    run_child(python_command("-m", "trainers.train_editor", "--run-dir", run, ...), tmp_path)
+    run_child(python_command("-m", "trainers.editor.train", "--run-dir", run, ...), tmp_path)
 
     # a two-worker MultiWorkerMirroredStrategy run on localhost (TF_CONFIG set per worker)
-    results = run_cluster(lambda i: python_command("-m", "trainers.train_editor", ...),
+    results = run_cluster(lambda i: python_command("-m", "trainers.editor.train", ...),
                           tmp_path, workers=2)
 
     # kill a run once its first checkpoint at step >= 4 exists, then resume it

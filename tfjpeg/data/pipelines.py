@@ -110,7 +110,6 @@ def training_crops(
     seed: int = 0,
     flips: bool = True,
     repeat: bool = True,
-    shard: tuple[int, int] | None = None,
     start_step: int = 0,
 ) -> tf.data.Dataset:
     """Batches of random square crops from a folder of images, for training.
@@ -126,18 +125,15 @@ def training_crops(
     Args:
         directory: Folder of training images; ``None`` means ``$TFJPEG_TRAIN_DIR``.
         crop_size: Side of the square crops in pixels.
-        batch_size: GLOBAL batch size (all replicas of all workers together).
+        batch_size: GLOBAL batch size (all replicas of all workers together). The stream is
+            not sharded here: ``trainers.common.TrainingLoop`` distributes it (across workers
+            by tf.data's DATA auto-sharding).
         quality_range: Inclusive ``(low, high)`` IJG qualities in [1, 100], or ``None`` for
             no ``"quality"`` key.
         seed: Seed of every random choice; the same seed gives the same stream.
         flips: Random horizontal flips.
         repeat: Endless stream (batches of exactly ``batch_size``). ``False``: one epoch over
             the folder, the last batch may be smaller.
-        shard: ``(num_workers, worker_index)``: yield only this worker's contiguous
-            ``batch_size // num_workers`` slice of every global batch, so that the workers'
-            slices of step ``k`` together are exactly the unsharded batch ``k``. For
-            ``strategy.distribute_datasets_from_function``; tf.data auto-sharding is switched
-            off on the result. Needs ``batch_size % num_workers == 0``.
         start_step: Begin at global batch ``start_step`` (cheap: nothing before it is read).
 
     Returns:
@@ -162,40 +158,16 @@ def training_crops(
             "quality_range must be two integers 1 <= low <= high <= 100 or None. "
             f"Received: quality_range={quality_range!r}"
         )
-    num_workers, worker = 1, 0
-    if shard is not None:
-        if len(shard) != 2:
-            raise ValueError(
-                f"shard must be (num_workers, worker_index). Received: shard={shard!r}"
-            )
-        num_workers = _check_int("shard[0]", shard[0], 1)
-        worker = _check_int("shard[1]", shard[1], 0)
-        if worker >= num_workers or batch_size % num_workers:
-            raise ValueError(
-                "shard needs 0 <= worker_index < num_workers and batch_size divisible by "
-                f"num_workers. Received: shard={shard!r}, batch_size={batch_size}"
-            )
     files = _image_files(directory)
     n = len(files)
-    local = batch_size // num_workers
     file_table = tf.constant(files)
     seed_t = tf.constant(seed, tf.int64)
 
-    # Local example l of this worker -> global example index g of the unsharded stream.
+    # Example index g of the stream; batch k holds examples [k·batch_size, (k + 1)·batch_size).
     if repeat:
-        indices = tf.data.Dataset.range(start_step * local, 2**62)
-    else:
-        # One epoch: global examples [start, n), only this worker's slice of each batch.
-        indices = tf.data.Dataset.range(
-            start_step * local, (n + batch_size - 1) // batch_size * local
-        )
-
-    def global_index(lidx: tf.Tensor) -> tf.Tensor:
-        return (lidx // local) * batch_size + worker * local + lidx % local
-
-    indices = indices.map(global_index)
-    if not repeat:
-        indices = indices.filter(lambda g: g < n)
+        indices = tf.data.Dataset.range(start_step * batch_size, 2**62)
+    else:  # one epoch: examples [start, n)
+        indices = tf.data.Dataset.range(start_step * batch_size, n)
 
     def load(g: tf.Tensor) -> dict[str, tf.Tensor]:
         epoch, pos = g // n, g % n
@@ -220,9 +192,7 @@ def training_crops(
     # A file whose body is corrupt (its header was fine) is dropped with a logged warning
     # instead of stopping a long training run.
     ds = ds.ignore_errors(log_warning=True)
-    ds = ds.batch(local, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
-    if shard is not None:
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return ds.with_options(options)

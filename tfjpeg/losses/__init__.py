@@ -1,9 +1,22 @@
-"""Losses of the pre-editing objective (eq. 5 of Talebi et al. 2020): distances, quality terms.
+"""Losses of the pre-editing objective (eq. 5 of Talebi et al. 2020): distances, quality terms;
+and the adversarial losses of the decoders (:mod:`tfjpeg.losses.adversarial`).
 
 Helpers (``MS_SSIM_WEIGHTS``, ``ms_ssim_scales``, ``niqe_features``, ``niqe_pristine_model``,
 ``auto_niqe_patch_size``) stay importable from their modules.
 """
 
+from tfjpeg.losses.adversarial import (
+    adam_z_step,
+    gradient_penalty,
+    map_loss,
+    ns_critic_loss,
+    ns_generator_loss,
+    optimal_z,
+    r1_penalty,
+    range_loss,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
 from tfjpeg.losses.distance import (
     DISTANCES,
     VGGFeatureDistance,
@@ -31,13 +44,23 @@ __all__ = [
     "ExternalQualityModel",
     "PreEditLoss",
     "VGGFeatureDistance",
+    "adam_z_step",
     "get_distance",
+    "gradient_penalty",
     "l1_distance",
     "l2_distance",
+    "map_loss",
     "ms_ssim",
     "ms_ssim_loss",
     "niqe",
     "nlpd",
+    "ns_critic_loss",
+    "ns_generator_loss",
+    "optimal_z",
+    "r1_penalty",
+    "range_loss",
     "ssim",
     "total_variation",
+    "wgan_critic_loss",
+    "wgan_generator_loss",
 ]

@@ -68,8 +68,10 @@ class PreEditLoss(keras.layers.Layer):
             for the "external" quality term (see ``ExternalQualityModel``).
 
     Call:
-        ``loss(original, decoded, bits)`` with original/decoded (N, H, W, 3) in [0, max_val] and
-        bits (N,) (or (N, ...), summed per image) → {"total", "distance", "quality", "rate"}.
+        ``loss(original, decoded, bits, mu=None)`` with original/decoded (N, H, W, 3) in
+        [0, max_val], bits (N,) (or (N, ...), summed per image) and ``mu`` the rate weight for
+        this call: None (the constructor's ``mu``), a scalar, or one μ per image (N,) (e.g. μ(q)
+        at each image's quality) → {"total", "distance", "quality", "rate"}.
 
     Example:
         >>> loss = PreEditLoss(distance="ms-ssim", lam=0.02, mu=1.0, quality_terms=("niqe",))
@@ -228,7 +230,18 @@ class PreEditLoss(keras.layers.Layer):
             bits = bits / tf.cast(shape[1] * shape[2], original.dtype)
         return bits
 
-    def call(self, original: tf.Tensor, decoded: tf.Tensor, bits: tf.Tensor) -> dict:
+    def _mu(self, mu, reference: tf.Tensor) -> tf.Tensor | float:
+        if mu is None:
+            return self.mu
+        mu = tf.cast(tf.convert_to_tensor(mu), reference.dtype)
+        if mu.shape.rank is not None and mu.shape.rank > 1:
+            raise ValueError(
+                "mu must be a scalar or one value per image, shape (N,). "
+                f"Received: shape={mu.shape}"
+            )
+        return mu
+
+    def call(self, original: tf.Tensor, decoded: tf.Tensor, bits: tf.Tensor, mu=None) -> dict:
         original = as_image_batch(original, "original")
         decoded = tf.cast(as_image_batch(decoded, "decoded"), original.dtype)
         check_same_shape(original, decoded)
@@ -239,13 +252,13 @@ class PreEditLoss(keras.layers.Layer):
             "distance": distance,
             "quality": quality,
             "rate": rate,
-            "total": distance + self.lam * quality + self.mu * rate,
+            "total": distance + self.lam * quality + self._mu(mu, rate) * rate,
         }
         if self.reduction == "mean":
             terms = {k: tf.reduce_mean(v) for k, v in terms.items()}
         return {k: terms[k] for k in LOSS_KEYS}
 
-    def compute_output_spec(self, original, decoded, bits):
+    def compute_output_spec(self, original, decoded, bits, mu=None):
         shape = () if self.reduction == "mean" else (original.shape[0],)
         return {k: keras.KerasTensor(shape, dtype=original.dtype) for k in LOSS_KEYS}
 

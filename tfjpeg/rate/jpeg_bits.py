@@ -328,7 +328,7 @@ class JpegSizeModel(keras.layers.Layer):
     real files, and :meth:`trellis_quantize` can apply a learned dead zone per frequency,
     ``(θ₀ + θ₁ℓ) · g`` for luma and chroma with mozjpeg's per-block λ scaling g
     (:func:`block_lambda`), before rounding. The calibrated values are non-trainable weights set
-    by ``trainers/fit_rate_predictor.py``.
+    by ``trainers/rate/fit.py``.
 
     Args:
         encoder: one of :data:`ENCODERS`.

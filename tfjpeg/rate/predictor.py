@@ -68,12 +68,12 @@ def default_params_path() -> Path:
 
 
 def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Read fitted parameters (JSON written by ``trainers/fit_rate_predictor.py``)."""
+    """Read fitted parameters (JSON written by ``trainers/rate/fit.py``)."""
     p = Path(path) if path is not None else default_params_path()
     if not p.is_file():
         raise TfjpegError(
             f"rate predictor parameters not found at {p}: run "
-            f"`python -m trainers.fit_rate_predictor` or point {PARAMS_ENV} at a "
+            f"`python -m trainers.rate.fit` or point {PARAMS_ENV} at a "
             "rate_predictor.json (or pass weights=None for the uncalibrated model)."
         )
     with open(p, encoding="utf-8") as f:

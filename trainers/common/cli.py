@@ -1,4 +1,4 @@
-"""Command-line options every trainer shares (``main(argv)`` of ``trainers/train_*.py``)."""
+"""Command-line options every trainer shares (``main(argv)`` of ``trainers/<family>/train.py``)."""
 
 from __future__ import annotations
 

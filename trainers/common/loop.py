@@ -105,7 +105,7 @@ class TrainingLoop:
             run starts from, so a resumed run reads new data instead of the first batches
             again (e.g. ``lambda s: training_crops(..., start_step=s)``). The loop distributes
             it (``experimental_distribute_dataset``; across workers by data sharding), so do
-            not shard it yourself (no ``training_crops(shard=...)`` here).
+            not shard it yourself.
         trackables: Everything to checkpoint besides the step, e.g.
             ``{"model": model, "optimizer": optimizer}`` (the key ``"step"`` is reserved).
         checkpoint_every: Steps between checkpoints (a final one is always written).

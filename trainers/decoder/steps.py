@@ -1,8 +1,9 @@
 """Training steps of the consistent decoder: L1 initialization, then WGAN-GP + range + map losses.
 
-Kept apart from ``train_decoder.py``'s command line so the steps can be driven by any loop
-(``trainers.common.TrainingLoop``, or a test). Reference: Bahat & Michaeli 2021, §3.2, §3.3 and
-appendix E.
+Kept apart from ``trainers/decoder/train.py``'s command line so the steps can be driven by any
+loop (``trainers.common.TrainingLoop``, or a test). The losses themselves (WGAN-GP, range, map and
+the inner z optimization) are the plain functions of :mod:`tfjpeg.losses.adversarial`.
+Reference: Bahat & Michaeli 2021, §3.2, §3.3 and appendix E.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from tfjpeg.decoders import ConsistencyCritic, ConsistentDecoder
 from tfjpeg.decoders.geometry import chroma_factors, consistent_upsample
 from tfjpeg.jpeg import color, encode, sampling
 from tfjpeg.jpeg.tables import quality_tables
+from tfjpeg.losses import adversarial
+from tfjpeg.losses.adversarial import range_loss
 
 __all__ = [
     "DecoderSteps",
@@ -57,13 +60,8 @@ def real_planes(images: tf.Tensor, subsampling: str) -> tf.Tensor:
     return tf.stack([ycc[..., 0], chroma[0], chroma[1]], axis=-1)
 
 
-def range_loss(luma: tf.Tensor) -> tf.Tensor:
-    """Per-image L_Range = mean |Y − clip(Y, 16, 235)| over the luma samples (§3.2)."""
-    return tf.reduce_mean(tf.abs(luma - tf.clip_by_value(luma, 16.0, 235.0)), axis=[1, 2])
-
-
 def _l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.abs(a - b), axis=[1, 2, 3])
+    return adversarial.map_loss(a, b)
 
 
 class DecoderSteps:
@@ -148,40 +146,36 @@ class DecoderSteps:
 
     def _z_step(self, inputs: dict, target: tf.Tensor, z, m, v, t):
         """One Adam step on z for ‖ψ(X_Q, z) − x‖₁ (its own graph function, traced once)."""
-        with tf.GradientTape() as tape:
-            tape.watch(z)
+
+        def loss_fn(z):
             decoded = self._decode(inputs, z, training=False)["decoded"]
-            loss = tf.reduce_sum(_l1(decoded, target))
-        g = tape.gradient(loss, z)
-        b1, b2 = 0.9, 0.999
-        m = b1 * m + (1.0 - b1) * g
-        v = b2 * v + (1.0 - b2) * tf.square(g)
-        step = (m / (1.0 - b1**t)) / (tf.sqrt(v / (1.0 - b2**t)) + 1e-8)
-        return tf.clip_by_value(z - self.map_learning_rate * step, -1.0, 1.0), m, v
+            return tf.reduce_sum(adversarial.map_loss(decoded, target))
+
+        return adversarial.adam_z_step(loss_fn, z, m, v, t, self.map_learning_rate)
 
     def _optimal_z(self, inputs: dict, target: tf.Tensor, z0: tf.Tensor) -> tf.Tensor:
         """z* ≈ argmin_z ‖ψ(X_Q, z) − x‖₁ by ``map_steps`` Adam steps, z kept in [−1, 1]."""
-        z, m, v = z0, tf.zeros_like(z0), tf.zeros_like(z0)
-        for t in range(1, self.map_steps + 1):
-            z, m, v = self._z_step_fn(inputs, target, z, m, v, tf.constant(float(t)))
-        return tf.stop_gradient(z)
+
+        def step_fn(z, m, v, t):
+            return self._z_step_fn(inputs, target, z, m, v, t)
+
+        return adversarial.optimal_z(None, z0, self.map_steps, step_fn=step_fn)
 
     def _critic_update(self, inputs: dict, real: tf.Tensor) -> dict[str, tf.Tensor]:
         """One WGAN-GP critic update on decodings with a fresh random z (its own graph function)."""
         n = tf.shape(real)[0]
         fake = tf.stop_gradient(self._decode(inputs, self._random_z(inputs), True)["ycbcr"])
         eps = tf.random.uniform(tf.stack([n, 1, 1, 1]))
-        mixed = eps * real + (1.0 - eps) * fake
+
+        def critic(planes):
+            return self._critic(planes, inputs)
+
         with tf.GradientTape() as tape:
-            with tf.GradientTape() as inner:
-                inner.watch(mixed)
-                d_mixed = self._critic(mixed, inputs)
-            grad = inner.gradient(d_mixed, mixed)
-            norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
-            gp_per = tf.square(norm - 1.0)
-            d_real = self._critic(real, inputs)
-            d_fake = self._critic(fake, inputs)
-            critic_loss = self._avg(d_fake - d_real + self.gp_weight * gp_per)
+            gp_per = adversarial.gradient_penalty(critic, real, fake, epsilon=eps)
+            d_real = critic(real)
+            d_fake = critic(fake)
+            per = adversarial.wgan_critic_loss(d_real, d_fake) + self.gp_weight * gp_per
+            critic_loss = self._avg(per)
         cvars = self.critic.trainable_variables
         self.critic_optimizer.apply_gradients(
             zip(tape.gradient(critic_loss, cvars), cvars, strict=True)
@@ -216,9 +210,11 @@ class DecoderSteps:
         with tf.GradientTape() as tape:
             out_r = self._decode(inputs, z_random, training=True)
             out_m = self._decode(inputs, z_star, training=True)
-            adv = -self._critic(out_r["ycbcr"], inputs) - self._critic(out_m["ycbcr"], inputs)
+            adv = adversarial.wgan_generator_loss(
+                self._critic(out_r["ycbcr"], inputs)
+            ) + adversarial.wgan_generator_loss(self._critic(out_m["ycbcr"], inputs))
             rng = range_loss(out_r["ycbcr"][..., 0]) + range_loss(out_m["ycbcr"][..., 0])
-            map_l1 = _l1(out_m["decoded"], target)
+            map_l1 = adversarial.map_loss(out_m["decoded"], target)
             per = adv + self.range_weight * rng + self.map_weight * map_l1
             loss = self._avg(per)
         gvars = self.decoder.trainable_variables

@@ -14,8 +14,8 @@ checkpoints with automatic resume, TensorBoard and a progress bar; ``--export DI
 final decoder as a SavedModel with serving signatures (:mod:`tfjpeg.serving.decoders`).
 
 Usage:
-    python -m trainers.train_decoder --config trainers/configs/decoder_l1.json --run-dir runs/l1
-    python -m trainers.train_decoder --config trainers/configs/decoder_gan.json \\
+    python -m trainers.decoder.train --config trainers/configs/decoder_l1.json --run-dir runs/l1
+    python -m trainers.decoder.train --config trainers/configs/decoder_gan.json \\
         --run-dir runs/gan --init-from runs/l1 --export saved_models/consistent-gan/1
 """
 
@@ -42,7 +42,7 @@ from trainers.common import (
     make_strategy,
     save_config,
 )
-from trainers.decoder_steps import DecoderSteps, jpeg_inputs
+from trainers.decoder.steps import DecoderSteps, jpeg_inputs
 
 __all__ = ["DEFAULT_CONFIG", "build_models", "main", "restore_decoder"]
 
@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``--config --run-dir --steps --strategy ...`` plus ``--init-from``,
     ``--export``. Returns 0 on success."""
     parser = argparse.ArgumentParser(
-        prog="train_decoder", description=__doc__.split("\n\n")[0] if __doc__ else None
+        prog="python -m trainers.decoder.train",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     add_common_arguments(parser)
     parser.add_argument(

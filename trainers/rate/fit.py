@@ -14,26 +14,38 @@ written as JSON next to a SavedModel:
    noise on the DCT coefficients (pixel units / 16, DC as differences) by minimizing −log2 p,
    then a per-encoder power law from its bits to the file's entropy-coded bytes.
 
+The two gradient-based fits (the dead zone and the factorized densities) run on the shared
+training loop (``trainers.common.TrainingLoop``): ``--strategy``, checkpoints in
+``RUN_DIR/deadzone`` and ``RUN_DIR/factorized`` with automatic resume (rerunning the same command
+after a crash continues them; the crops are drawn and encoded again, deterministically from the
+seed), TensorBoard logs and a progress bar. Without ``--run-dir`` they run in a temporary folder
+(nothing to resume).
+
 Usage::
 
-    python -m trainers.fit_rate_predictor [--crops 320] [--out saved_models/rate_predictor/1]
+    python -m trainers.rate.fit [--config trainers/configs/rate_fit.json] [--crops 320] \
+        [--run-dir runs/rate_fit] [--out saved_models/rate_predictor/1]
 
-Runs in about ten minutes on one CPU core; prints a validation table (MAPE on held-out crops).
+Options given on the command line override the config (keys: the option names with
+underscores, see :data:`DEFAULTS`). Runs in about ten minutes on one CPU core; prints a
+validation table (MAPE on held-out crops).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENCODE_SETTINGS = {  # encoder name → tfjpeg.io.encode_pixels keyword arguments
     "libjpeg": {"encoder": "libjpeg", "optimize": False},
     "libjpeg-optimize": {"encoder": "libjpeg", "optimize": True},
@@ -41,20 +53,62 @@ ENCODE_SETTINGS = {  # encoder name → tfjpeg.io.encode_pixels keyword argument
 }
 
 
+#: The fit's settings (a config names only what it changes; command-line options override it).
+DEFAULTS: dict[str, Any] = {
+    "train_dir": None,
+    "crops": 400,
+    "crop_size": 256,
+    "qmin": 5,
+    "qmax": 95,
+    "seed": 1,
+    "deadzone_steps": 400,
+    "factorized_steps": 600,
+    "factorized_batch": 512,
+    "out": str(REPO / "saved_models" / "rate_predictor" / "1"),
+    "no_savedmodel": False,
+    "strategy": "default",
+    "checkpoint_every": 100,
+    "log_every": 10,
+}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--train-dir", default=None, help="training images (default $TFJPEG_TRAIN_DIR)")
-    p.add_argument("--crops", type=int, default=400, help="random crops (20%% held out)")
-    p.add_argument("--crop-size", type=int, default=256)
-    p.add_argument("--qmin", type=int, default=5)
-    p.add_argument("--qmax", type=int, default=95)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--deadzone-steps", type=int, default=400)
-    p.add_argument("--factorized-steps", type=int, default=600)
-    p.add_argument("--factorized-batch", type=int, default=512, help="blocks per component/step")
-    p.add_argument("--out", default=str(REPO / "saved_models" / "rate_predictor" / "1"))
-    p.add_argument("--no-savedmodel", action="store_true", help="write only the JSON parameters")
-    args = p.parse_args(argv)
+    """Options over ``--config`` over :data:`DEFAULTS`, checked."""
+    from trainers.common import STRATEGIES, load_config
+
+    p = argparse.ArgumentParser(
+        prog="python -m trainers.rate.fit", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--config", type=Path, help="JSON (or YAML) config; copied to the run dir")
+    p.add_argument("--run-dir", type=Path, help="checkpoints of the fits (resumed), logs, config")
+    p.add_argument("--strategy", choices=STRATEGIES, help="tf.distribute strategy (default)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (100)")
+    p.add_argument("--log-every", type=int, help="steps between TensorBoard scalars (10)")
+    p.add_argument("--train-dir", help="training images (default $TFJPEG_TRAIN_DIR)")
+    p.add_argument("--crops", type=int, help="random crops (20%% held out; 400)")
+    p.add_argument("--crop-size", type=int, help="256")
+    p.add_argument("--qmin", type=int, help="5")
+    p.add_argument("--qmax", type=int, help="95")
+    p.add_argument("--seed", type=int, help="1")
+    p.add_argument("--deadzone-steps", type=int, help="400")
+    p.add_argument("--factorized-steps", type=int, help="600")
+    p.add_argument("--factorized-batch", type=int, help="blocks per component/step (512)")
+    p.add_argument("--out", help="output folder (saved_models/rate_predictor/1)")
+    p.add_argument(
+        "--no-savedmodel", action="store_true", default=None, help="write only the JSON parameters"
+    )
+    given = p.parse_args(argv)
+    config = load_config(given.config) if given.config is not None else {}
+    unknown = set(config) - set(DEFAULTS)
+    if unknown:
+        p.error(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    merged = {**DEFAULTS, **config}
+    merged.update({k: v for k, v in vars(given).items() if k in DEFAULTS and v is not None})
+    args = argparse.Namespace(**merged, config=given.config, run_dir=given.run_dir)
+    if args.checkpoint_every < 1 or args.log_every < 1:
+        p.error("--checkpoint-every and --log-every must be positive.")
+    if args.deadzone_steps < 0 or args.factorized_steps < 0 or args.factorized_batch < 1:
+        p.error("the step counts must be >= 0 and --factorized-batch positive.")
     if args.crops < 5:
         p.error(f"--crops must be at least 5. Received: {args.crops}")
     if args.crop_size < 16 or args.crop_size % 16:
@@ -148,17 +202,59 @@ def mozjpeg_unrounded(images: np.ndarray, qualities: np.ndarray):
     return out
 
 
-def fit_deadzone(unrounded, coefficients, qualities: np.ndarray, steps: int, seed: int):
-    """Dead zone (2 [θ0, θ1], 2 [luma, chroma], 8, 8) from mozjpeg's real coefficients.
+class FitRun:
+    """Where and how the gradient-based fits run: the strategy, a run folder (a fit's
+    checkpoints go to ``run_dir/<name>``; None: a temporary folder, nothing to resume) and the
+    loop's checkpoint and log intervals."""
 
-    Trellis quantization keeps coefficient k of a block when ``|u| > ½ + (θ0 + θ1·level)·g``
-    (g = :func:`tfjpeg.rate.jpeg_bits.block_lambda`); fitted as a soft-threshold classifier
-    (sigmoid of the margin, temperature 0.05) with binary cross-entropy on the coefficients whose
-    rounded magnitude is 1 or 2 (where trellis decides), AC only.
-    """
-    import keras
+    def __init__(
+        self,
+        strategy=None,
+        run_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 100,
+        log_every: int = 10,
+        progress: bool = True,
+    ) -> None:
+        if strategy is None:
+            import tensorflow as tf
+
+            strategy = tf.distribute.get_strategy()
+        self.strategy = strategy
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.checkpoint_every = int(checkpoint_every)
+        self.log_every = int(log_every)
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def folder(self, name: str):
+        """The run folder of the fit ``name`` (a temporary one without ``run_dir``)."""
+        if self.run_dir is not None:
+            yield self.run_dir / name
+            return
+        with tempfile.TemporaryDirectory(prefix=f"rate_fit_{name}_") as tmp:
+            yield Path(tmp)
+
+    def loop(self, folder: Path, **kwargs):
+        from trainers.common import TrainingLoop
+
+        return TrainingLoop(
+            strategy=self.strategy,
+            run_dir=folder,
+            checkpoint_every=self.checkpoint_every,
+            progress=self.progress,
+            **kwargs,
+        )
+
+
+def _replicas() -> float:
     import tensorflow as tf
 
+    return float(tf.distribute.get_replica_context().num_replicas_in_sync)
+
+
+def _deadzone_rows(unrounded, coefficients, qualities: np.ndarray, seed: int):
+    """Per class (luma, chroma) the rows [|u|, g, level, k, kept] of the AC coefficients whose
+    rounded magnitude is 1 or 2 (at most 400 000 each, subsampled with ``seed``)."""
     from tfjpeg.jpeg.tables import mozjpeg_quality_tables
     from tfjpeg.rate.jpeg_bits import table_level
 
@@ -186,19 +282,42 @@ def fit_deadzone(unrounded, coefficients, qualities: np.ndarray, steps: int, see
                 )
             )
     rng = np.random.default_rng(seed)
-    init = np.zeros((2, 2, 64), np.float32)  # [θ0|θ1, luma|chroma, k]
-    init[0] = 0.15
-    theta = tf.Variable(init)
-    opt = keras.optimizers.Adam(0.02)
     data = []
     for cls in (0, 1):
         d = np.concatenate(rows[cls]) if rows[cls] else np.zeros((0, 5), np.float32)
         if len(d) > 400_000:
             d = d[rng.choice(len(d), 400_000, replace=False)]
-        data.append(tf.constant(d, tf.float32))
+        data.append(d)
+    return data
 
-    @tf.function
-    def step():
+
+def fit_deadzone(
+    unrounded, coefficients, qualities: np.ndarray, steps: int, seed: int, run: FitRun | None = None
+):
+    """Dead zone (2 [θ0, θ1], 2 [luma, chroma], 8, 8) from mozjpeg's real coefficients.
+
+    Trellis quantization keeps coefficient k of a block when ``|u| > ½ + (θ0 + θ1·level)·g``
+    (g = :func:`tfjpeg.rate.jpeg_bits.block_lambda`); fitted as a soft-threshold classifier
+    (sigmoid of the margin, temperature 0.05) with binary cross-entropy on the coefficients whose
+    rounded magnitude is 1 or 2 (where trellis decides), AC only. Full-batch Adam steps on the
+    shared loop (``run``: strategy, checkpoints in ``run_dir/deadzone``, resume). Returns the
+    dead zone and the loss of the last step.
+    """
+    import keras
+    import tensorflow as tf
+
+    run = run or FitRun()
+    rows = _deadzone_rows(unrounded, coefficients, qualities, seed)
+    init = np.zeros((2, 2, 64), np.float32)  # [θ0|θ1, luma|chroma, k]
+    init[0] = 0.15
+    with run.strategy.scope():
+        theta = tf.Variable(init)
+        opt = keras.optimizers.Adam(0.02)
+        opt.build([theta])
+    data = [tf.constant(d, tf.float32) for d in rows]
+
+    def train_step(batch):
+        del batch  # full batch: every step sees all the rows
         with tf.GradientTape() as tape:
             loss = 0.0
             for cls in (0, 1):
@@ -212,16 +331,37 @@ def fit_deadzone(unrounded, coefficients, qualities: np.ndarray, steps: int, see
                 loss += tf.reduce_mean(
                     tf.nn.sigmoid_cross_entropy_with_logits(labels=d[:, 4], logits=margin / 0.05)
                 )
-        grads = tape.gradient(loss, [theta])
+            scaled = loss / _replicas()  # the replicas' gradients are summed
+        grads = tape.gradient(scaled, [theta])
         opt.apply_gradients(zip(grads, [theta], strict=False))
-        return loss
+        return {"bce": loss}
 
-    loss = float("nan")
-    for _ in range(steps):
-        loss = float(step())
+    replicas = run.strategy.num_replicas_in_sync
+    with run.folder("deadzone") as folder:
+        loop = run.loop(
+            folder,
+            total_steps=int(steps),
+            train_step=train_step,
+            dataset=tf.data.Dataset.from_tensors(tf.zeros([replicas])).repeat(),
+            trackables={"theta": theta, "optimizer": opt},
+            log_every=run.log_every,
+            description="dead zone",
+        )
+        history = loop.run()
+        loss = _final_losses(folder, history, loop.is_chief).get("bce", float("nan"))
     out = theta.numpy().reshape(2, 2, 8, 8).copy()
     out[:, :, 0, 0] = 0.0
     return out, loss
+
+
+def _final_losses(folder: Path, history: dict[str, Any], chief: bool) -> dict[str, float]:
+    """The last step's losses; kept in ``folder/final.json`` for a rerun of a finished fit."""
+    path = folder / "final.json"
+    if history["step"] > history["start_step"]:
+        if chief:
+            path.write_text(json.dumps(history["losses"]))
+        return history["losses"]
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def size_features(predictor, images: np.ndarray, qualities: np.ndarray) -> np.ndarray:
@@ -309,41 +449,102 @@ def factorized_values(images: np.ndarray, qualities: np.ndarray, encoder: str):
     return [np.concatenate(v) for v in values], [np.concatenate(w) for w in widths]
 
 
-def fit_factorized(images, qualities, steps: int, batch: int, seed: int):
-    """Train three 64-channel densities with additive uniform noise; returns weights + losses."""
+def _factorized_picks(sizes: list[int], steps: int, batch: int, seed: int, start: int):
+    """The random rows of each step ``start..steps-1``: the draws of an uninterrupted run (the
+    generator replays the skipped steps' draws)."""
+    rng = np.random.default_rng(seed)
+    for i in range(steps):
+        picks = [rng.integers(n, size=batch) for n in sizes]
+        if i >= start:
+            yield picks
+
+
+def fit_factorized(images, qualities, steps: int, batch: int, seed: int, run: FitRun | None = None):
+    """Train three 64-channel densities with additive uniform noise; returns weights + losses.
+
+    Adam (0.01, then 0.002 from 70% of the steps) on ``batch`` random blocks per component and
+    step, on the shared loop (``run``: strategy, checkpoints in ``run_dir/factorized``, resume;
+    a resumed run draws the same blocks as an uninterrupted one). The history holds
+    ``[step, loss_y, loss_cb, loss_cr]`` every 50 steps and at the last.
+    """
     import keras
     import tensorflow as tf
 
     from tfjpeg.rate import DeepFactorizedDensity
 
+    run = run or FitRun()
     values, widths = factorized_values(images, qualities, "libjpeg")
-    densities = [DeepFactorizedDensity(channels=64, name=f"density_{c}") for c in ("y", "cb", "cr")]
-    variables = [v for d in densities for v in d.trainable_weights]
-    opt = keras.optimizers.Adam(0.01)
-    rng = np.random.default_rng(seed)
+    names = ("y", "cb", "cr")
+    with run.strategy.scope():
+        densities = [DeepFactorizedDensity(channels=64, name=f"density_{c}") for c in names]
+        variables = [v for d in densities for v in d.trainable_weights]
+        # the rate drops to 0.002 before step int(0.7 · steps) (0-based; "iterations" = steps done)
+        schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [int(steps * 0.7) - 1], [0.01, 0.002]
+        )
+        opt = keras.optimizers.Adam(schedule)
+        opt.build(variables)
 
-    @tf.function
-    def step(vs, ws):
+    def dataset(start_step: int):
+        def rows():
+            for picks in _factorized_picks(
+                [len(v) for v in values], steps, batch, seed, start_step
+            ):
+                yield (
+                    tuple(v[p] for v, p in zip(values, picks, strict=True)),
+                    tuple(w[p] for w, p in zip(widths, picks, strict=True)),
+                )
+
+        spec = tuple(tf.TensorSpec([batch, 64], tf.float32) for _ in names)
+        return tf.data.Dataset.from_generator(rows, output_signature=(spec, spec))
+
+    def train_step(batch_rows):
+        vs, ws = batch_rows
         with tf.GradientTape() as tape:
             losses = [
                 tf.reduce_mean(tf.reduce_sum(d(v, w, training=True), axis=-1))
                 for d, v, w in zip(densities, vs, ws, strict=True)
             ]
-            loss = tf.add_n(losses)
+            loss = tf.add_n(losses) / _replicas()  # the replicas' gradients are summed
         grads = tape.gradient(loss, variables)
         opt.apply_gradients(zip(grads, variables, strict=False))
-        return losses
+        return dict(zip(names, losses, strict=True))
 
-    history = []
-    for i in range(steps):
-        if i == int(steps * 0.7):
-            opt.learning_rate.assign(0.002)
-        picks = [rng.integers(len(v), size=batch) for v in values]
-        vs = [tf.constant(v[p]) for v, p in zip(values, picks, strict=True)]
-        ws = [tf.constant(w[p]) for w, p in zip(widths, picks, strict=True)]
-        losses = step(vs, ws)
-        if i % 50 == 0 or i == steps - 1:
-            history.append([i, *[round(float(x), 3) for x in losses]])
+    with run.folder("factorized") as folder:
+        log_path = folder / "history.json"
+
+        def kept_step(i: int) -> bool:
+            return i % 50 == 0 or i == steps - 1
+
+        kept = {}
+        if log_path.is_file():  # the rows of the earlier runs (other step counts: their own last)
+            rows = json.loads(log_path.read_text()).items()
+            kept = {int(k): v for k, v in rows if kept_step(int(k))}
+
+        def keep_history():  # at every checkpoint (eval_every = checkpoint_every) and the end
+            for step, losses in loop.history["log"]:
+                i = step - 1
+                if kept_step(i):
+                    kept[i] = [round(float(losses[c]), 3) for c in names]
+            if loop.is_chief:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                log_path.write_text(json.dumps({str(k): v for k, v in sorted(kept.items())}))
+            return {}
+
+        loop = run.loop(
+            folder,
+            total_steps=int(steps),
+            train_step=train_step,
+            dataset=dataset,
+            trackables={**dict(zip(names, densities, strict=True)), "optimizer": opt},
+            log_every=1,  # every step's losses reach the history (kept every 50 steps)
+            eval_fn=keep_history,
+            eval_every=run.checkpoint_every,
+            description="factorized densities",
+        )
+        loop.run()
+        keep_history()
+    history = [[i, *v] for i, v in sorted(kept.items())]
     weights = [{v.name: v.numpy().tolist() for v in d.weights} for d in densities]
     return weights, history
 
@@ -352,23 +553,10 @@ def _lstsq(features: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(features, target, rcond=None)[0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    from tfjpeg.data.folders import dataset_dir
-    from tfjpeg.io import read_jpeg
-    from tfjpeg.rate import ENCODERS, RatePredictor
-
-    t_start = time.time()
-    folder = dataset_dir("train", args.train_dir)
-    images, qualities = sample_crops(
-        folder, args.crops, args.crop_size, args.qmin, args.qmax, args.seed
-    )
-    n_fit = max(1, round(0.8 * len(images)))
-    real = [real_sizes(img, q) for img, q in zip(images, qualities, strict=True)]
-    print(f"encoded {len(images)} crops in {time.time() - t_start:.0f} s", flush=True)
+def initial_params(real: list[dict[str, Any]], n_fit: int) -> dict[str, Any]:
+    """The parameter structure with the measured headers and a first stuffing rate per encoder
+    (identity correction, no dead zone, no densities yet)."""
+    from tfjpeg.rate import ENCODERS
 
     headers = fit_headers()
     params: dict[str, Any] = {"jpeg": {}, "factorized": {"densities": None, "calibration": {}}}
@@ -381,19 +569,30 @@ def main(argv: list[str] | None = None) -> int:
             "correction": np.eye(5, 5)[[0] * 5].tolist(),
             "deadzone": np.zeros((2, 2, 8, 8)).tolist(),
         }
+    return params
 
-    # mozjpeg's dead zone from its real coefficients
+
+def fit_mozjpeg_deadzone(params, images, qualities, real, n_fit: int, args, run: FitRun):
+    """mozjpeg's dead zone from its real coefficients (into ``params``); returns it and the BCE."""
+    from tfjpeg.io import read_jpeg
+
     t0 = time.time()
     moz_coefs = [read_jpeg(r["mozjpeg"]["data"]).components for r in real[:n_fit]]
     unrounded = mozjpeg_unrounded(images[:n_fit], qualities[:n_fit])
     deadzone, dz_loss = fit_deadzone(
-        unrounded, moz_coefs, qualities[:n_fit], args.deadzone_steps, args.seed
+        unrounded, moz_coefs, qualities[:n_fit], args.deadzone_steps, args.seed, run
     )
     params["jpeg"]["mozjpeg"]["deadzone"] = deadzone.tolist()
     del unrounded, moz_coefs
     print(f"dead zone fitted in {time.time() - t0:.0f} s (BCE {dz_loss:.4f})", flush=True)
+    return deadzone, dz_loss
 
-    # size correction per encoder (mozjpeg: with and without the dead zone, keep the better)
+
+def fit_size_corrections(params, images, qualities, real, n_fit: int, deadzone):
+    """Size correction per encoder (mozjpeg: with and without the dead zone, keep the better);
+    returns the table levels per encoder and the choices made (for the report)."""
+    from tfjpeg.rate import ENCODERS, RatePredictor
+
     levels, choices = {}, {}
     for name in ENCODERS:
         jp = params["jpeg"][name]
@@ -433,14 +632,15 @@ def main(argv: list[str] | None = None) -> int:
         jp["correction"] = w.tolist()
         levels[name] = level
         choices[f"{name}/chosen"] = label
+    return levels, choices
 
-    # factorized densities and their calibration
-    t0 = time.time()
-    weights, history = fit_factorized(
-        images[:n_fit], qualities[:n_fit], args.factorized_steps, args.factorized_batch, args.seed
-    )
-    params["factorized"]["densities"] = weights
-    print(f"factorized densities trained in {time.time() - t0:.0f} s: {history[-1]}", flush=True)
+
+def calibrate_factorized(params, images, qualities, real, n_fit: int, levels) -> None:
+    """Per encoder, the power law from the densities' bits to the file's entropy-coded bytes."""
+    import tensorflow as tf
+
+    from tfjpeg.rate import ENCODERS, RatePredictor
+
     for name in ENCODERS:
         pred = RatePredictor(model="factorized", encoder=name, weights=None, rounding="hard")
         params["factorized"]["calibration"][name] = [0.0, 1.0, 0.0, 0.0, 0.0]
@@ -471,7 +671,13 @@ def main(argv: list[str] | None = None) -> int:
         coef = _lstsq(feats[:n_fit], target[:n_fit])
         params["factorized"]["calibration"][name] = [float(v) for v in coef]
 
-    # validation on the held-out crops with the finished predictors
+
+def validate(params, images, qualities, real, n_fit: int) -> dict[str, Any]:
+    """MAPE of the finished predictors on the fitted and the held-out crops."""
+    import tensorflow as tf
+
+    from tfjpeg.rate import ENCODERS, RatePredictor
+
     report: dict[str, Any] = {}
     held = slice(n_fit, len(images))
     for model in ("jpeg", "factorized"):
@@ -495,6 +701,60 @@ def main(argv: list[str] | None = None) -> int:
                 "heldout_max_ape": float(err[held].max()) if n_fit < len(images) else None,
             }
             print(f"{model:10s} {name:17s} {report[f'{model}/{name}']}", flush=True)
+    return report
+
+
+def write_outputs(out: Path, params: dict[str, Any], savedmodel: bool) -> None:
+    """``out/rate_predictor.json`` and (unless ``savedmodel`` is false) the SavedModel."""
+    from tfjpeg.io import save_bytes_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_bytes_atomic(
+        out / "rate_predictor.json", json.dumps(params, separators=(",", ":")).encode()
+    )
+    if savedmodel:
+        export_savedmodel(out, params)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trainers.rate.fit [options]``; returns 0 after writing the parameters."""
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfjpeg.data.folders import dataset_dir
+    from trainers.common import make_strategy, save_config
+
+    strategy = make_strategy(args.strategy)  # first TensorFlow work
+    if args.run_dir is not None:
+        save_config({k: getattr(args, k) for k in DEFAULTS}, args.run_dir)
+    run = FitRun(strategy, args.run_dir, args.checkpoint_every, args.log_every)
+
+    t_start = time.time()
+    folder = dataset_dir("train", args.train_dir)
+    images, qualities = sample_crops(
+        folder, args.crops, args.crop_size, args.qmin, args.qmax, args.seed
+    )
+    n_fit = max(1, round(0.8 * len(images)))
+    real = [real_sizes(img, q) for img, q in zip(images, qualities, strict=True)]
+    print(f"encoded {len(images)} crops in {time.time() - t_start:.0f} s", flush=True)
+
+    params = initial_params(real, n_fit)
+    deadzone, dz_loss = fit_mozjpeg_deadzone(params, images, qualities, real, n_fit, args, run)
+    levels, choices = fit_size_corrections(params, images, qualities, real, n_fit, deadzone)
+
+    # factorized densities and their calibration
+    t0 = time.time()
+    weights, history = fit_factorized(
+        images[:n_fit],
+        qualities[:n_fit],
+        args.factorized_steps,
+        args.factorized_batch,
+        args.seed,
+        run,
+    )
+    params["factorized"]["densities"] = weights
+    print(f"factorized densities trained in {time.time() - t0:.0f} s: {history[-1]}", flush=True)
+    calibrate_factorized(params, images, qualities, real, n_fit, levels)
+    report = validate(params, images, qualities, real, n_fit)
 
     wall = time.time() - t_start
     params["fit"] = {
@@ -514,14 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(wall, 1),
     }
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    from tfjpeg.io import save_bytes_atomic
-
-    save_bytes_atomic(
-        out / "rate_predictor.json", json.dumps(params, separators=(",", ":")).encode()
-    )
-    if not args.no_savedmodel:
-        export_savedmodel(out, params)
+    write_outputs(out, params, not args.no_savedmodel)
     print(f"wrote {out} in {wall:.0f} s", flush=True)
     return 0
 

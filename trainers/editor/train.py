@@ -40,9 +40,9 @@ the lowest ``(1 − MS-SSIM) + μ(q)·bpp`` as ``best.weights.h5`` (``best.json`
 
 Usage::
 
-    python -m trainers.train_editor --config trainers/configs/editor_smoothing.json \
+    python -m trainers.editor.train --config trainers/configs/editor_smoothing.json \
         --run-dir runs/smoothing [--strategy default|mirrored|multiworker] [--steps N]
-    python -m trainers.train_editor export --run-dir runs/smoothing --out saved_models/smoothing/1 \
+    python -m trainers.editor.train export --run-dir runs/smoothing --out saved_models/smoothing/1 \
         [--weights last|best]
 
 Reference: Talebi et al. 2020, "Better compression with deep pre-editing", §2–§5.
@@ -59,7 +59,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "build_editor", "evaluate_real_jpeg", "load_init", "main", "train"]
+__all__ = [
+    "DEFAULTS",
+    "build_editor",
+    "build_steps",
+    "evaluate_real_jpeg",
+    "load_init",
+    "main",
+    "train",
+]
 
 #: Defaults filled in under a user config (a config names only what it changes).
 DEFAULTS: dict[str, Any] = {
@@ -235,7 +243,8 @@ def _eval_images(config: dict[str, Any]):
 
 
 def evaluate_real_jpeg(editor, images, qualities, mu: Any) -> dict[str, float]:
-    """Edit, encode with real libjpeg-turbo (optimize=True), measure bpp and MS-SSIM.
+    """Edit, encode with real libjpeg-turbo (optimize=True), measure bpp and MS-SSIM, through
+    the package's one evaluation path (:func:`tfjpeg.metrics.evaluation.evaluate_compression`).
 
     Returns means over images and qualities of ``bpp``, ``ms_ssim``, the plain encoder's
     ``bpp_plain``/``ms_ssim_plain``, and ``objective`` = (1 − MS-SSIM) + μ(q)·bpp, the eq. (5)
@@ -243,47 +252,33 @@ def evaluate_real_jpeg(editor, images, qualities, mu: Any) -> dict[str, float]:
     of μ for qualities 1..100.
     """
     import numpy as np
-    import tensorflow as tf
 
-    from tfjpeg.io import decode_pixels, encode_pixels
-    from tfjpeg.metrics import ms_ssim_score
+    from tfjpeg.metrics.evaluation import evaluate_compression
 
+    mus = np.broadcast_to(np.asarray(mu, np.float32), (100,))
     rows = []
-    for image in images:
-        for q in qualities:
-            edited = editor(tf.constant(image[None], tf.float32), quality=[float(q)])["edited"]
-            edited = np.clip(np.round(edited[0].numpy()), 0, 255).astype(np.uint8)
-            weight = float(np.broadcast_to(np.asarray(mu, np.float32), (100,))[int(q) - 1])
-            row = {}
-            for tag, pixels in (("", edited), ("_plain", image)):
-                data = encode_pixels(pixels, int(q), optimize=True)
-                row["bpp" + tag] = 8.0 * len(data) / (image.shape[0] * image.shape[1])
-                row["ms_ssim" + tag] = float(ms_ssim_score(decode_pixels(data), image))
-            row["objective"] = (1.0 - row["ms_ssim"]) + weight * row["bpp"]
-            row["objective_plain"] = (1.0 - row["ms_ssim_plain"]) + weight * row["bpp_plain"]
-            rows.append(row)
-    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    for tag, model in (("", editor), ("_plain", None)):
+        records = evaluate_compression(model, images, qualities, "libjpeg", metrics=("ms_ssim",))
+        for i, record in enumerate(records):
+            if len(rows) <= i:
+                rows.append({})
+            weight = float(mus[int(record["quality"]) - 1])
+            rows[i]["bpp" + tag] = record["bpp"]
+            rows[i]["ms_ssim" + tag] = record["ms_ssim"]
+            rows[i]["objective" + tag] = (1.0 - record["ms_ssim"]) + weight * record["bpp"]
+    keys = ("bpp", "ms_ssim", "bpp_plain", "ms_ssim_plain", "objective", "objective_plain")
+    return {k: float(np.mean([r[k] for r in rows])) for k in keys}
 
 
-def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "default"):
-    """Run (or resume) one training phase; returns the loop's history."""
+def build_steps(config: dict[str, Any], strategy):
+    """The editor, its optimizer, the codec and (eq. (5) phase) the rate predictor and loss,
+    built in ``strategy.scope()`` from the (full) config and wrapped in
+    :class:`trainers.editor.steps.EditorSteps`; the editor is warm-started from ``init``."""
     import keras
-    import tensorflow as tf
 
-    from tfjpeg.data.pipelines import training_crops
     from tfjpeg.jpeg import DiffJPEG
-    from trainers.common import TrainingLoop, make_strategy, replica_seed, save_config
+    from trainers.editor.steps import EditorSteps
 
-    config = full_config(config)
-    strategy = make_strategy(strategy_name)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir)
-    keras.utils.set_random_seed(int(config["seed"]))
-
-    data = dict(config["data"])
-    global_batch = int(data["batch_size"])
-    phase = config["phase"]
     with strategy.scope():
         editor = build_editor(config)
         load_init(editor, config["init"])
@@ -291,93 +286,89 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         optimizer.build(editor.trainable_variables)
         codec = DiffJPEG(**config["codec"])
         rate = loss_fn = None
-        if phase == "preedit":
+        if config["phase"] == "preedit":
             from tfjpeg.losses import PreEditLoss
             from tfjpeg.rate import RatePredictor
 
             rate = RatePredictor(**config["rate"])
             loss_fn = PreEditLoss(**{**config["loss"], "reduction": "none"})
-    sigma_lo, sigma_hi = (float(v) for v in config["noise_sigma_range"])
-    seed = int(config["seed"])
-    through_jpeg = bool(config["pretrain_through_jpeg"])
-    mus = mu_table(config)
-    mu_lookup = tf.constant(mus)
-    eval_mus = mus
-    if config["eval"].get("mu_by_quality") is not None:
-        eval_mus = mu_table({"mu_by_quality": config["eval"]["mu_by_quality"], "loss": {}})
+    return EditorSteps(
+        editor,
+        optimizer,
+        codec,
+        int(config["data"]["batch_size"]),
+        rate=rate,
+        loss=loss_fn,
+        mu_table=mu_table(config),
+        seed=int(config["seed"]),
+        noise_sigma_range=config["noise_sigma_range"],
+        pretrain_through_jpeg=config["pretrain_through_jpeg"],
+    )
 
-    def pretrain_step(batch, step):
-        z, q = batch["images"], batch["quality"]
-        n = tf.shape(z)[0]
-        s = replica_seed(seed, step)
-        sigma = tf.random.stateless_uniform([n], s, sigma_lo, sigma_hi)
-        noise_seed = tf.add(s, tf.constant([0, 1 << 40], tf.int64))
-        noise = tf.random.stateless_normal(tf.shape(z), noise_seed)
-        noisy = z + noise * 255.0 * sigma[:, None, None, None]
-        with tf.GradientTape() as tape:
-            out = editor(noisy, quality=q, noise_sigma=sigma, training=True)["edited"]
-            if through_jpeg:
-                out = codec(out, quality=q)["decoded"]
-            per_image = tf.reduce_mean(tf.square((out - z) / 255.0), axis=[1, 2, 3])
-            scaled = tf.nn.compute_average_loss(per_image, global_batch_size=global_batch)
-        grads = tape.gradient(scaled, editor.trainable_variables)
-        optimizer.apply_gradients(zip(grads, editor.trainable_variables, strict=True))
-        noisy_l2 = tf.reduce_mean(tf.square((tf.clip_by_value(noisy, 0, 255) - z) / 255.0))
-        return {"total": tf.reduce_mean(per_image), "noisy_l2": noisy_l2}
 
-    def preedit_step(batch):
-        z, q = batch["images"], batch["quality"]
-        with tf.GradientTape() as tape:
-            edited = editor(z, quality=q, training=True)["edited"]
-            decoded = codec(edited, quality=q)["decoded"]
-            bits = rate(edited, quality=q)
-            terms = dict(loss_fn(z, decoded, bits))
-            index = tf.clip_by_value(tf.cast(tf.round(q), tf.int32) - 1, 0, 99)
-            mu = tf.gather(mu_lookup, index)
-            terms["total"] = terms["distance"] + loss_fn.lam * terms["quality"] + mu * terms["rate"]
-            scaled = tf.nn.compute_average_loss(terms["total"], global_batch_size=global_batch)
-        grads = tape.gradient(scaled, editor.trainable_variables)
-        optimizer.apply_gradients(zip(grads, editor.trainable_variables, strict=True))
-        out = {k: tf.reduce_mean(v) for k, v in terms.items()}
-        out["bpp"] = tf.reduce_mean(bits) / tf.cast(tf.shape(z)[1] * tf.shape(z)[2], tf.float32)
-        out["edit_rmse"] = tf.sqrt(tf.reduce_mean(tf.square(edited - z)))
-        return out
-
-    data_dir = config["data_dir"]
-    data["quality_range"] = tuple(data["quality_range"])
-
-    def dataset(start_step: int):
-        return training_crops(data_dir, seed=seed, start_step=start_step, **data)
+def _evaluation_hooks(config: dict[str, Any], editor, run_dir: Path, loop_ref: list):
+    """``(eval_fn, preview)`` for the loop (both None without evaluation images); ``eval_fn``
+    keeps the best weights (``loop_ref[0]`` is the loop, set once it exists)."""
+    import tensorflow as tf
 
     eval_images = _eval_images(config)
-    eval_fn = None
+    if not eval_images:
+        return None, None
+    eval_mus = mu_table(config)
+    if config["eval"].get("mu_by_quality") is not None:
+        eval_mus = mu_table({"mu_by_quality": config["eval"]["mu_by_quality"], "loss": {}})
     best_path = run_dir / BEST_INFO
-    if eval_images:
 
-        def eval_fn():
-            results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], eval_mus)
-            best = json.loads(best_path.read_text()) if best_path.is_file() else None
-            if loop.is_chief and (best is None or results["objective"] < best["objective"]):
-                editor.save_weights(str(run_dir / BEST_WEIGHTS))
-                info = {"step": int(loop.step.numpy()), **results}
-                best_path.write_text(json.dumps(info, indent=1) + "\n")
-            return results
+    def eval_fn():
+        loop = loop_ref[0]
+        results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], eval_mus)
+        best = json.loads(best_path.read_text()) if best_path.is_file() else None
+        if loop.is_chief and (best is None or results["objective"] < best["objective"]):
+            editor.save_weights(str(run_dir / BEST_WEIGHTS))
+            info = {"step": int(loop.step.numpy()), **results}
+            best_path.write_text(json.dumps(info, indent=1) + "\n")
+        return results
 
-    preview = None
-    if eval_images:
-        sample = tf.constant(eval_images[0][None], tf.float32)
+    sample = tf.constant(eval_images[0][None], tf.float32)
 
-        def preview():
-            edited = editor(sample, quality=[float(config["eval"]["qualities"][0])])["edited"]
-            return {"original": sample, "edited": edited}
+    def preview():
+        edited = editor(sample, quality=[float(config["eval"]["qualities"][0])])["edited"]
+        return {"original": sample, "edited": edited}
 
+    return eval_fn, preview
+
+
+def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "default"):
+    """Run (or resume) one training phase; returns the loop's history."""
+    import keras
+
+    from tfjpeg.data.pipelines import training_crops
+    from trainers.common import TrainingLoop, make_strategy, save_config
+
+    config = full_config(config)
+    strategy = make_strategy(strategy_name)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir)
+    keras.utils.set_random_seed(int(config["seed"]))
+    steps = build_steps(config, strategy)
+    phase = config["phase"]
+    data = {**config["data"], "quality_range": tuple(config["data"]["quality_range"])}
+
+    def dataset(start_step: int):
+        return training_crops(
+            config["data_dir"], seed=int(config["seed"]), start_step=start_step, **data
+        )
+
+    loop_ref: list = []
+    eval_fn, preview = _evaluation_hooks(config, steps.editor, run_dir, loop_ref)
     loop = TrainingLoop(
         strategy=strategy,
         run_dir=run_dir,
         total_steps=int(config["steps"]),
-        train_step=pretrain_step if phase == "pretrain" else preedit_step,
+        train_step=steps.pretrain_step if phase == "pretrain" else steps.preedit_step,
         dataset=dataset,
-        trackables={"model": editor, "optimizer": optimizer},
+        trackables={"model": steps.editor, "optimizer": steps.optimizer},
         checkpoint_every=int(config["checkpoint_every"]),
         log_every=int(config["log_every"]),
         image_summaries=preview,
@@ -386,8 +377,15 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         eval_every=int(config["eval_every"]),
         description=f"{config['editor']} {phase}",
     )
+    loop_ref.append(loop)
     started = time.time()
     history = loop.run()
+    if loop.is_chief:
+        _write_history(run_dir, history, started)
+    return history
+
+
+def _write_history(run_dir: Path, history: dict[str, Any], started: float) -> None:
     summary = {
         "step": history["step"],
         "start_step": history["start_step"],
@@ -398,10 +396,8 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "elapsed": time.time() - started,
     }
-    if loop.is_chief:
-        with open(run_dir / f"history_{history['start_step']:06d}.json", "w") as f:
-            json.dump(summary, f, indent=1)
-    return history
+    with open(run_dir / f"history_{history['start_step']:06d}.json", "w") as f:
+        json.dump(summary, f, indent=1)
 
 
 def export(run_dir: str | Path, out: str | Path, which: str = "last") -> Path:
@@ -423,7 +419,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from trainers.common import add_common_arguments
 
     parser = argparse.ArgumentParser(
-        prog="python -m trainers.train_editor",
+        prog="python -m trainers.editor.train",
         description="Train a pre-editing network (pretrain or eq. 5 phase), or export one.",
     )
     add_common_arguments(parser)
@@ -438,10 +434,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``train_editor [train] --config C --run-dir R [...]`` or ``export --run-dir R --out O``."""
+    """``python -m trainers.editor.train [train] --config C --run-dir R [...]`` or
+    ``export --run-dir R --out O``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
-        parser = argparse.ArgumentParser(prog="python -m trainers.train_editor export")
+        parser = argparse.ArgumentParser(prog="python -m trainers.editor.train export")
         parser.add_argument("--run-dir", type=Path, required=True)
         parser.add_argument("--out", type=Path, required=True)
         parser.add_argument("--weights", choices=("last", "best"), default="last")
