@@ -330,14 +330,13 @@ def test_rgb_coded_files_read_as_rgb_and_write_back_as_rgb(image, tmp_path):
 
 
 def test_a_full_temporary_folder_raises_tfjpeg_io_error_naming_the_cause(baseline, monkeypatch):
+    coeffs = read_jpeg(baseline)
+
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tempfile, "mkdtemp", no_space)
-    for call in (
-        lambda: read_jpeg(baseline),
-        lambda: encode_coefficients(backend_module_read_ok(baseline)),
-    ):
+    for call in (lambda: read_jpeg(baseline), lambda: encode_coefficients(coeffs)):
         with pytest.raises(TfjpegIOError, match="No space left on device") as info:
             call()
         assert info.value.errno == errno.ENOSPC
@@ -345,20 +344,6 @@ def test_a_full_temporary_folder_raises_tfjpeg_io_error_naming_the_cause(baselin
         assert "TMPDIR" in str(info.value)
     with pytest.raises(TfjpegIOError, match="mozjpeg"):
         encode_pixels(np.zeros((8, 8, 3), np.uint8), 75, encoder="mozjpeg")
-
-
-_READ_OK: dict = {}
-
-
-def backend_module_read_ok(data: bytes):
-    """Coefficients read before the temporary folder was broken (cached by the first test)."""
-    return _READ_OK[data]
-
-
-@pytest.fixture(autouse=True)
-def _cache_coefficients(baseline):
-    if baseline not in _READ_OK:
-        _READ_OK[baseline] = read_jpeg(baseline)
 
 
 def test_a_full_temporary_file_for_stderr_raises_tfjpeg_io_error(baseline, monkeypatch):
