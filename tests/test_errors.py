@@ -82,6 +82,14 @@ def _bad_argument_cases():
                     lambda r=reader, b=bad: r(jpeg, max_pixels=b),
                 )
             )
+    for bad in ("yes", None, 1):
+        cases.append(
+            (
+                f"read_jpeg-allow_rgb={bad!r}",
+                "allow_rgb",
+                lambda b=bad: read_jpeg(jpeg, allow_rgb=b),
+            )
+        )
     for bad in (None, "75", True, float("nan"), -1, 0, 101, 2**70, 75.5):
         cases.append(
             (f"encode_pixels-quality={bad!r}", "quality", lambda b=bad: encode_pixels(gray, b))

@@ -155,7 +155,9 @@ def test_rgb_coded_headers_are_reported_as_rgb(baseline):
     ids_file = markers_module.renumber_components(without_jfif, (82, 71, 66))
     for data in (adobe_file, ids_file):
         assert parse_jpeg_header(data).color_space == "rgb"
-        assert read_jpeg(data).color_space == "rgb"
+        assert read_jpeg(data, allow_rgb=True).color_space == "rgb"
+        with pytest.raises(UnsupportedJpegError, match="RGB-coded"):
+            read_jpeg(data)
     # With JFIF, the ids 'R', 'G', 'B' do not matter; without any marker, 1, 2, 3 are YCbCr.
     renumbered = markers_module.renumber_components(baseline, (82, 71, 66))
     assert read_jpeg(renumbered).color_space == "ycbcr"

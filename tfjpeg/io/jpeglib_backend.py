@@ -43,6 +43,7 @@ from tfjpeg.errors import (
     InvalidJpegError,
     TfjpegError,
     TfjpegIOError,
+    UnsupportedJpegError,
 )
 from tfjpeg.io.coefficients import JpegCoefficients
 from tfjpeg.io.limits import load_source, naming, resolve_max_pixels
@@ -179,7 +180,7 @@ def _jpeglib_session(version: str) -> Iterator[_Diagnostics]:
 
 
 def read_jpeg(
-    source: str | os.PathLike | bytes, *, max_pixels: int | None = None
+    source: str | os.PathLike | bytes, *, max_pixels: int | None = None, allow_rgb: bool = False
 ) -> JpegCoefficients:
     """Read the quantized DCT coefficients and quantization tables of a JPEG file.
 
@@ -187,8 +188,10 @@ def read_jpeg(
     jpeglib's libjpeg-turbo 2.1 (:data:`JPEGLIB_READ_VERSION`). Baseline, extended and
     progressive Huffman-coded 8-bit files with 1 or 3 components and any integer sampling (4:4:4,
     4:2:2, 4:2:0, 4:4:0, 4:1:1, ...) are supported; progressive files give exactly the
-    coefficients of the equivalent baseline file. RGB-coded files (``cjpeg -rgb``) are read too:
-    their ``color_space`` is ``"rgb"`` (check it before treating the components as YCbCr).
+    coefficients of the equivalent baseline file. RGB-coded files (``cjpeg -rgb``) are read only
+    with ``allow_rgb=True``: their ``color_space`` is then ``"rgb"``. They are refused by default
+    because most code that takes coefficients (the learned decoders, the consistency projection)
+    assumes YCbCr components and would silently produce wrong colours.
     Arithmetic-coded files are refused (their truncation is undetectable, see
     :mod:`tfjpeg.io.markers`).
 
@@ -196,6 +199,8 @@ def read_jpeg(
         source: a path, or the file's bytes.
         max_pixels: refuse images with more pixels (height × width) than this, checked from the
             header before anything is decoded. None: ``$TFJPEG_MAX_PIXELS`` or 100 megapixels.
+        allow_rgb: also read RGB-coded files (``JpegCoefficients.color_space == "rgb"``); the
+            caller must then handle components that are R, G, B rather than Y, Cb, Cr.
 
     Returns:
         The :class:`JpegCoefficients`.
@@ -203,7 +208,8 @@ def read_jpeg(
     Raises:
         InvalidJpegError: not a JPEG, empty, truncated, or corrupt (including corruption that
             libjpeg only warns about, such as bad Huffman codes inside the scan data).
-        UnsupportedJpegError: 12-bit, lossless, hierarchical, arithmetic-coded, CMYK/YCCK, ...
+        UnsupportedJpegError: 12-bit, lossless, hierarchical, arithmetic-coded, CMYK/YCCK,
+            RGB-coded without ``allow_rgb``, ...
         ImageTooLargeError: more than ``max_pixels`` pixels.
         FileNotFoundError: the path does not exist.
         TfjpegIOError: tfjpeg's temporary files could not be written (e.g. ``$TMPDIR`` full).
@@ -213,9 +219,17 @@ def read_jpeg(
         >>> coeffs.components[0].shape, coeffs.subsampling
         ((2, 3, 8, 8), '420')
     """
+    allow_rgb = check_bool(allow_rgb, "allow_rgb")
     data, label = load_source(source)
     with naming(label):
         header = parse_jpeg_header(data, max_pixels=resolve_max_pixels(max_pixels))
+        if header.color_space == "rgb" and not allow_rgb:
+            raise UnsupportedJpegError(
+                "RGB-coded JPEG (components R, G, B without the YCbCr transform, e.g. cjpeg -rgb): "
+                "its coefficients are not YCbCr, which tfjpeg's decoders assume. decode_pixels "
+                "decodes it; read_jpeg(..., allow_rgb=True) gives its coefficients with "
+                "color_space='rgb'."
+            )
         components = _read_dct(data[: header.end], len(header.components))
         # Tables as latched by the decoder at each component's first scan, one per (slot, value):
         # components sharing a DQT slot share an entry (slots are only split if redefined).
