@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import os
+import shutil
+import subprocess
+import tempfile
 
 import jpeglib
 import numpy as np
@@ -14,8 +18,11 @@ from jpeg_bytes import jpeglib_write, offset, patched, same_coefficients, scan_s
 from PIL import Image
 
 from tfjpeg.errors import (
+    InvalidArgumentError,
     InvalidJpegError,
     TfjpegError,
+    TfjpegIOError,
+    UnsupportedJpegError,
 )
 from tfjpeg.io import (
     decode_pixels,
@@ -68,7 +75,7 @@ def test_progressive_and_baseline_files_of_the_same_image_have_identical_coeffic
     assert same_coefficients(base, prog)
 
 
-def test_arithmetic_coded_files_read_the_same_coefficients_as_huffman_files(image, tmp_path):
+def test_arithmetic_coded_files_are_refused_by_the_readers(image, tmp_path):
     base = read_jpeg(encode_pixels(image, 75))
     with jpeglib.version("turbo210"):
         jpeg = jpeglib.from_dct(*base.components, qt=base.tables, quant_tbl_no=np.int16([0, 1, 1]))
@@ -76,14 +83,14 @@ def test_arithmetic_coded_files_read_the_same_coefficients_as_huffman_files(imag
         jpeg.samp_factor = np.array([[v, h] for h, v in base.sampling], dtype=np.int32)
         jpeg.write_dct(str(tmp_path / "arith.jpg"), flags=["+ARITH_CODE"])
     arith = (tmp_path / "arith.jpg").read_bytes()
-    assert parse_jpeg_header(arith).sof_marker == 0xC9
-    assert same_coefficients(read_jpeg(arith), base)
-    np.testing.assert_array_equal(decode_pixels(arith), decode_pixels(encode_coefficients(base)))
-    # Progressive arithmetic (SOF10) against a sequential file from the same encoder.
-    seq = jpeglib_write(image, tmp_path / "seq.jpg", flags=["-PROGRESSIVE_MODE"])
+    assert parse_jpeg_header(arith, allow_arithmetic=True).sof_marker == 0xC9
     prog = jpeglib_write(image, tmp_path / "pa.jpg", flags=["+PROGRESSIVE_MODE", "+ARITH_CODE"])
-    assert parse_jpeg_header(prog).sof_marker == 0xCA
-    assert same_coefficients(read_jpeg(prog), read_jpeg(seq))
+    assert parse_jpeg_header(prog, allow_arithmetic=True).sof_marker == 0xCA
+    for data in (arith, prog):
+        with pytest.raises(UnsupportedJpegError, match="truncated arithmetic scan"):
+            read_jpeg(data)
+        with pytest.raises(UnsupportedJpegError, match="jpegtran"):
+            decode_pixels(data)
 
 
 def test_grayscale_file_has_one_component_and_one_table(image, tmp_path):
@@ -287,3 +294,66 @@ def test_concurrent_reads_from_threads_give_the_same_coefficients(baseline, imag
         results = list(pool.map(read_jpeg, sources))
     first = [read_jpeg(baseline), read_jpeg(sources[1])]
     assert all(same_coefficients(r, first[i % 2]) for i, r in enumerate(results))
+
+
+def test_rgb_coded_files_read_as_rgb_and_write_back_as_rgb(image, tmp_path):
+    if shutil.which("cjpeg") is None or shutil.which("djpeg") is None:
+        pytest.skip("cjpeg/djpeg are not installed")
+    Image.fromarray(image).save(tmp_path / "in.ppm")
+    out, ppm = str(tmp_path / "rgb.jpg"), str(tmp_path / "in.ppm")
+    subprocess.run(["cjpeg", "-rgb", "-quality", "90", "-outfile", out, ppm], check=True)
+    data = (tmp_path / "rgb.jpg").read_bytes()
+    # Refused by default: code that takes coefficients assumes YCbCr.
+    with pytest.raises(UnsupportedJpegError, match=r"RGB-coded.*allow_rgb=True"):
+        read_jpeg(data)
+    coeffs = read_jpeg(data, allow_rgb=True)
+    assert coeffs.color_space == "rgb" and coeffs.subsampling == "444"
+    assert read_jpeg(encode_pixels(image, 90)).color_space == "ycbcr"
+    assert read_jpeg(encode_pixels(image[..., 0], 90)).color_space == "gray"
+    # Written back: still RGB-coded (Adobe transform 0, no JFIF, ids R G B), same coefficients,
+    # and libjpeg (djpeg) decodes both files to the same pixels.
+    again = encode_coefficients(coeffs)
+    header = parse_jpeg_header(again)
+    assert header.color_space == "rgb" and not header.jfif and header.adobe_transform == 0
+    assert [c.component_id for c in header.components] == [82, 71, 66]
+    assert same_coefficients(read_jpeg(again, allow_rgb=True), coeffs)
+    assert read_jpeg(again, allow_rgb=True).color_space == "rgb"
+    (tmp_path / "again.jpg").write_bytes(again)
+
+    def djpeg(path):
+        out = subprocess.run(["djpeg", "-pnm", str(path)], capture_output=True, check=True)
+        return np.asarray(Image.open(io.BytesIO(out.stdout)))
+
+    np.testing.assert_array_equal(djpeg(tmp_path / "again.jpg"), djpeg(tmp_path / "rgb.jpg"))
+    # Marking plain YCbCr coefficients as RGB (or gray ones as anything else) is refused.
+    with pytest.raises(InvalidArgumentError, match="color_space"):
+        dataclasses.replace(coeffs, color_space="cmyk")
+    gray = read_jpeg(encode_pixels(image[..., 0], 90))
+    with pytest.raises(InvalidArgumentError, match="color_space"):
+        dataclasses.replace(gray, color_space="rgb")
+
+
+def test_a_full_temporary_folder_raises_tfjpeg_io_error_naming_the_cause(baseline, monkeypatch):
+    coeffs = read_jpeg(baseline)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_space)
+    for call in (lambda: read_jpeg(baseline), lambda: encode_coefficients(coeffs)):
+        with pytest.raises(TfjpegIOError, match="No space left on device") as info:
+            call()
+        assert info.value.errno == errno.ENOSPC
+        assert isinstance(info.value, OSError) and isinstance(info.value, TfjpegError)
+        assert "TMPDIR" in str(info.value)
+    with pytest.raises(TfjpegIOError, match="mozjpeg"):
+        encode_pixels(np.zeros((8, 8, 3), np.uint8), 75, encoder="mozjpeg")
+
+
+def test_a_full_temporary_file_for_stderr_raises_tfjpeg_io_error(baseline, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_space)
+    with pytest.raises(TfjpegIOError, match=r"No space left on device.*TMPDIR"):
+        read_jpeg(baseline)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from tfjpeg.io import (
     read_jpeg,
 )
 from tfjpeg.io import markers as markers_module
+from tfjpeg.io.markers import libjpeg_color_space
 from tfjpeg.jpeg.tables import ZIGZAG, quality_to_tables
 
 
@@ -122,17 +125,95 @@ def test_cmyk_and_ycck_jpegs_raise_unsupported_jpeg_error(image):
         decode_pixels(ycck)
 
 
-def test_rgb_coded_jpeg_raises_unsupported_jpeg_error(baseline):
+@pytest.mark.parametrize(
+    ("ids", "jfif", "adobe", "expected"),
+    [
+        ((1,), False, None, "gray"),
+        ((82,), False, 0, "gray"),  # one component is gray whatever the markers say
+        ((1, 2, 3), True, None, "ycbcr"),
+        ((82, 71, 66), True, None, "ycbcr"),  # JFIF wins over the ids
+        ((82, 71, 66), True, 0, "ycbcr"),  # ... and over an Adobe segment
+        ((1, 2, 3), False, 0, "rgb"),  # Adobe transform 0 wins over the ids
+        ((82, 71, 66), False, 1, "ycbcr"),  # Adobe transform 1 = YCbCr
+        ((82, 71, 66), False, 7, "ycbcr"),  # unknown transform: libjpeg warns, assumes YCbCr
+        ((1, 2, 3), False, None, "ycbcr"),
+        ((82, 71, 66), False, None, "rgb"),  # 'R', 'G', 'B'
+        ((0, 1, 2), False, None, "ycbcr"),  # anything else: libjpeg assumes YCbCr
+    ],
+)
+def test_libjpeg_color_space_follows_default_decompress_parms(ids, jfif, adobe, expected):
+    assert libjpeg_color_space(ids, jfif=jfif, adobe_transform=adobe) == expected
+
+
+def test_rgb_coded_headers_are_reported_as_rgb(baseline):
     # libjpeg's rules: an Adobe APP14 segment with transform 0, or (without JFIF/Adobe segments)
     # the component ids 'R', 'G', 'B', mean the three components are RGB, not YCbCr.
     _, jfif, length = segments(baseline)[0]
     without_jfif = baseline[:2] + baseline[jfif + 2 + length :]
     adobe_rgb = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
-    with pytest.raises(UnsupportedJpegError, match="RGB-coded"):
-        read_jpeg(without_jfif[:2] + adobe_rgb + without_jfif[2:])
-    with pytest.raises(UnsupportedJpegError, match="RGB-coded"):
-        read_jpeg(markers_module.renumber_components(without_jfif, (82, 71, 66)))
-    assert read_jpeg(markers_module.renumber_components(baseline, (82, 71, 66))).num_components == 3
+    adobe_file = without_jfif[:2] + adobe_rgb + without_jfif[2:]
+    ids_file = markers_module.renumber_components(without_jfif, (82, 71, 66))
+    for data in (adobe_file, ids_file):
+        assert parse_jpeg_header(data).color_space == "rgb"
+        assert read_jpeg(data, allow_rgb=True).color_space == "rgb"
+        with pytest.raises(UnsupportedJpegError, match="RGB-coded"):
+            read_jpeg(data)
+    # With JFIF, the ids 'R', 'G', 'B' do not matter; without any marker, 1, 2, 3 are YCbCr.
+    renumbered = markers_module.renumber_components(baseline, (82, 71, 66))
+    assert read_jpeg(renumbered).color_space == "ycbcr"
+    assert parse_jpeg_header(without_jfif).color_space == "ycbcr"
+    # An Adobe segment after the first scan does not count (libjpeg decides at the first SOS).
+    eoi = len(baseline) - 2
+    late = baseline[:eoi] + adobe_rgb + baseline[eoi:]
+    assert parse_jpeg_header(late).color_space == "ycbcr"
+
+
+def test_unknown_adobe_transform_raises_unsupported_jpeg_error(baseline):
+    _, jfif, length = segments(baseline)[0]
+    without_jfif = baseline[:2] + baseline[jfif + 2 + length :]
+    adobe_7 = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x07"
+    with pytest.raises(UnsupportedJpegError, match="Adobe colour transform code 7"):
+        read_jpeg(without_jfif[:2] + adobe_7 + without_jfif[2:])
+
+
+def _cjpeg(tmp_path, image, *args) -> bytes:
+    if shutil.which("cjpeg") is None:
+        pytest.skip("cjpeg is not installed")
+    Image.fromarray(image).save(tmp_path / "in.ppm")
+    out = tmp_path / "out.jpg"
+    proc = subprocess.run(
+        ["cjpeg", "-quality", "80", *args, "-outfile", str(out), str(tmp_path / "in.ppm")],
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not out.exists():
+        pytest.skip(f"cjpeg {' '.join(args)} is not supported here: {proc.stderr[-200:]!r}")
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_arithmetic_coded_jpegs_raise_unsupported_jpeg_error_even_when_cut_short(
+    image, tmp_path, progressive
+):
+    data = _cjpeg(tmp_path, image, "-arithmetic", *(["-progressive"] if progressive else []))
+    header = parse_jpeg_header(data, allow_arithmetic=True)  # inspection only
+    assert header.arithmetic and header.sof_marker == (0xCA if progressive else 0xC9)
+    # Cut inside the last scan and closed with EOI: libjpeg decodes this with zeros and no warning
+    # (an arithmetic decoder must accept a marker anywhere), so it cannot be told from a valid
+    # file; tfjpeg refuses arithmetic coding altogether.
+    cut = data[: len(data) - 40] + b"\xff\xd9"
+    assert parse_jpeg_header(cut, allow_arithmetic=True).end == len(cut)
+    for bad in (data, cut):
+        for reader in (read_jpeg, decode_pixels, parse_jpeg_header):
+            with pytest.raises(UnsupportedJpegError, match="Arithmetic-coded"):
+                reader(bad)
+    # A Huffman file cut the same way is caught by the strict reader (libjpeg warns).
+    huffman = _cjpeg(tmp_path, image)
+    with pytest.raises(InvalidJpegError, match="premature end"):
+        read_jpeg(huffman[: len(huffman) - 40] + b"\xff\xd9")
+    # Without the EOI, even the inspecting parser sees the truncation.
+    with pytest.raises(InvalidJpegError, match="truncated"):
+        parse_jpeg_header(data[: len(data) - 40], allow_arithmetic=True)
 
 
 def test_too_many_metadata_segments_raise_unsupported_jpeg_error(baseline):

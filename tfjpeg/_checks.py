@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_QUALITY",
     "MIN_QUALITY",
+    "check_bool",
     "check_choice",
     "check_non_negative_int",
     "check_positive_int",
@@ -137,6 +138,17 @@ def check_seed(value: Any, name: str = "seed", *, allow_none: bool = False) -> i
             f"{name} must be a non-negative integer below 2**63{extra}. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A flag: ``True`` or ``False`` (or a numpy bool); not a string, a number or None.
+
+    ``"no"`` or ``0.0`` for a flag is almost always a mistake, so it is refused rather than
+    converted with ``bool()``.
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise InvalidArgumentError(f"{name} must be True or False. Received: {name}={value!r}")
 
 
 def check_choice(value: Any, choices: Iterable[Any], name: str) -> Any:

@@ -11,6 +11,7 @@ __all__ = [
     "ModelNotFoundError",
     "OutputExistsError",
     "TfjpegError",
+    "TfjpegIOError",
     "UnsupportedJpegError",
 ]
 
@@ -58,3 +59,11 @@ class OutputExistsError(TfjpegError, FileExistsError):
 
 class InvalidImageError(TfjpegError, ValueError):
     """An image array or tensor with the wrong shape, dtype or value range."""
+
+
+class TfjpegIOError(TfjpegError, OSError):
+    """An operating-system error inside tfjpeg's own file handling (a full or unwritable temporary
+    folder, ...), as opposed to a problem with the user's data. ``errno`` and ``strerror`` are
+    those of the underlying :class:`OSError`; the message names what tfjpeg was doing."""
+
+    __init__ = OSError.__init__  # OSError's (errno, strerror, filename) arguments

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import os
 import warnings
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 
 from tfjpeg._checks import check_quality
 from tfjpeg.editors.inference import ENCODERS, TRAINED_QUALITY_RANGE, edit_and_encode
-from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
+from tfjpeg.errors import InvalidImageError, TfjpegError
 from tfjpeg.models import names
 
 __all__ = [
@@ -58,26 +57,15 @@ def _read_image(image: Any) -> np.ndarray:
     """A path, file bytes or uint8 array → uint8 (H, W, 3) or (H, W, 1)."""
     from tfjpeg.data.folders import load_image
     from tfjpeg.io import decode_pixels
-    from tfjpeg.io.limits import resolve_max_pixels
 
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
         if data[:2] == b"\xff\xd8":
             return decode_pixels(data)
-        from PIL import Image
+        from tfjpeg.io.pixels import load_pillow_image
 
-        limit = resolve_max_pixels(None)
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > limit:
-                    raise ImageTooLargeError(
-                        f"{img.width}x{img.height} = {img.width * img.height} pixels exceeds the "
-                        f"limit of {limit} (set TFJPEG_MAX_PIXELS)."
-                    )
-                gray = img.mode in ("L", "I", "I;16", "1")
-                arr = np.asarray(img.convert("L" if gray else "RGB"))
-        except (OSError, SyntaxError, ValueError) as err:
-            raise InvalidImageError(f"cannot read the image bytes ({err}).") from err
+        # The pixel limit is checked before Pillow's bomb check; every Pillow mode converted.
+        arr = load_pillow_image(data)
         return arr[..., None] if arr.ndim == 2 else arr
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)

@@ -7,15 +7,13 @@ The data are never shipped with tfjpeg. Point ``TFJPEG_KODAK_DIR`` at the 24 Kod
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from tfjpeg.errors import ImageTooLargeError, InvalidImageError, TfjpegError
-from tfjpeg.io.limits import resolve_max_pixels
+from tfjpeg._checks import check_choice
+from tfjpeg.errors import InvalidArgumentTypeError, InvalidImageError, TfjpegError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -64,23 +62,27 @@ def load_image(
 ) -> np.ndarray:
     """Load an image file as uint8 (H, W, 3) for ``mode="RGB"`` or (H, W) for ``mode="L"``.
 
+    Every Pillow mode is converted properly (16-bit and float images scaled, transparency
+    composited over white, ...): see :func:`tfjpeg.io.pixels.pillow_to_uint8`.
+
     Raises:
         InvalidImageError: the file is not a readable image.
         ImageTooLargeError: it has more pixels than ``max_pixels`` (default: the limit of
             :func:`tfjpeg.io.limits.resolve_max_pixels`, ``$TFJPEG_MAX_PIXELS`` or 100 M).
+        InvalidArgumentError: a bad ``path``, ``mode`` or ``max_pixels``.
     """
-    limit = resolve_max_pixels(max_pixels)
+    from tfjpeg.io.pixels import load_pillow_image
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentTypeError(
+            f"path must be a str or os.PathLike. Received: type(path)={type(path).__name__}"
+        )
+    check_choice(mode, ("RGB", "L"), "mode")
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > limit:
-                raise ImageTooLargeError(
-                    f"{path}: {img.width}x{img.height} = {img.width * img.height} pixels exceeds "
-                    f"the limit of {limit} (set max_pixels or TFJPEG_MAX_PIXELS)."
-                )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                return np.asarray(img.convert(mode))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return load_pillow_image(path, mode=mode, max_pixels=max_pixels)
+    except OSError as err:  # missing or unreadable file
+        if isinstance(err, TfjpegError):
+            raise
         raise InvalidImageError(f"{path}: cannot read image ({err}).") from err
 
 

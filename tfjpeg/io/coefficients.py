@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from tfjpeg.errors import InvalidArgumentError
-from tfjpeg.io.markers import LIBJPEG_MAX_DIMENSION
+from tfjpeg.io.markers import COLOR_SPACES, LIBJPEG_MAX_DIMENSION
 from tfjpeg.jpeg.layout import layout_from_sampling
 
 __all__ = ["JpegCoefficients"]
@@ -39,7 +39,8 @@ class JpegCoefficients:
     :func:`encode_coefficients`; shapes and ranges are validated.
 
     Attributes:
-        components: 1 (grayscale) or 3 (Y, Cb, Cr) int16 arrays (Hb, Wb, 8, 8).
+        components: 1 (grayscale) or 3 (Y, Cb, Cr; R, G, B if ``color_space`` is "rgb") int16
+            arrays (Hb, Wb, 8, 8).
         tables: uint16 (K, 8, 8) quantization tables in natural order, 1 ≤ K ≤ 3, one per DQT
             table slot used, in order of first use (for IJG-style files: [luma, chroma], even
             when they are equal, as at quality 100).
@@ -48,6 +49,12 @@ class JpegCoefficients:
         height: image height in pixels.
         width: image width in pixels.
         progressive: whether the file was progressive (the coefficients do not depend on it).
+        color_space: what the components are, as libjpeg decides from the header
+            (:func:`tfjpeg.io.markers.libjpeg_color_space`): ``"gray"`` (1 component),
+            ``"ycbcr"`` (the usual JFIF file) or ``"rgb"`` (an RGB-coded file: components R, G,
+            B without the colour transform, e.g. ``cjpeg -rgb``). None (the default when
+            constructing one) means ``"gray"`` for 1 component and ``"ycbcr"`` for 3. Code that
+            assumes YCbCr (the learned decoders, the pixel-domain codec) must check it.
 
     Example:
         >>> coeffs = read_jpeg("photo.jpg")  # doctest: +SKIP
@@ -63,6 +70,7 @@ class JpegCoefficients:
     height: int
     width: int
     progressive: bool = False
+    color_space: str | None = None
 
     def __post_init__(self) -> None:
         comps = tuple(_as_int16_blocks(c, i) for i, c in enumerate(self.components))
@@ -119,6 +127,16 @@ class JpegCoefficients:
         object.__setattr__(self, "height", height)
         object.__setattr__(self, "width", width)
         object.__setattr__(self, "progressive", bool(self.progressive))
+        color_space = self.color_space
+        if color_space is None:
+            color_space = "gray" if len(comps) == 1 else "ycbcr"
+        allowed = ("gray",) if len(comps) == 1 else tuple(c for c in COLOR_SPACES if c != "gray")
+        if not isinstance(color_space, str) or color_space not in allowed:
+            raise InvalidArgumentError(
+                f"color_space must be one of {allowed} for {len(comps)} component(s). "
+                f"Received: color_space={self.color_space!r}"
+            )
+        object.__setattr__(self, "color_space", color_space)
         for c, comp in enumerate(comps):
             if comp.shape[:2] != self.real_block_shape(c):
                 raise InvalidArgumentError(
@@ -129,7 +147,7 @@ class JpegCoefficients:
 
     @property
     def num_components(self) -> int:
-        """1 for grayscale, 3 for YCbCr."""
+        """1 for grayscale, 3 for YCbCr or RGB."""
         return len(self.components)
 
     @property

@@ -36,12 +36,14 @@ from collections.abc import Iterator
 import jpeglib
 import numpy as np
 
-from tfjpeg._checks import check_choice
+from tfjpeg._checks import check_bool, check_choice
 from tfjpeg.errors import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
     InvalidJpegError,
     TfjpegError,
+    TfjpegIOError,
+    UnsupportedJpegError,
 )
 from tfjpeg.io.coefficients import JpegCoefficients
 from tfjpeg.io.limits import load_source, naming, resolve_max_pixels
@@ -103,6 +105,27 @@ def _stderr_captured(sink: list[str]) -> Iterator[None]:
             sink.append(tmp.read().decode("utf-8", "replace"))
 
 
+@contextlib.contextmanager
+def _scratch_folder(what: str) -> Iterator[str]:
+    """A private temporary folder for jpeglib's file-based API.
+
+    Any ``OSError`` of tfjpeg's own file handling in it (``$TMPDIR`` full, read-only or missing)
+    becomes :class:`~tfjpeg.errors.TfjpegIOError` naming the cause; tfjpeg's own errors (which
+    the body raises for bad data) pass unchanged.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+            yield tmp
+    except TfjpegError:
+        raise
+    except OSError as e:
+        raise TfjpegIOError(
+            e.errno,
+            f"tfjpeg could not use its temporary files in {tempfile.gettempdir()!r} while {what} "
+            f"({e.strerror or e}); free some space or point TMPDIR at a writable folder",
+        ) from e
+
+
 class _Diagnostics:
     """What libjpeg printed during a :func:`_jpeglib_session`.
 
@@ -157,20 +180,27 @@ def _jpeglib_session(version: str) -> Iterator[_Diagnostics]:
 
 
 def read_jpeg(
-    source: str | os.PathLike | bytes, *, max_pixels: int | None = None
+    source: str | os.PathLike | bytes, *, max_pixels: int | None = None, allow_rgb: bool = False
 ) -> JpegCoefficients:
     """Read the quantized DCT coefficients and quantization tables of a JPEG file.
 
     The file is validated first (:func:`tfjpeg.io.markers.parse_jpeg_header`), then read with
-    jpeglib's libjpeg-turbo 2.1 (:data:`JPEGLIB_READ_VERSION`). Baseline, extended, progressive and
-    arithmetic-coded 8-bit files with 1 or 3 components and any integer sampling (4:4:4, 4:2:2,
-    4:2:0, 4:4:0, 4:1:1, ...) are supported; progressive and arithmetic files give exactly the
-    coefficients of the equivalent baseline file.
+    jpeglib's libjpeg-turbo 2.1 (:data:`JPEGLIB_READ_VERSION`). Baseline, extended and
+    progressive Huffman-coded 8-bit files with 1 or 3 components and any integer sampling (4:4:4,
+    4:2:2, 4:2:0, 4:4:0, 4:1:1, ...) are supported; progressive files give exactly the
+    coefficients of the equivalent baseline file. RGB-coded files (``cjpeg -rgb``) are read only
+    with ``allow_rgb=True``: their ``color_space`` is then ``"rgb"``. They are refused by default
+    because most code that takes coefficients (the learned decoders, the consistency projection)
+    assumes YCbCr components and would silently produce wrong colours.
+    Arithmetic-coded files are refused (their truncation is undetectable, see
+    :mod:`tfjpeg.io.markers`).
 
     Args:
         source: a path, or the file's bytes.
         max_pixels: refuse images with more pixels (height × width) than this, checked from the
             header before anything is decoded. None: ``$TFJPEG_MAX_PIXELS`` or 100 megapixels.
+        allow_rgb: also read RGB-coded files (``JpegCoefficients.color_space == "rgb"``); the
+            caller must then handle components that are R, G, B rather than Y, Cb, Cr.
 
     Returns:
         The :class:`JpegCoefficients`.
@@ -178,18 +208,28 @@ def read_jpeg(
     Raises:
         InvalidJpegError: not a JPEG, empty, truncated, or corrupt (including corruption that
             libjpeg only warns about, such as bad Huffman codes inside the scan data).
-        UnsupportedJpegError: 12-bit, lossless, hierarchical, CMYK/YCCK, RGB-coded, ...
+        UnsupportedJpegError: 12-bit, lossless, hierarchical, arithmetic-coded, CMYK/YCCK,
+            RGB-coded without ``allow_rgb``, ...
         ImageTooLargeError: more than ``max_pixels`` pixels.
         FileNotFoundError: the path does not exist.
+        TfjpegIOError: tfjpeg's temporary files could not be written (e.g. ``$TMPDIR`` full).
 
     Example:
         >>> coeffs = read_jpeg(encode_pixels(np.zeros((16, 24, 3), np.uint8), quality=75))
         >>> coeffs.components[0].shape, coeffs.subsampling
         ((2, 3, 8, 8), '420')
     """
+    allow_rgb = check_bool(allow_rgb, "allow_rgb")
     data, label = load_source(source)
     with naming(label):
         header = parse_jpeg_header(data, max_pixels=resolve_max_pixels(max_pixels))
+        if header.color_space == "rgb" and not allow_rgb:
+            raise UnsupportedJpegError(
+                "RGB-coded JPEG (components R, G, B without the YCbCr transform, e.g. cjpeg -rgb): "
+                "its coefficients are not YCbCr, which tfjpeg's decoders assume. decode_pixels "
+                "decodes it; read_jpeg(..., allow_rgb=True) gives its coefficients with "
+                "color_space='rgb'."
+            )
         components = _read_dct(data[: header.end], len(header.components))
         # Tables as latched by the decoder at each component's first scan, one per (slot, value):
         # components sharing a DQT slot share an entry (slots are only split if redefined).
@@ -211,13 +251,14 @@ def read_jpeg(
                 height=header.height,
                 width=header.width,
                 progressive=header.progressive,
+                color_space=header.color_space,
             )
         except ValueError as e:  # libjpeg and the header disagree: never hand out such arrays
             raise InvalidJpegError(f"Inconsistent JPEG: {e}") from None
 
 
 def _read_dct(data: bytes, num_components: int) -> list[np.ndarray]:
-    with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+    with _scratch_folder("reading the JPEG with libjpeg") as tmp:
         path = os.path.join(tmp, "input.jpg")
         with open(path, "wb") as f:
             f.write(data)
@@ -249,7 +290,7 @@ def encode_mozjpeg(arr: np.ndarray, quality: int, subsampling: str) -> bytes:
     """
     check_choice(subsampling, CODEC_SUBSAMPLINGS, "subsampling")
     spatial = arr if arr.ndim == 3 else arr[..., None]
-    with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+    with _scratch_folder("encoding with mozjpeg") as tmp:
         path = os.path.join(tmp, "mozjpeg.jpg")
         failure: OSError | None = None
         with _jpeglib_session(JPEGLIB_MOZJPEG_VERSION) as diagnostics:
@@ -287,8 +328,10 @@ def encode_coefficients(coeffs: JpegCoefficients, *, optimize: bool = False) -> 
 
     Uses jpeglib's libjpeg-turbo 2.1 (``jpeg_write_coefficients``): the file decodes with any
     JPEG decoder and :func:`read_jpeg` gives back exactly ``coeffs`` (components, tables,
-    table_index, sampling, size). The file is baseline (SOF0) when every table entry is ≤ 255, else
-    extended sequential with 16-bit tables (SOF1); JFIF, component ids 1, 2, 3.
+    table_index, sampling, size, colour space). The file is baseline (SOF0) when every table
+    entry is ≤ 255, else extended sequential with 16-bit tables (SOF1); JFIF with component ids
+    1, 2, 3, or for ``color_space="rgb"`` an Adobe APP14 transform-0 segment with ids 'R', 'G',
+    'B' (as ``cjpeg -rgb``).
 
     Args:
         coeffs: the coefficients, e.g. from :func:`read_jpeg` or a decoder/editor.
@@ -310,6 +353,7 @@ def encode_coefficients(coeffs: JpegCoefficients, *, optimize: bool = False) -> 
         raise InvalidArgumentTypeError(
             f"coeffs must be a JpegCoefficients. Received: type={type(coeffs).__name__}"
         )
+    optimize = check_bool(optimize, "optimize")
     _check_coefficient_range(coeffs)
     if coeffs.tables.max() > 32767:
         raise InvalidArgumentError(
@@ -324,7 +368,7 @@ def encode_coefficients(coeffs: JpegCoefficients, *, optimize: bool = False) -> 
     slots = np.array([order.index(i) for i in coeffs.table_index], dtype=np.int16)
     comps = coeffs.components
     samp = np.array([[v, h] for h, v in coeffs.sampling], dtype=np.int32)
-    with tempfile.TemporaryDirectory(prefix="tfjpeg-") as tmp:
+    with _scratch_folder("writing the coefficients with libjpeg") as tmp:
         path = os.path.join(tmp, "coefficients.jpg")
         failure: OSError | None = None
         with _jpeglib_session(JPEGLIB_READ_VERSION) as diagnostics:
@@ -345,5 +389,25 @@ def encode_coefficients(coeffs: JpegCoefficients, *, optimize: bool = False) -> 
             raise TfjpegError(f"libjpeg failed to write the coefficients: {detail}")
         with open(path, "rb") as f:
             data = f.read()
+    if coeffs.color_space == "rgb":
+        # As ``cjpeg -rgb``: no JFIF segment, an Adobe segment with transform 0, ids 'R', 'G', 'B'
+        # (libjpeg's default_decompress_parms then reads the components as RGB).
+        return _mark_rgb(renumber_components(data, (82, 71, 66)))
     # jpeglib numbers components 0, 1, 2; JFIF wants 1, 2, 3.
     return renumber_components(data, tuple(range(1, len(comps) + 1)))
+
+
+#: APP14 "Adobe" segment, version 100, no flags, transform 0 (the components are not YCbCr).
+_ADOBE_RGB_APP14 = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
+
+
+def _mark_rgb(data: bytes) -> bytes:
+    """libjpeg's file with its JFIF APP0 segment(s) replaced by an Adobe transform-0 segment."""
+    out = bytearray(data[:2])
+    pos = 2
+    while data[pos + 1] != 0xDA:  # header segments up to the first SOS (libjpeg's own output)
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if data[pos + 1] != 0xE0:
+            out += data[pos : pos + 2 + length]
+        pos += 2 + length
+    return bytes(out[:2] + _ADOBE_RGB_APP14 + out[2:] + data[pos:])

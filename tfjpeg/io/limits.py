@@ -17,10 +17,24 @@ import numpy as np
 
 from tfjpeg.errors import InvalidArgumentError, InvalidArgumentTypeError, TfjpegError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "load_source", "naming", "resolve_max_pixels"]
+__all__ = [
+    "DEFAULT_DECODER_MAX_PIXELS",
+    "DEFAULT_MAX_PIXELS",
+    "MAX_PIXELS_ENV",
+    "load_source",
+    "naming",
+    "resolve_max_pixels",
+]
 
-#: Default decompression-bomb limit (pixels = height × width), checked from the header.
+#: Default decompression-bomb limit (pixels = height × width), checked from the header, for
+#: reading coefficients and standard pixel decoding. Measured (``benchmarks/memory_limits.py``,
+#: peak RSS of ``read_jpeg`` + ``decode_pixels`` on 1-32 MP files): about 10 bytes per pixel
+#: plus 42 MiB, so 100 MP needs about 1 GiB, well within an 8 GiB machine.
 DEFAULT_MAX_PIXELS = 100_000_000
+#: Proposed limit for the learned decoders (``tfjpeg.decode``), not wired here: measured at about
+#: 166 bytes per pixel plus 0.7 GiB (consistent-l1, 1-4 MP), so 100 MP would need ~16 GiB while
+#: 16 MP needs ~3.2 GiB, under half of 8 GiB.
+DEFAULT_DECODER_MAX_PIXELS = 16_000_000
 #: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS` (a positive integer).
 MAX_PIXELS_ENV = "TFJPEG_MAX_PIXELS"
 

@@ -9,16 +9,23 @@ raises a clear :class:`~tfjpeg.errors.TfjpegError` for anything tfjpeg cannot re
 * not a JPEG, empty, truncated anywhere (inside a segment, inside a scan, or before EOI), malformed
   segments, restart markers out of order, components that never receive scan data
   → :class:`~tfjpeg.errors.InvalidJpegError`;
-* 12/16-bit, lossless, hierarchical, JPEG-LS, CMYK/YCCK (4 components), RGB-coded colour,
-  2 or more than 4 components, fractional sampling ratios, a height defined by DNL
-  → :class:`~tfjpeg.errors.UnsupportedJpegError`;
+* 12/16-bit, lossless, hierarchical, JPEG-LS, arithmetic-coded (see below), CMYK/YCCK
+  (4 components), 2 or more than 4 components, fractional sampling ratios, a height defined by
+  DNL → :class:`~tfjpeg.errors.UnsupportedJpegError`;
 * more pixels than ``max_pixels`` or a side over libjpeg's 65500
   → :class:`~tfjpeg.errors.ImageTooLargeError`.
 
-Supported: 8-bit baseline (SOF0), extended sequential (SOF1), progressive (SOF2), and arithmetic
-sequential/progressive (SOF9/SOF10), with 1 (grayscale) or 3 (YCbCr) components and any integer
-sampling factors. Bit errors inside entropy-coded data cannot be seen without decoding; the
-reader in :mod:`tfjpeg.io.jpeglib_backend` catches those from libjpeg's warnings.
+Supported: 8-bit baseline (SOF0), extended sequential (SOF1) and progressive (SOF2) Huffman-coded
+files with 1 (grayscale) or 3 components: YCbCr, or RGB-coded (Adobe transform 0, or ids 'R', 'G',
+'B'), reported as :attr:`JpegHeader.color_space` and decided exactly as libjpeg does
+(:func:`libjpeg_color_space`). Bit errors inside entropy-coded data cannot be seen without
+decoding; the reader in :mod:`tfjpeg.io.jpeglib_backend` catches those from libjpeg's warnings.
+
+Arithmetic coding (SOF9/SOF10) is refused: an arithmetic decoder that meets a marker must go on
+with zero bytes (T.81 D.2.6, libjpeg ``jdarith.c``), and encoders drop trailing zero bytes, so a
+scan cut short and followed by a marker (e.g. EOI) is a *valid* stream that libjpeg decodes with
+zeros, without any warning. Unlike Huffman data, truncation cannot be told from a legitimate end
+without a full decode, so tfjpeg cannot read such files exactly and safely.
 
 Reference: ITU-T T.81 (1992) Annex B (syntax), Annex G (progressive); libjpeg-turbo ``jdmarker.c``.
 """
@@ -30,6 +37,7 @@ import re
 
 import numpy as np
 
+from tfjpeg._checks import check_positive_int
 from tfjpeg.errors import (
     ImageTooLargeError,
     InvalidArgumentError,
@@ -40,11 +48,13 @@ from tfjpeg.errors import (
 from tfjpeg.jpeg.tables import ZIGZAG
 
 __all__ = [
+    "COLOR_SPACES",
     "LIBJPEG_MAX_DIMENSION",
     "MAX_METADATA_SEGMENTS",
     "MAX_SCANS",
     "FrameComponent",
     "JpegHeader",
+    "libjpeg_color_space",
     "parse_jpeg_header",
     "renumber_components",
 ]
@@ -53,6 +63,8 @@ __all__ = [
 LIBJPEG_MAX_DIMENSION = 65500
 #: jpeglib stores APPn/COM segments in a fixed array of 50 entries; more would overflow it.
 MAX_METADATA_SEGMENTS = 50
+#: The colour spaces of the files tfjpeg reads (see :func:`libjpeg_color_space`).
+COLOR_SPACES = ("gray", "ycbcr", "rgb")
 #: Guard against "scan bombs" (thousands of tiny progressive scans that make decoding slow).
 MAX_SCANS = 1000
 
@@ -86,8 +98,8 @@ _UNSUPPORTED_SOF = {
     0xF8: "JPEG-LS (LSE marker)",
 }
 _SUPPORTED_TEXT = (
-    "tfjpeg reads 8-bit baseline, extended-sequential, progressive and arithmetic-coded JPEGs "
-    "with 1 (grayscale) or 3 (YCbCr) components"
+    "tfjpeg reads 8-bit baseline, extended-sequential and progressive Huffman-coded JPEGs "
+    "with 1 (grayscale) or 3 (YCbCr or RGB) components"
 )
 
 # End of an entropy-coded segment: one or more 0xFF followed by a byte that is neither a stuffed
@@ -125,7 +137,9 @@ class JpegHeader:
         components: the frame components, in frame order.
         progressive: whether the frame is progressive (SOF2/SOF10).
         arithmetic: whether the entropy coding is arithmetic (SOF9/SOF10).
-        color_space: ``"gray"`` or ``"ycbcr"``.
+        color_space: ``"gray"``, ``"ycbcr"`` or ``"rgb"`` (RGB-coded: the three components are
+            R, G, B without the YCbCr transform), decided as libjpeg does
+            (:func:`libjpeg_color_space`).
         tables: per component, the (8, 8) uint16 quantization table in natural (row-major) order
             that was in force when the component's first scan started (what a decoder uses).
         num_scans: number of scans (SOS segments).
@@ -234,11 +248,59 @@ def _check_huffman_table(counts: bytes, symbols: bytes, is_dc: bool, where: str)
         raise InvalidJpegError(f"Corrupt JPEG: the DC Huffman table in {where} has a symbol > 15.")
 
 
+def libjpeg_color_space(
+    component_ids: tuple[int, ...], *, jfif: bool, adobe_transform: int | None
+) -> str:
+    """The colour space libjpeg assumes for a file's components, from its header alone.
+
+    Exactly libjpeg-turbo's ``default_decompress_parms`` (``jdapimin.c``) for 1 and 3
+    components, which is what every libjpeg-based decoder (Pillow, ``djpeg``, browsers) uses:
+
+    * 1 component → ``"gray"``;
+    * 3 components: a JFIF APP0 segment → ``"ycbcr"``; else an Adobe APP14 segment: transform 0
+      → ``"rgb"``, 1 (or an unknown code, after a warning) → ``"ycbcr"``; else (no such marker)
+      the component ids: 1, 2, 3 → ``"ycbcr"``, ``'R'``, ``'G'``, ``'B'`` (82, 71, 66) → ``"rgb"``,
+      anything else → ``"ycbcr"``.
+
+    Only APP0/APP14 segments *before the first scan* count (libjpeg decides when it reads the
+    first SOS).
+
+    Args:
+        component_ids: the frame's component ids, in frame order.
+        jfif: whether a JFIF APP0 segment precedes the first scan.
+        adobe_transform: the Adobe APP14 transform code, or None without that segment.
+
+    Returns:
+        ``"gray"``, ``"ycbcr"`` or ``"rgb"``.
+
+    Raises:
+        UnsupportedJpegError: a number of components other than 1 or 3.
+
+    Example:
+        >>> libjpeg_color_space((82, 71, 66), jfif=False, adobe_transform=None)
+        'rgb'
+        >>> libjpeg_color_space((82, 71, 66), jfif=True, adobe_transform=None)
+        'ycbcr'
+    """
+    if len(component_ids) == 1:
+        return "gray"
+    if len(component_ids) != 3:
+        raise UnsupportedJpegError(
+            f"JPEG with {len(component_ids)} components is not supported; {_SUPPORTED_TEXT}."
+        )
+    if jfif:
+        return "ycbcr"
+    if adobe_transform is not None:
+        return "rgb" if adobe_transform == 0 else "ycbcr"
+    return "rgb" if tuple(component_ids) == (82, 71, 66) else "ycbcr"
+
+
 class _Parser:
     """State of one pass over the file (a fresh one per call: no module-level mutable state)."""
 
-    def __init__(self, data: bytes, max_pixels: int | None):
+    def __init__(self, data: bytes, max_pixels: int | None, allow_arithmetic: bool = False):
         self.data = data
+        self.allow_arithmetic = allow_arithmetic
         self.n = len(data)
         self.max_pixels = max_pixels
         self.frame: tuple | None = None  # (sof, precision, height, width, components)
@@ -335,6 +397,13 @@ class _Parser:
         if code in _UNSUPPORTED_SOF:
             raise UnsupportedJpegError(
                 f"{_UNSUPPORTED_SOF[code].capitalize()} JPEG is not supported; {_SUPPORTED_TEXT}."
+            )
+        if code in _ARITHMETIC_SOF and not self.allow_arithmetic:
+            raise UnsupportedJpegError(
+                "Arithmetic-coded JPEG (SOF9/SOF10) is not supported: a truncated arithmetic scan "
+                "decodes silently with zeros (libjpeg cannot report it), so its data cannot be "
+                f"trusted; {_SUPPORTED_TEXT}. Convert it losslessly with "
+                "`jpegtran -optimize in.jpg > out.jpg`."
             )
         if self.frame is not None:
             raise InvalidJpegError(
@@ -485,28 +554,18 @@ class _Parser:
 
     # -------------------------------------------------------------------------------------- scans
     def _decide_color_space(self) -> None:
-        """libjpeg-turbo's ``default_decompress_parms`` for 1 and 3 components."""
+        """libjpeg-turbo's ``default_decompress_parms``, at the first scan (as libjpeg)."""
         comps = self.frame[4]
-        if len(comps) == 1:
-            self.color_space = "gray"
-            return
-        if self.jfif:
-            rgb = False
-        elif self.adobe_transform is not None:
-            if self.adobe_transform not in (0, 1):
-                raise UnsupportedJpegError(
-                    f"Unknown Adobe colour transform code {self.adobe_transform}; "
-                    f"{_SUPPORTED_TEXT}."
-                )
-            rgb = self.adobe_transform == 0
-        else:
-            rgb = tuple(c.component_id for c in comps) == (82, 71, 66)  # 'R', 'G', 'B'
-        if rgb:
+        if len(comps) == 3 and self.adobe_transform not in (None, 0, 1) and not self.jfif:
+            # libjpeg warns (JWRN_ADOBE_XFORM) and guesses YCbCr: refuse rather than guess.
             raise UnsupportedJpegError(
-                "RGB-coded JPEG (colour components stored without the YCbCr transform) is not "
-                f"supported; {_SUPPORTED_TEXT}. Re-encode it as a normal YCbCr JPEG."
+                f"Unknown Adobe colour transform code {self.adobe_transform}; {_SUPPORTED_TEXT}."
             )
-        self.color_space = "ycbcr"
+        self.color_space = libjpeg_color_space(
+            tuple(c.component_id for c in comps),
+            jfif=self.jfif,
+            adobe_transform=self.adobe_transform,
+        )
 
     def _scan_header(self, p: bytes, where: str) -> None:
         if self.frame is None:
@@ -686,7 +745,10 @@ class _Parser:
 
 
 def parse_jpeg_header(
-    data: bytes | bytearray | memoryview, *, max_pixels: int | None = None
+    data: bytes | bytearray | memoryview,
+    *,
+    max_pixels: int | None = None,
+    allow_arithmetic: bool = False,
 ) -> JpegHeader:
     """Validate the marker structure of a whole JPEG file and return its header.
 
@@ -698,6 +760,9 @@ def parse_jpeg_header(
         data: the complete file contents.
         max_pixels: if given, raise :class:`~tfjpeg.errors.ImageTooLargeError` as soon as the frame
             header announces more pixels than this (before the rest of the file is looked at).
+        allow_arithmetic: accept arithmetic-coded frames (SOF9/SOF10) for inspection only (e.g.
+            to count bits): their truncation cannot be detected (see the module docstring), so
+            the readers never pass True.
 
     Returns:
         The :class:`JpegHeader`.
@@ -722,7 +787,9 @@ def parse_jpeg_header(
         raise InvalidArgumentTypeError(
             f"data must be bytes. Received: type(data)={type(data).__name__}"
         )
-    return _Parser(data, max_pixels).parse()
+    if max_pixels is not None:
+        check_positive_int(max_pixels, "max_pixels")
+    return _Parser(data, max_pixels, bool(allow_arithmetic)).parse()
 
 
 def renumber_components(data: bytes, new_ids: tuple[int, ...]) -> bytes:

@@ -3,7 +3,9 @@
 * :func:`encode_pixels` is "the standard encoder" (Pillow's libjpeg-turbo with IJG tables, or
   mozjpeg through jpeglib);
 * :func:`decode_pixels` is "the standard decoder" (Pillow), after the same validation as
-  :func:`tfjpeg.io.read_jpeg`.
+  :func:`tfjpeg.io.read_jpeg`;
+* :func:`load_pillow_image` and :func:`pillow_to_uint8` turn any other image file (PNG, TIFF, ...)
+  of any Pillow mode into the uint8 RGB or gray pixels the encoders take.
 """
 
 from __future__ import annotations
@@ -11,18 +13,33 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
+import warnings
 
 import numpy as np
 from PIL import Image
 
-from tfjpeg._checks import check_choice, check_quality
-from tfjpeg.errors import ImageTooLargeError, InvalidImageError, InvalidJpegError
+from tfjpeg._checks import check_bool, check_choice, check_quality
+from tfjpeg.errors import (
+    ImageTooLargeError,
+    InvalidArgumentTypeError,
+    InvalidImageError,
+    InvalidJpegError,
+    TfjpegError,
+)
 from tfjpeg.io.jpeglib_backend import encode_coefficients, encode_mozjpeg, read_jpeg
 from tfjpeg.io.limits import load_source, naming, resolve_max_pixels
 from tfjpeg.io.markers import LIBJPEG_MAX_DIMENSION, parse_jpeg_header
 from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS, LAYOUTS
 
-__all__ = ["ENCODERS", "check_image", "decode_pixels", "encode_pixels"]
+__all__ = [
+    "ENCODERS",
+    "check_image",
+    "decode_pixels",
+    "encode_pixels",
+    "load_pillow_image",
+    "pillow_to_uint8",
+]
 
 #: The standard encoders :func:`encode_pixels` runs.
 ENCODERS = ("libjpeg", "mozjpeg")
@@ -157,6 +174,8 @@ def encode_pixels(
     quality = check_quality(quality)
     check_choice(subsampling, CODEC_SUBSAMPLINGS, "subsampling")
     check_choice(encoder, ENCODERS, "encoder")
+    optimize = check_bool(optimize, "optimize")
+    progressive = check_bool(progressive, "progressive")
     if encoder == "libjpeg":
         buf = io.BytesIO()
         kwargs = (
@@ -178,3 +197,186 @@ def encode_pixels(
         return data
     coeffs = read_jpeg(data, max_pixels=arr.shape[0] * arr.shape[1])
     return encode_coefficients(dataclasses.replace(coeffs, progressive=False), optimize=optimize)
+
+
+# ------------------------------------------------------------------------ other image formats
+#: Pillow modes whose samples are 16-bit (or wider) integers.
+_WIDE_INT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+#: What ``pillow_to_uint8`` may be asked for.
+PIXEL_MODES = (None, "RGB", "L")
+_BOMB_SIZE = re.compile(r"Image size \((\d+) pixels\)")
+
+
+def _over_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``color`` composited over a white background with straight ``alpha`` (both uint8)."""
+    a = alpha.astype(np.float64)[..., None] / 255.0 if color.ndim == 3 else alpha / 255.0
+    out = color.astype(np.float64) * a + 255.0 * (1.0 - a)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def pillow_to_uint8(img: Image.Image, mode: str | None = None) -> np.ndarray:
+    """The pixels of a Pillow image of any mode as uint8 RGB (H, W, 3) or gray (H, W).
+
+    How each mode is converted (so that no image silently turns white, black or garbled):
+
+    * ``1``, ``L``: gray (``1`` gives 0 and 255); ``RGB``, ``RGBX``: RGB; ``YCbCr``, ``CMYK``,
+      ``LAB``, ``HSV``: Pillow's ``convert("RGB")`` (CMYK with Pillow's simple formula, no ICC
+      profile).
+    * ``I;16``, ``I;16B``, ``I;16L``, ``I;16N`` (16-bit PNG, TIFF): the 0..65535 range scaled to
+      0..255 with rounding, ``round(v / 257)`` (the inverse of the usual 8 → 16-bit ``v · 257``).
+    * ``I`` (32-bit signed integers, also what older Pillow gives for 16-bit PNGs): taken as
+      16-bit samples and scaled the same way; values outside 0..65535 are refused (there is no
+      right way to guess their range).
+    * ``F`` (32-bit float): non-finite values and values outside [0, 255] are refused; when every
+      value is ≤ 1 the image is taken to be in [0, 1] (scaled by 255), else in [0, 255]; then
+      rounded.
+    * Transparency (``LA``, ``La``, ``RGBA``, ``RGBa``, ``PA``, and ``P`` or ``L``/``RGB`` with a
+      ``transparency`` entry) is composited over **white**, as browsers show such images on a
+      white page; fully transparent pixels become white.
+    * ``P`` without transparency: its palette colours (RGB).
+
+    Args:
+        img: an opened (loaded or not) Pillow image.
+        mode: None to keep gray images gray (H, W) and give colour ones as (H, W, 3); ``"RGB"``
+            for (H, W, 3) always (gray repeated); ``"L"`` for gray (H, W) always (colour
+            converted with Pillow's ITU-R 601 luma).
+
+    Returns:
+        A C-contiguous uint8 array.
+
+    Raises:
+        InvalidImageError: an integer image outside 0..65535, a float image with non-finite
+            values or values outside [0, 255], or a mode Pillow cannot convert to RGB.
+        InvalidArgumentError: a ``mode`` other than None, "RGB" or "L".
+
+    Example:
+        >>> img = Image.fromarray(np.array([[0, 65535]], np.uint16))  # mode "I;16"
+        >>> pillow_to_uint8(img).tolist()
+        [[0, 255]]
+    """
+    if not isinstance(img, Image.Image):
+        raise InvalidArgumentTypeError(
+            f"img must be a PIL.Image.Image. Received: type(img)={type(img).__name__}"
+        )
+    check_choice(mode, PIXEL_MODES, "mode")
+    src = img.mode
+    if src in ("P", "L", "RGB") and "transparency" in img.info:
+        img, src = img.convert("RGBA" if src != "L" else "LA"), "RGBA" if src != "L" else "LA"
+    if src in ("PA", "RGBa", "La"):
+        img, src = img.convert("RGBA" if src != "La" else "LA"), "RGBA" if src != "La" else "LA"
+    if src == "1":
+        gray = np.asarray(img.convert("L"))
+    elif src == "L":
+        gray = np.asarray(img)
+    elif src == "LA":
+        la = np.asarray(img)
+        gray = _over_white(la[..., 0], la[..., 1])
+    elif src in _WIDE_INT_MODES:
+        values = np.asarray(img).astype(np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise InvalidImageError(
+                f"a {src} image must hold 16-bit values in 0..65535 to be converted to 8 bits. "
+                f"Received: values in [{values.min()}, {values.max()}]"
+            )
+        gray = ((values * 255 + 32767) // 65535).astype(np.uint8)  # round(v / 257)
+    elif src == "F":
+        values = np.asarray(img).astype(np.float64)
+        if not np.all(np.isfinite(values)):
+            raise InvalidImageError("a floating-point (F) image must not hold NaN or infinity.")
+        low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+        if low < 0 or high > 255:
+            raise InvalidImageError(
+                "a floating-point (F) image must hold values in [0, 1] or [0, 255]. "
+                f"Received: values in [{low}, {high}]"
+            )
+        scaled = values * 255.0 if high <= 1.0 else values
+        gray = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    else:
+        gray = None
+        if src == "RGBA":
+            rgba = np.asarray(img)
+            rgb = _over_white(rgba[..., :3], rgba[..., 3])
+        elif src == "RGB":
+            rgb = np.asarray(img)
+        else:  # P, RGBX, CMYK, YCbCr, LAB, HSV, ...
+            try:
+                rgb = np.asarray(img.convert("RGB"))
+            except (ValueError, OSError) as e:
+                raise InvalidImageError(
+                    f"cannot convert a Pillow image of mode {src!r} to RGB ({e})."
+                ) from None
+    if gray is not None:
+        if mode == "RGB":
+            return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=-1))
+        return np.ascontiguousarray(gray, dtype=np.uint8)
+    if mode == "L":
+        return np.ascontiguousarray(np.asarray(Image.fromarray(rgb).convert("L")))
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def load_pillow_image(
+    source: str | os.PathLike | bytes, *, mode: str | None = None, max_pixels: int | None = None
+) -> np.ndarray:
+    """Open an image file (any format Pillow reads) as uint8 pixels, with the pixel limit first.
+
+    The size is checked against ``max_pixels`` before any pixel is decoded, and before Pillow's
+    own decompression-bomb check can raise its own error: an image over the limit always raises
+    :class:`~tfjpeg.errors.ImageTooLargeError` naming its size and the limit. The pixels are then
+    converted by :func:`pillow_to_uint8` (every Pillow mode, see there).
+
+    Args:
+        source: a path or the file's bytes.
+        mode: as in :func:`pillow_to_uint8`.
+        max_pixels: as in :func:`tfjpeg.io.read_jpeg` (None: ``$TFJPEG_MAX_PIXELS`` or the
+            default :data:`tfjpeg.io.limits.DEFAULT_MAX_PIXELS`).
+
+    Returns:
+        uint8 (H, W, 3) or (H, W), as :func:`pillow_to_uint8`.
+
+    Raises:
+        ImageTooLargeError: more pixels than ``max_pixels`` (or than Pillow's
+            ``PIL.Image.MAX_IMAGE_PIXELS`` bomb limit).
+        InvalidImageError: not an image Pillow can read, or values that cannot be converted.
+        FileNotFoundError: the path does not exist.
+    """
+    check_choice(mode, PIXEL_MODES, "mode")
+    limit = resolve_max_pixels(max_pixels)
+    data, label = load_source(source)
+    with naming(label):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as e:
+            found = _BOMB_SIZE.search(str(e))
+            size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+            if found and int(found.group(1)) <= limit:
+                raise ImageTooLargeError(
+                    f"The image has {size}, within tfjpeg's limit of {limit:,} but over Pillow's "
+                    f"decompression-bomb limit ({e}); raise PIL.Image.MAX_IMAGE_PIXELS as well "
+                    "to read it."
+                ) from None
+            raise ImageTooLargeError(
+                f"The image has {size}, more than the limit of {limit:,} (raise it with "
+                "max_pixels=... or the TFJPEG_MAX_PIXELS environment variable if you trust the "
+                "file)."
+            ) from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise InvalidImageError(f"cannot read the image ({e}).") from None
+        with img:
+            width, height = img.size
+            if width * height > limit:
+                raise ImageTooLargeError(
+                    f"The image is {width}x{height} = {width * height:,} pixels, more than the "
+                    f"limit of {limit:,} (raise it with max_pixels=... or the TFJPEG_MAX_PIXELS "
+                    "environment variable if you trust the file)."
+                )
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    img.load()
+                return pillow_to_uint8(img, mode)
+            except TfjpegError:
+                raise
+            except (OSError, SyntaxError, ValueError, EOFError) as e:
+                raise InvalidImageError(f"cannot decode the image ({e}).") from None

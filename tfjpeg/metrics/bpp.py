@@ -18,7 +18,7 @@ def bpp(jpeg: bytes, num_pixels: int | None = None) -> float:
         InvalidJpegError: not a (complete) JPEG.
         ValueError: ``num_pixels`` is not a positive integer.
     """
-    header = parse_jpeg_header(jpeg)
+    header = parse_jpeg_header(jpeg, allow_arithmetic=True)  # only the size is needed
     if num_pixels is None:
         num_pixels = header.num_pixels
     if not isinstance(num_pixels, int) or isinstance(num_pixels, bool) or num_pixels <= 0:
