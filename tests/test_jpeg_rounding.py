@@ -9,9 +9,33 @@ import tensorflow as tf
 from tfjpeg.errors import InvalidArgumentError
 from tfjpeg.jpeg.rounding import ROUNDING_MODES, apply_rounding, straight_through
 
+#: Known answers at x = 2.3 and -1.5: (forward value(s), d out / d x) per mode.
+_KNOWN = {
+    "hard": ([2.0, -2.0], [0.0, 0.0]),
+    "poly3": ([2.0 + 0.3**3, -2.0 + 0.5**3], [3 * 0.3**2, 3 * 0.5**2]),
+    "ste": ([2.0, -2.0], [1.0, 1.0]),
+}
 
-def test_rounding_modes_constant_lists_every_mode():
-    assert set(ROUNDING_MODES) == {"hard", "poly3", "ste", "noise"}
+
+@pytest.mark.parametrize("mode", ROUNDING_MODES)
+def test_every_listed_rounding_mode_has_its_documented_value_and_gradient(mode):
+    x = tf.constant([2.3, -1.5])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = apply_rounding(x, mode, seed=1)
+    grad = tape.gradient(out, x)
+    if mode == "noise":  # additive U(-1/2, 1/2): inside the bin around x, identity gradient
+        assert np.all(np.abs(out.numpy() - x.numpy()) <= 0.5)
+        np.testing.assert_allclose(grad.numpy(), [1.0, 1.0])
+        return
+    value, slope = _KNOWN[mode]
+    np.testing.assert_allclose(out.numpy(), value, rtol=1e-5)
+    np.testing.assert_allclose(np.zeros(2) if grad is None else grad.numpy(), slope, rtol=1e-4)
+
+
+def test_a_mode_outside_the_list_is_refused_naming_the_argument():
+    with pytest.raises(InvalidArgumentError, match="rounding"):
+        apply_rounding(tf.constant([0.5]), "floor")
 
 
 def test_straight_through_value_is_bit_exact_and_gradient_is_the_surrogates():
