@@ -9,7 +9,7 @@ from tfjpeg.decoders.consistent import (
 )
 from tfjpeg.decoders.critic import ConsistencyCritic
 from tfjpeg.decoders.geometry import DECODABLE_SUBSAMPLINGS, consistent_upsample
-from tfjpeg.decoders.inputs import decoder_inputs
+from tfjpeg.decoders.inputs import core_inputs, decoder_inputs
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -18,6 +18,7 @@ __all__ = [
     "ConsistentDecoder",
     "ConvStack",
     "consistent_upsample",
+    "core_inputs",
     "decoder_inputs",
     "random_z",
     "z_from_seed",
