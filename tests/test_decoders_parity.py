@@ -139,3 +139,27 @@ def test_the_coefficient_signature_accepts_per_component_and_two_tables(served, 
     np.testing.assert_array_equal(three, outputs["420/-1"])
     inputs["tables"] = tf.constant(jpeg.tables.astype(np.float32))  # [luma, chroma]
     np.testing.assert_array_equal(signature(**inputs)["image"].numpy(), three)
+
+
+@pytest.mark.parametrize("layout", ["444", "422", "440", "420"])
+def test_tensor_chroma_factors_give_the_numbers_of_the_layout_name(layout):
+    from tfjpeg.decoders.geometry import chroma_factors
+
+    keras.utils.set_random_seed(1)
+    decoder = ConsistentDecoder(luma_width=8, luma_depth=1, chroma_width=8, chroma_depth=1)
+    fh, fv = chroma_factors(layout)
+    rng = np.random.default_rng(2)
+    inputs = {
+        "y": rng.integers(-6, 7, (1, 4, 6, 8, 8)).astype(np.float32),
+        "cb": rng.integers(-3, 4, (1, 4 // fv, 6 // fh, 8, 8)).astype(np.float32),
+        "cr": rng.integers(-3, 4, (1, 4 // fv, 6 // fh, 8, 8)).astype(np.float32),
+        "tables": np.stack([OWN_TABLES])[:, :3].astype(np.float32),
+        "height": tf.constant(29),
+        "width": tf.constant(45),
+        "z": rng.uniform(-1, 1, (1, 4, 6, 64)).astype(np.float32),
+    }
+    by_name = tf.function(lambda x: decoder(x, training=False, subsampling=layout))(inputs)
+    factors = (tf.constant(fh), tf.constant(fv))
+    by_tensor = tf.function(lambda x, f: decoder(x, training=False, subsampling=f))(inputs, factors)
+    for key in ("decoded", "ycbcr"):
+        np.testing.assert_array_equal(by_name[key], by_tensor[key])
