@@ -163,3 +163,11 @@ def test_tensor_chroma_factors_give_the_numbers_of_the_layout_name(layout):
     by_tensor = tf.function(lambda x, f: decoder(x, training=False, subsampling=f))(inputs, factors)
     for key in ("decoded", "ycbcr"):
         np.testing.assert_array_equal(by_name[key], by_tensor[key])
+
+
+def test_other_layouts_fail_in_the_graph_with_the_supported_list(served):
+    decoder, files, _ = served
+    inputs = core_inputs(read_jpeg(files["444"]))
+    inputs["sampling"] = tf.constant([[4, 1], [1, 1], [1, 1]])  # 4:1:1
+    with pytest.raises(tf.errors.InvalidArgumentError, match="4:4:0"):
+        core_function(decoder)(**inputs, iterations=5)
