@@ -71,3 +71,33 @@ def jpeglib_coefficients(data: bytes, tmp_path: Path) -> list[np.ndarray]:
 @pytest.fixture
 def image_64x96() -> np.ndarray:
     return natural_image(64, 96)
+
+
+def cjpeg_jpeg(image: np.ndarray, *args: str, tables: list[np.ndarray] | None = None) -> bytes:
+    """Encode with libjpeg-turbo's ``cjpeg`` (``-sample``, ``-qslots`` ...); skips without it.
+
+    ``tables``: explicit quantization tables (written to a ``-qtables`` file, used unscaled).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    cjpeg = shutil.which("cjpeg")
+    if cjpeg is None:
+        pytest.skip("cjpeg (libjpeg-turbo-progs) is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in.ppm"
+        Image.fromarray(image).save(src)
+        extra: list[str] = []
+        if tables is not None:
+            qfile = Path(tmp) / "tables.txt"
+            text = "\n\n".join(
+                "\n".join(" ".join(str(int(v)) for v in row) for row in np.asarray(t))
+                for t in tables
+            )
+            qfile.write_text(text + "\n")
+            extra = ["-quality", "50", "-qtables", str(qfile)]  # quality 50: tables unscaled
+        run = subprocess.run(
+            [cjpeg, *extra, *args, str(src)], capture_output=True, check=True, timeout=60
+        )
+    return run.stdout

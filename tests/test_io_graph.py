@@ -9,7 +9,7 @@ import jpeglib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import natural_image, pillow_jpeg
+from conftest import cjpeg_jpeg, natural_image, pillow_jpeg
 from PIL import Image
 
 from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
@@ -45,8 +45,8 @@ def test_tables_match_jpeglib_exactly_for_several_qualities(quality, tmp_path):
     data = pillow_jpeg(natural_image(16, 24), quality)
     ref = reference(data, tmp_path)
     out = read(data)
-    assert out["tables"].dtype == np.float32 and out["tables"].shape == (2, 8, 8)
-    np.testing.assert_array_equal(out["tables"], ref.qt[ref.quant_tbl_no[:2]])
+    assert out["tables"].dtype == np.float32 and out["tables"].shape == (3, 8, 8)
+    np.testing.assert_array_equal(out["tables"], ref.qt[ref.quant_tbl_no[:3]])
 
 
 def test_sixteen_bit_tables_are_read_in_natural_order(tmp_path):
@@ -58,7 +58,7 @@ def test_sixteen_bit_tables_are_read_in_natural_order(tmp_path):
     assert data[dqt + 4] >> 4 == 1, "the crafted file must hold a 16-bit table"
     ref = reference(data, tmp_path)
     out = read(data)
-    np.testing.assert_array_equal(out["tables"], ref.qt[ref.quant_tbl_no[:2]])
+    np.testing.assert_array_equal(out["tables"], ref.qt[ref.quant_tbl_no[:3]])
     assert out["tables"].max() == 691
     for ours, theirs in zip((out["y"], out["cb"], out["cr"]), components(ref), strict=True):
         np.testing.assert_array_equal(ours, theirs)
@@ -100,7 +100,7 @@ def test_thin_images_differ_from_jpeglib_only_in_partial_edge_blocks(height, wid
     ref = reference(data, tmp_path)
     out = read(data)
     assert (out["height"], out["width"]) == (height, width)
-    np.testing.assert_array_equal(out["tables"], ref.qt[ref.quant_tbl_no[:2]])
+    np.testing.assert_array_equal(out["tables"], ref.qt[ref.quant_tbl_no[:3]])
     for c, (ours, theirs) in enumerate(
         zip((out["y"], out["cb"], out["cr"]), components(ref), strict=True)
     ):
@@ -153,7 +153,7 @@ def test_grayscale_files_have_empty_chroma_and_a_repeated_luma_table(tmp_path):
     assert out["num_components"] == 1
     assert out["cb"].shape == (0, 0, 8, 8) and out["cr"].shape == (0, 0, 8, 8)
     np.testing.assert_array_equal(out["sampling"], [(1, 1), (0, 0), (0, 0)])
-    np.testing.assert_array_equal(out["tables"], np.stack([ref.qt[0], ref.qt[0]]))
+    np.testing.assert_array_equal(out["tables"], np.stack([ref.qt[0]] * 3))
     assert out["y"].shape == ref.Y.shape == (3, 4, 8, 8)
     assert np.mean(out["y"] == ref.Y) >= 0.995
 
@@ -217,7 +217,7 @@ def test_string_signature_gives_static_ranks_and_fixed_keys():
     out = fn.structured_outputs
     assert set(out) == {"y", "cb", "cr", "tables", "height", "width", "num_components", "sampling"}
     assert out["y"].shape.rank == 4 and out["y"].dtype == tf.int32
-    assert out["tables"].shape == (2, 8, 8) and out["sampling"].shape == (3, 2)
+    assert out["tables"].shape == (3, 8, 8) and out["sampling"].shape == (3, 2)
     assert out["height"].shape.rank == 0 and out["num_components"].dtype == tf.int32
 
 
@@ -307,3 +307,15 @@ def test_bad_arguments_raise_value_error_naming_them():
         coefficients_from_jpeg_bytes(b"", search_sweeps=2.5)
     with pytest.raises(ValueError, match=r"scalar tf\.string"):
         coefficients_from_jpeg_bytes(tf.constant([b"a", b"b"]))
+
+
+def test_each_component_gets_the_table_its_frame_header_names(tmp_path):
+    # cjpeg -qslots 0,1,2: Cr has its own table, which the reader must not replace by Cb's.
+    tables = [np.arange(64).reshape(8, 8) % 13 + 5 + 7 * k for k in range(3)]
+    data = cjpeg_jpeg(natural_image(32, 48, seed=2), "-qslots", "0,1,2", tables=tables)
+    ref = reference(data, tmp_path)
+    assert len(set(ref.quant_tbl_no)) == 3
+    out = read(data)
+    np.testing.assert_array_equal(out["tables"], np.stack(tables))
+    for ours, theirs in zip((out["y"], out["cb"], out["cr"]), components(ref), strict=True):
+        np.testing.assert_array_equal(ours, theirs)

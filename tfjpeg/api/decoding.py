@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tfjpeg._checks import check_choice, check_seed
+from tfjpeg.decoders.core import PROJECTION_ITERATIONS, PROJECTION_MARGIN
 from tfjpeg.errors import TfjpegError
 from tfjpeg.models import names
 
@@ -20,10 +21,6 @@ __all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "
 
 #: Decoder names ``decode`` accepts: libjpeg-turbo's own decoder and the shipped models.
 DECODERS = (*names("decoder"), "libjpeg")
-#: Distance from the bin edges (quantized units) the final projection keeps coefficients at.
-PROJECTION_MARGIN = 0.15
-#: At most this many projection / clipping rounds.
-PROJECTION_ITERATIONS = 5
 
 
 @functools.lru_cache(maxsize=4)
@@ -52,7 +49,8 @@ def decode(
     """Decode a JPEG file into pixels that re-encode to the same file.
 
     Args:
-        jpeg: path or bytes of a JPEG (gray, 4:4:4, 4:2:2 or 4:2:0 for the learned decoders).
+        jpeg: path or bytes of a JPEG (gray, 4:4:4, 4:2:2, 4:4:0 or 4:2:0 for the learned
+            decoders).
         decoder: "consistent-l1" (distortion-oriented), "consistent-gan" (perceptual,
             explorable), "libjpeg" (libjpeg-turbo's standard decoding), or a
             :class:`~tfjpeg.decoders.ConsistentDecoder` instance.
@@ -64,6 +62,10 @@ def decode(
             coefficients across their bin edges; this alternates the projection onto the
             file's consistent set with clipping (:func:`tfjpeg.decoders.consistency.project`,
             :data:`PROJECTION_MARGIN` inside each bin so that uint8 rounding keeps them).
+            The whole computation (network, projection, rounding) is the ``tf.function`` that
+            the decoder SavedModels' signatures call
+            (:func:`tfjpeg.serving.decoders.core_function`), run on the exact coefficients of
+            :func:`tfjpeg.io.read_jpeg`.
         max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
         dtype: "uint8" (the image, clipped and rounded) or "float32": the decoding before that
             final clipping and rounding, for measuring consistency
@@ -92,23 +94,16 @@ def decode(
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
             return decode_pixels(jpeg, max_pixels=max_pixels).astype(dtype)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)
-    from tfjpeg.decoders import decoder_inputs
-    from tfjpeg.decoders.geometry import chroma_factors
+    from tfjpeg.decoders import core_inputs
     from tfjpeg.explore import z_from_seed
 
-    chroma_factors(coefficients.subsampling)  # UnsupportedJpegError before loading a model
-    model = load_decoder_model(decoder) if isinstance(decoder, str) else decoder
     if z is None and seed is not None:
         z = z_from_seed(seed, *coefficients.components[0].shape[:2])
-    inputs, subsampling = decoder_inputs(coefficients, z=z)
-    out = model(inputs, training=False, subsampling=subsampling)
-    decoded = out["decoded"][0].numpy()
-    if project:
-        from tfjpeg.decoders.consistency import project as project_image
+    inputs = core_inputs(coefficients, z=z)  # UnsupportedJpegError before loading a model
+    model = load_decoder_model(decoder) if isinstance(decoder, str) else decoder
+    from tfjpeg.serving.decoders import core_function
 
-        decoded = project_image(
-            decoded, coefficients, margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS
-        )
-    if dtype == "float32":
-        return decoded.astype(np.float32)
-    return np.clip(np.round(decoded), 0, 255).astype(np.uint8)
+    # The same tf.function (network, projection, uint8) that the SavedModel signatures call.
+    iterations = PROJECTION_ITERATIONS if project else 0
+    out = core_function(model)(**inputs, iterations=iterations)
+    return out["image"].numpy() if dtype == "uint8" else out["decoded"].numpy()

@@ -7,7 +7,7 @@ Building blocks (``ConvStack``) stay importable from their modules; control sign
 from tfjpeg.decoders.consistent import NORMALIZATIONS, ConsistentDecoder
 from tfjpeg.decoders.critic import ConsistencyCritic
 from tfjpeg.decoders.geometry import DECODABLE_SUBSAMPLINGS, consistent_upsample
-from tfjpeg.decoders.inputs import decoder_inputs
+from tfjpeg.decoders.inputs import core_inputs, decoder_inputs
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -15,5 +15,6 @@ __all__ = [
     "ConsistencyCritic",
     "ConsistentDecoder",
     "consistent_upsample",
+    "core_inputs",
     "decoder_inputs",
 ]

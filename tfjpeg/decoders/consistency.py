@@ -28,7 +28,7 @@ from tfjpeg.jpeg.dct import block_dct, block_idct
 from tfjpeg.jpeg.rounding import round_half_away
 from tfjpeg.jpeg.tables import validate_tables
 
-__all__ = ["consistency_report", "project", "requantize"]
+__all__ = ["consistency_report", "project", "project_tensors", "requantize"]
 
 
 def _as_jpeg(jpeg: JpegCoefficients | bytes | str | os.PathLike) -> JpegCoefficients:
@@ -93,23 +93,96 @@ def requantize(image: Any, jpeg: JpegCoefficients | bytes | str | os.PathLike) -
     return tuple(out)
 
 
-def _project_once(planes: tf.Tensor, jpeg: JpegCoefficients, factors, margin: float):
-    tables = jpeg.component_tables.astype(np.float32)
+def _project_once(planes: tf.Tensor, components, tables, height, width, factors, margin: float):
+    """One projection of (1, H, W, C) planes; tensors or arrays, Python or tensor sizes."""
+    from tfjpeg.decoders.geometry import _cond, downsample_box, upsample_nearest
+
     out = []
     for c, (fh, fv) in enumerate(factors):
         full = planes[..., c]
-        plane, comp_h, comp_w = _component(full, fh, fv, jpeg, c)
-        xq = tf.constant(jpeg.components[c][None].astype(np.float32))
-        coef = block_dct(plane_to_blocks(plane) - 128.0) / tables[c]
+        xq = tf.cast(components[c], tf.float32)[None]
+        hb, wb = (
+            components[c].shape[:2]
+            if isinstance(components[c], np.ndarray)
+            else (tf.shape(xq)[1], tf.shape(xq)[2])
+        )
+        comp_h, comp_w = ceil_div(height, fv), ceil_div(width, fh)
+        # The encoder's padding + box downsampling of the full-resolution plane.
+        plane = pad_edges(full[..., None], comp_h * fv, wb * 8 * fh)[..., 0]
+        plane = downsample_box(plane, fh, fv)
+        plane = pad_edges(plane[..., None], hb * 8, wb * 8)[..., 0]
+        table = tables[c]
+        coef = block_dct(plane_to_blocks(plane) - 128.0) / table
         coef = xq + tf.clip_by_value(coef - xq, margin - 0.5, 0.5 - margin)
-        projected = blocks_to_plane(block_idct(coef * tables[c]) + 128.0)
-        if (fh, fv) == (1, 1):
-            out.append(projected[:, : jpeg.height, : jpeg.width])
-            continue
-        change = (projected - plane)[:, :comp_h, :comp_w]
-        change = sampling.upsample(change, fh, fv, "nearest")[:, : jpeg.height, : jpeg.width]
-        out.append(full + change)
+        projected = blocks_to_plane(block_idct(coef * table) + 128.0)
+
+        def spread(projected=projected, plane=plane, full=full, fh=fh, fv=fv, ch=comp_h, cw=comp_w):
+            change = (projected - plane)[:, :ch, :cw]
+            return full + upsample_nearest(change, fh, fv)[:, :height, :width]
+
+        def same(projected=projected):
+            return projected[:, :height, :width]
+
+        full_size = (
+            (fh == 1 and fv == 1)
+            if isinstance(fh, int) and isinstance(fv, int)
+            else (tf.equal(fh, 1) & tf.equal(fv, 1))
+        )
+        out.append(_cond(full_size, same, spread))
     return tf.stack(out, axis=-1)
+
+
+def project_tensors(
+    image: tf.Tensor,
+    components,
+    tables,
+    height,
+    width,
+    factors=(1, 1),
+    clip: bool = True,
+    margin: float = 1e-3,
+    iterations=20,
+) -> tf.Tensor:
+    """:func:`project` on tensors: graph-compatible (SavedModels), one implementation for both.
+
+    Args:
+        image: float32 (H, W, C) RGB (C = 3) or gray (C = 1), C static.
+        components: the file's quantized blocks, 1 or 3 (hb, wb, 8, 8) tensors or arrays.
+        tables: (≥ C, 8, 8) float32, the table of each component.
+        height, width: image size (ints or int32 scalar tensors).
+        factors: (fh, fv) chroma factors (ints or int32 scalar tensors); ignored for gray.
+        clip, margin, iterations: as in :func:`project` (``iterations`` may be a tensor).
+
+    Returns:
+        float32 (H, W, C).
+    """
+    rgb = tf.cast(image, tf.float32)[None]
+    is_color = len(components) == 3
+    to_ycc = color.rgb_to_ycbcr if is_color else tf.identity
+    to_rgb = color.ycbcr_to_rgb if is_color else tf.identity
+    per_component = [(1, 1), tuple(factors), tuple(factors)][: len(components)]
+
+    def once(rgb):
+        planes = _project_once(
+            to_ycc(rgb), components, tables, height, width, per_component, margin
+        )
+        return to_rgb(planes)
+
+    if not clip:
+        return once(rgb)[0]
+
+    def body(i, rgb, done):
+        rgb = once(rgb)
+        outside = tf.reduce_max(tf.maximum(-rgb, rgb - 255.0))
+        rgb = tf.clip_by_value(rgb, 0.0, 255.0)
+        return i + 1, rgb, tf.cast(outside, tf.float64) <= 1e-3
+
+    _, rgb, _ = tf.while_loop(
+        lambda i, rgb, done: (i < iterations) & tf.logical_not(done),
+        body,
+        (tf.constant(0), rgb, tf.constant(False)),
+    )
+    return rgb[0]
 
 
 def project(
@@ -146,7 +219,9 @@ def project(
 
     Raises:
         InvalidImageError: wrong shape or dtype. UnsupportedJpegError: a chroma layout other
-            than gray, 4:4:4, 4:2:2, 4:2:0.
+            than gray, 4:4:4, 4:2:2, 4:4:0, 4:2:0.
+
+    The computation is :func:`project_tensors`, which the decoder SavedModels run in-graph.
 
     Reference: Bahat & Michaeli 2021, eq. 2; Man et al. 2023, §4.3 eq. 11.
     """
@@ -156,18 +231,18 @@ def project(
         raise ValueError(f"iterations must be a positive integer. Received: {iterations!r}")
     jpeg = _as_jpeg(jpeg)
     _, factors = _layout(jpeg)
-    rgb = _check_image(image, jpeg)[None]
-    to_ycc = color.rgb_to_ycbcr if jpeg.num_components == 3 else tf.identity
-    to_rgb = color.ycbcr_to_rgb if jpeg.num_components == 3 else tf.identity
-    for _ in range(iterations if clip else 1):
-        rgb = to_rgb(_project_once(to_ycc(rgb), jpeg, factors, margin))
-        if not clip:
-            break
-        outside = tf.reduce_max(tf.maximum(-rgb, rgb - 255.0))
-        rgb = tf.clip_by_value(rgb, 0.0, 255.0)
-        if float(outside) <= 1e-3:
-            break
-    return rgb[0].numpy().astype(np.float32)
+    projected = project_tensors(
+        _check_image(image, jpeg),
+        [c.astype(np.float32) for c in jpeg.components],
+        jpeg.component_tables.astype(np.float32),
+        jpeg.height,
+        jpeg.width,
+        factors[-1],
+        clip=clip,
+        margin=margin,
+        iterations=iterations,
+    )
+    return projected.numpy().astype(np.float32)
 
 
 def _rmse(a: tf.Tensor, b: tf.Tensor) -> float:

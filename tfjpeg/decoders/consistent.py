@@ -175,7 +175,9 @@ class ConsistentDecoder(keras.Model):
     - ``"height"``, ``"width"``: image size (int scalars);
     - ``"z"``: optional control signal (N, hb, wb, 64); zeros when absent;
 
-    with ``subsampling`` "420" (default), "422", "444" or "gray" as a call argument.
+    with ``subsampling`` "420" (default), "422", "440", "444" or "gray" as a call argument, or
+    the chroma factors (fh, fv) as int32 scalar tensors (one graph for every colour layout, as in
+    the SavedModels; the same numbers as the layout's name).
 
     **Luma** (§3.2): the m×n×64 grid of X_Q (as dequantized values and as the clipped bin
     index) passes N_ℓ layers of 3×3 conv → norm → LeakyReLU with z concatenated to every layer's
@@ -299,7 +301,7 @@ class ConsistentDecoder(keras.Model):
             }
 
         # Chroma (§4.2).
-        fh, fv = chroma_factors(subsampling)
+        fh, fv = chroma_factors(subsampling) if isinstance(subsampling, str) else subsampling
         cb = tf.cast(inputs["cb"], tf.float32)
         cr = tf.cast(inputs["cr"], tf.float32)
         cshape = tf.shape(cb)

@@ -1,4 +1,9 @@
-"""Decoder inputs from a real JPEG's coefficients (:func:`tfjpeg.io.read_jpeg`)."""
+"""Decoder inputs from a real JPEG's coefficients (:func:`tfjpeg.io.read_jpeg`).
+
+:func:`decoder_inputs` feeds the Keras model; :func:`core_inputs` feeds
+:func:`tfjpeg.decoders.core.decode_core` (the ``decode_coefficients`` signature). Both carry one
+table per component (``JpegCoefficients.component_tables``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import tensorflow as tf
 from tfjpeg.decoders.geometry import chroma_factors
 from tfjpeg.io.coefficients import JpegCoefficients
 
-__all__ = ["decoder_inputs"]
+__all__ = ["core_inputs", "decoder_inputs"]
 
 
 def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any], str]:
@@ -24,7 +29,7 @@ def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any
         (inputs, subsampling) for ``ConsistentDecoder(inputs, subsampling=subsampling)``.
 
     Raises:
-        UnsupportedJpegError: a chroma layout other than gray, 4:4:4, 4:2:2, 4:2:0.
+        UnsupportedJpegError: a chroma layout other than gray, 4:4:4, 4:2:2, 4:4:0, 4:2:0.
     """
     subsampling = jpeg.subsampling
     chroma_factors(subsampling)
@@ -46,3 +51,41 @@ def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any
                 f"z must have shape {expected[1:]} for this file. Received: z.shape={z.shape}"
             )
     return inputs, subsampling
+
+
+def core_inputs(jpeg: JpegCoefficients, z: Any = None) -> dict[str, tf.Tensor]:
+    """The ``decode_coefficients`` inputs of a file read by :func:`tfjpeg.io.read_jpeg`.
+
+    Args:
+        jpeg: the file's coefficients (gray, 4:4:4, 4:2:2, 4:4:0 or 4:2:0).
+        z: optional control signal (hb, wb, 64) or (1, hb, wb, 64); None for z = 0.
+
+    Raises:
+        UnsupportedJpegError: another chroma layout.
+        ValueError: z of the wrong shape.
+    """
+    chroma_factors(jpeg.subsampling)
+    comps = [tf.constant(c, tf.int32) for c in jpeg.components]
+    empty = tf.zeros([0, 0, 8, 8], tf.int32)
+    sampling = np.zeros((3, 2), np.int32)
+    sampling[: jpeg.num_components] = jpeg.sampling
+    if z is None:
+        z = tf.zeros([0, 0, 64])
+    else:
+        z = tf.convert_to_tensor(z, tf.float32)
+        z = z[0] if z.shape.rank == 4 else z
+        expected = (*jpeg.components[0].shape[:2], 64)
+        if tuple(z.shape) != expected:
+            raise ValueError(
+                f"z must have shape {expected} for this file. Received: z.shape={z.shape}"
+            )
+    return {
+        "y": comps[0],
+        "cb": comps[1] if len(comps) == 3 else empty,
+        "cr": comps[2] if len(comps) == 3 else empty,
+        "tables": tf.constant(jpeg.component_tables.astype(np.float32)),
+        "height": tf.constant(jpeg.height, tf.int32),
+        "width": tf.constant(jpeg.width, tf.int32),
+        "sampling": tf.constant(sampling),
+        "z": z,
+    }

@@ -455,8 +455,9 @@ def coefficients_from_jpeg_bytes(
         - ``"y"``, ``"cb"``, ``"cr"``: int32 (hb, wb, 8, 8) quantized coefficient blocks in natural
           (row-major) order, the component's real blocks only: hb = ceil(ceil(H·v/vmax)/8), wb
           likewise. For grayscale files ``"cb"`` and ``"cr"`` have shape (0, 0, 8, 8).
-        - ``"tables"``: float32 (2, 8, 8), the tables of luma and of chroma (Cb's), natural
-          order; grayscale files repeat the luma table.
+        - ``"tables"``: float32 (3, 8, 8), the table of each component (Y, Cb, Cr: the DQT slot
+          its frame header names, so a Cr with its own table gets it), natural order;
+          grayscale files repeat the luma table.
         - ``"height"``, ``"width"``, ``"num_components"``: int32 scalars.
         - ``"sampling"``: int32 (3, 2), (h, v) per component, zero rows for missing components.
 
@@ -611,7 +612,8 @@ def _coefficients_from_jpeg_bytes(
     y = component(0)
     cb = tf.cond(is_color, lambda: component(1), lambda: empty)
     cr = tf.cond(is_color, lambda: component(2), lambda: empty)
-    tables = tf.stack([tables_f[0], tf.where(is_color, tables_f[1], tables_f[0])])
+    # The DQT slot each component's frame header names; gray files repeat the luma table.
+    tables = tf.where(is_color, tables_f, tf.stack([tables_f[0]] * 3))
     return {
         "y": y,
         "cb": cb,

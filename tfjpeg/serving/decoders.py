@@ -7,9 +7,16 @@ Two signatures, stock TF ops only (TF Serving has no custom ops and no Python):
   per-channel constant z) → ``image`` (uint8 (H, W, C)) and ``png`` (scalar string). The
   coefficients come from :func:`tfjpeg.io.coefficients_from_jpeg_bytes`, the in-graph reader.
 - ``decode_coefficients``: ``y``, ``cb``, ``cr`` (int32 (hb, wb, 8, 8) quantized blocks; chroma
-  (0, 0, 8, 8) for gray files), ``tables`` (float32 (2, 8, 8) [luma, chroma]), ``height``,
-  ``width``, ``sampling`` (int32 (3, 2) (h, v) per component, as the reader gives them) and ``z``
-  (float32 (hb, wb, 64), or (0, 0, 64) for z = 0) → ``image`` and ``png``.
+  (0, 0, 8, 8) for gray files), ``tables`` (float32 (3, 8, 8), one per component; (2, 8, 8)
+  [luma, chroma] is accepted too), ``height``, ``width``, ``sampling`` (int32 (3, 2) (h, v) per
+  component, as the reader gives them) and ``z`` (float32 (hb, wb, 64), or (0, 0, 64) for z = 0)
+  → ``image`` and ``png``.
+
+Both run :func:`tfjpeg.decoders.core.decode_core` — the network, the projection onto the file's
+consistent set (:data:`tfjpeg.decoders.core.PROJECTION_ITERATIONS` rounds at
+:data:`tfjpeg.decoders.core.PROJECTION_MARGIN`) and the rounding to uint8 — through one
+``tf.function`` traced once for every layout (gray, 4:4:4, 4:2:2, 4:4:0, 4:2:0); other layouts
+fail an in-graph assertion. ``tfjpeg.decode`` calls that same function (:func:`core_function`).
 
 The folder also holds ``keras_config.json`` (the decoder's config); Python rebuilds the Keras
 model from it and reads the weights from the SavedModel's own variables (no second copy), see
@@ -22,119 +29,58 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
 from tfjpeg.decoders.consistent import ConsistentDecoder
+from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_core
 from tfjpeg.errors import ModelNotFoundError
 from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
-from tfjpeg.jpeg.layout import LAYOUTS
 
-__all__ = ["CONFIG_FILE", "DecoderServingModule", "export_decoder", "load_decoder"]
+__all__ = ["CONFIG_FILE", "DecoderServingModule", "core_function", "export_decoder", "load_decoder"]
 
 CONFIG_FILE = "keras_config.json"
-#: Layouts the SavedModel decodes (4:2:2 is left out to keep the graph, and so the shipped
-#: folder, small; the Python API decodes 4:2:2 too).
-_LAYOUTS = ("gray", "444", "420")
 
-
-def _layout_index(num_components: tf.Tensor, sampling: tf.Tensor) -> tf.Tensor:
-    """Index into _LAYOUTS of the file's layout (0 gray, 1 4:4:4, 2 4:2:0), -1 asserted against.
-
-    The chroma factors of each layout come from :data:`tfjpeg.jpeg.layout.LAYOUTS`.
-    """
-    hy, vy = sampling[0, 0], sampling[0, 1]
-    hc, vc = tf.maximum(sampling[1, 0], 1), tf.maximum(sampling[1, 1], 1)
-    same = tf.reduce_all(tf.equal(sampling[1], sampling[2]))
-    fh = tf.where(tf.equal(hy % hc, 0), hy // hc, 0)
-    fv = tf.where(tf.equal(vy % vc, 0), vy // vc, 0)
-    gray = tf.equal(num_components, 1)
-    index = tf.constant(-1)
-    for i in reversed(range(len(_LAYOUTS))):  # the first match wins, as in an if/elif chain
-        layout = LAYOUTS[_LAYOUTS[i]]
-        if layout.num_components == 1:
-            match = gray
-        else:
-            want_fh, want_fv = layout.chroma
-            match = ~gray & same & tf.equal(fh, want_fh) & tf.equal(fv, want_fv)
-        index = tf.where(match, i, index)
-    check = tf.debugging.assert_non_negative(
-        index,
-        message="tfjpeg's decoder SavedModels handle gray, 4:4:4 and 4:2:0 JPEGs only",
-    )
-    with tf.control_dependencies([check]):
-        return tf.identity(index)
-
-
-_CORE_SIGNATURE = [
-    tf.TensorSpec([None, None, 8, 8], tf.int32, name="y"),
-    tf.TensorSpec([None, None, 8, 8], tf.int32, name="cb"),
-    tf.TensorSpec([None, None, 8, 8], tf.int32, name="cr"),
-    tf.TensorSpec([2, 8, 8], tf.float32, name="tables"),
-    tf.TensorSpec([], tf.int32, name="height"),
-    tf.TensorSpec([], tf.int32, name="width"),
-    tf.TensorSpec([3, 2], tf.int32, name="sampling"),
-    tf.TensorSpec([None, None, 64], tf.float32, name="z"),
-]
+_SIGNATURE = CORE_SIGNATURE[:-1]  # decode_coefficients: the core's inputs, projection fixed
 
 
 class DecoderServingModule(tf.Module):
     """tf.Module wrapping a :class:`ConsistentDecoder` with the two serving signatures.
 
-    Both signatures call one shared graph function (``decode_core``), so the decoder is traced
-    once per chroma layout and stored once in the SavedModel.
+    Both signatures call one ``tf.function``, ``decode_core`` (:func:`tfjpeg.decoders.core.
+    decode_core`: network, projection, uint8), traced once for every layout and stored once in
+    the SavedModel; ``tfjpeg.decode`` calls the same function on the Keras model
+    (:func:`core_function`).
     """
 
     def __init__(self, decoder: ConsistentDecoder) -> None:
         super().__init__(name="consistent_decoder_serving")
         self.model = decoder
-        self.decode_core = tf.function(self._decode_core, input_signature=_CORE_SIGNATURE)
-
-    def _decode_core(self, y, cb, cr, tables, height, width, sampling, z):
-        hb, wb = tf.shape(y)[0], tf.shape(y)[1]
-        z = tf.cond(
-            tf.equal(tf.size(z), 0),
-            lambda: tf.zeros(tf.stack([hb, wb, 64])),
-            lambda: z,
+        # Explicit tf.cond / tf.while_loop only: without AutoGraph's conversion of the Keras
+        # layers tracing is about 3x faster (the first tfjpeg.decode call of a model).
+        self.decode_core = tf.function(
+            self._decode_core, input_signature=CORE_SIGNATURE, autograph=False
         )
-        num_components = tf.where(tf.equal(tf.size(cb), 0), 1, 3)
-        layout = _layout_index(num_components, sampling)
-        inputs = {
-            "y": tf.cast(y, tf.float32)[None],
-            "cb": tf.cast(cb, tf.float32)[None],
-            "cr": tf.cast(cr, tf.float32)[None],
-            "tables": tables[None],
-            "height": height,
-            "width": width,
-            "z": z[None],
-        }
 
-        def branch(name: str):
-            def run() -> tf.Tensor:
-                feed = dict(inputs)
-                if name == "gray":
-                    feed.pop("cb"), feed.pop("cr")
-                decoded = self.model(feed, training=False, subsampling=name)["decoded"][0]
-                if name == "gray":  # one shape for every branch: gray as three equal channels
-                    decoded = tf.repeat(decoded, 3, axis=-1)
-                return decoded
+    def _decode_core(self, y, cb, cr, tables, height, width, sampling, z, iterations):
+        return decode_core(self.model, y, cb, cr, tables, height, width, sampling, z, iterations)
 
-            return run
-
-        decoded = tf.switch_case(layout, [branch(name) for name in _LAYOUTS])
-        channels = tf.where(tf.equal(layout, 0), 1, 3)
-        image = tf.cast(tf.clip_by_value(tf.round(decoded), 0.0, 255.0), tf.uint8)
-        image = image[..., :channels]
+    def _serve(self, y, cb, cr, tables, height, width, sampling, z) -> dict[str, tf.Tensor]:
+        image = self.decode_core(
+            y, cb, cr, tables, height, width, sampling, z, tf.constant(PROJECTION_ITERATIONS)
+        )["image"]
         return {"image": image, "png": tf.io.encode_png(image)}
 
     @tf.function(
         input_signature=[
             tf.TensorSpec([], tf.string, name="jpeg"),
             tf.TensorSpec([], tf.int64, name="seed"),
-        ]
+        ],
+        autograph=False,
     )
     def decode_bytes(self, jpeg: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         coefs = coefficients_from_jpeg_bytes(jpeg)
@@ -144,7 +90,7 @@ class DecoderServingModule(tf.Module):
             lambda: tf.zeros([0, 0, 64]),
             lambda: z_from_seed(seed, hb, wb),
         )
-        return self.decode_core(
+        return self._serve(
             coefs["y"],
             coefs["cb"],
             coefs["cr"],
@@ -155,9 +101,26 @@ class DecoderServingModule(tf.Module):
             z,
         )
 
-    @tf.function(input_signature=_CORE_SIGNATURE)
+    @tf.function(input_signature=_SIGNATURE, autograph=False)
     def decode_coefficients(self, y, cb, cr, tables, height, width, sampling, z):
-        return self.decode_core(y, cb, cr, tables, height, width, sampling, z)
+        return self._serve(y, cb, cr, tables, height, width, sampling, z)
+
+
+_MODULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def core_function(decoder: ConsistentDecoder) -> tf.types.experimental.GenericFunction:
+    """The ``decode_core`` ``tf.function`` of ``decoder`` (one serving module per model, cached).
+
+    This is the function the exported SavedModel's signatures call; ``tfjpeg.decode`` calls it
+    directly, so the Python API and the served model run the same graph.
+    """
+    module = _MODULES.get(decoder)
+    if module is None:
+        if not decoder.built:
+            _build(decoder)
+        module = _MODULES[decoder] = DecoderServingModule(decoder)
+    return module.decode_core
 
 
 def export_decoder(decoder: ConsistentDecoder, export_dir: str | os.PathLike) -> Path:
