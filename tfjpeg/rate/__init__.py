@@ -22,9 +22,8 @@ from tfjpeg.rate.jpeg_bits import (
 )
 from tfjpeg.rate.predictor import (
     MODELS,
-    PARAMS_ENV,
+    PARAMS_FILE,
     RatePredictor,
-    default_params_path,
     load_params,
 )
 
@@ -33,14 +32,13 @@ __all__ = [
     "LEVEL_KNOTS",
     "MODELS",
     "MOZJPEG_BASE_TABLE",
-    "PARAMS_ENV",
+    "PARAMS_FILE",
     "STANDARD_AC_LENGTHS",
     "STANDARD_DC_LENGTHS",
     "DeepFactorizedDensity",
     "JpegSizeModel",
     "RatePredictor",
     "block_lambda",
-    "default_params_path",
     "entropy_coded_bits",
     "level_basis",
     "load_params",
