@@ -41,9 +41,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tfjpeg.api.decoding import PROJECTION_ITERATIONS, PROJECTION_MARGIN, load_decoder_model  # noqa: E402
+from tfjpeg.api.decoding import PROJECTION_ITERATIONS, PROJECTION_MARGIN  # noqa: E402
 from tfjpeg.data.folders import dataset_dir, iter_images  # noqa: E402
-from tfjpeg.decoders import decoder_inputs, z_from_seed  # noqa: E402
+from tfjpeg.decoders import ConsistentDecoder, decoder_inputs, z_from_seed  # noqa: E402
 from tfjpeg.io import decode_pixels, encode_pixels, read_jpeg  # noqa: E402
 from tfjpeg.jpeg.consistency import consistency_report, project  # noqa: E402
 from tfjpeg.metrics import niqe_score, psnr, psnr_y  # noqa: E402
@@ -76,7 +76,7 @@ def _jpegqs(binary: str, data: bytes, extra: list[str]) -> tuple[np.ndarray, flo
 
 
 def _network(name: str, jpeg, seed: int | None) -> tuple[np.ndarray, float]:
-    model = load_decoder_model(name)
+    model = ConsistentDecoder.from_preset(name)
     z = None if seed is None else z_from_seed(seed, *jpeg.components[0].shape[:2])
     inputs, subsampling = decoder_inputs(jpeg, z=z)
     start = time.perf_counter()

@@ -69,11 +69,12 @@ def _score(original: np.ndarray, data: bytes, with_niqe: bool) -> dict[str, floa
 
 def evaluate_image(name, image, qualities, editor, encoders, with_niqe) -> dict:
     """{method: {quality: {"bpp", "psnr", "ms_ssim"[, "niqe"]}}} of one editor on one image."""
-    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
+    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, edit_image
     from tfjpeg.io import encode_pixels
+    from tfjpeg.models.presets import load
 
     out: dict[str, dict[str, dict[str, float]]] = {}
-    model = _resolve_editor(editor)
+    model = None if editor == "none" else load(editor)
     edits: dict[int, np.ndarray] = {}
     for q in qualities:
         if model is None:
@@ -239,8 +240,9 @@ def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
 
 def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 160) -> dict:
     """Side-by-side crops of ``image`` for every method at the quality closest to 0.3 bpp."""
-    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, _resolve_editor, edit_image
+    from tfjpeg.api.compression import TRAINED_QUALITY_RANGE, edit_image
     from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.models.presets import load
 
     h, w = image.shape[:2]
     y0, x0 = (h - size) // 2, (w - size) // 2
@@ -251,7 +253,7 @@ def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 1
         if not encoder:
             editor, encoder = "none", method
         pixels = image
-        model = _resolve_editor(editor)
+        model = None if editor == "none" else load(editor)
         if model is not None:
             pixels = edit_image(model, image, int(np.clip(int(q), *TRAINED_QUALITY_RANGE)))
         data = encode_pixels(pixels, int(q), subsampling="420", encoder=encoder, optimize=True)

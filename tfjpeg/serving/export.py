@@ -5,7 +5,8 @@ An exported folder (``saved_models/<name>/<version>/``, TF Serving layout) holds
 * ``keras_config.json``: ``keras.saving.serialize_keras_object(model)`` (class, registered name,
   the full ``get_config()``, build config), so a new constructor argument is saved without
   anyone listing it;
-* ``weights.weights.h5``: ``model.save_weights(...)``;
+* ``weights.weights.h5``: ``keras.saving.save_weights(model, ...)`` (= ``model.save_weights``,
+  for layers too);
 * the SavedModel (``saved_model.pb``, ``variables/``, ``fingerprint.pb``): the family's
   ``tf.Module`` with its serving signatures (stock TF ops only, for TF Serving).
 
@@ -29,7 +30,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from tfjpeg.errors import TfjpegError
 __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
+    "build_model",
     "export_model",
     "export_shipped",
     "load_keras_model",
@@ -62,7 +64,7 @@ def save_keras_model(model: keras.layers.Layer, directory: str | os.PathLike) ->
     directory.mkdir(parents=True, exist_ok=True)
     spec = keras.saving.serialize_keras_object(model)
     (directory / CONFIG_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-    model.save_weights(str(directory / WEIGHTS_FILE))
+    keras.saving.save_weights(model, str(directory / WEIGHTS_FILE))  # layers too
     return directory
 
 
@@ -107,8 +109,9 @@ def _read_spec(directory: Path) -> dict[str, Any]:
     return spec
 
 
-def _build(model: keras.layers.Layer) -> None:
-    """Create every variable with one tiny call (models whose build config cannot)."""
+def build_model(model: keras.layers.Layer) -> None:
+    """Create the variables of a tfjpeg editor or decoder with one tiny call (their build
+    configs cannot); other models are left as they are."""
     from tfjpeg.decoders import ConsistentDecoder
     from tfjpeg.editors import CascadeEditor, SmoothingEditor, SpatialTransformerEditor
 
@@ -145,13 +148,18 @@ def _restore_legacy_checkpoint(model: keras.layers.Layer, directory: Path) -> No
 
 
 def load_keras_model(
-    directory: str | os.PathLike, cls: type | tuple[type, ...] | None = None
+    directory: str | os.PathLike,
+    cls: type | tuple[type, ...] | None = None,
+    build: Callable[[keras.layers.Layer], Any] | None = None,
 ) -> keras.layers.Layer:
     """Rebuild the Keras model of an exported folder from its config and load its weights.
 
     Args:
         directory: a folder written by :func:`export_model` (or :func:`save_keras_model`).
         cls: if given, the model must be an instance of it (or of one of them).
+        build: called on the rebuilt model before its weights are loaded, for layers whose
+            build config does not create their sublayers' variables (e.g. ``ConvStack``: call
+            it once); editors, decoders and rate models need none.
 
     Raises:
         TfjpegError: the folder does not hold an exported model, or one of another class.
@@ -168,10 +176,12 @@ def load_keras_model(
     if cls is not None and not isinstance(model, cls):
         names = ", ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
         raise TfjpegError(f"{directory} holds a {type(model).__name__}, not a {names}.")
-    _build(model)
+    build_model(model)
+    if build is not None:
+        build(model)
     weights = directory / WEIGHTS_FILE
     if weights.is_file():
-        model.load_weights(str(weights))
+        keras.saving.load_weights(model, str(weights))
     else:
         _restore_legacy_checkpoint(model, directory)
     return model

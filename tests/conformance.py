@@ -1,0 +1,199 @@
+"""Conformance checks every tfjpeg layer and model must pass (as keras-hub's
+``run_model_saving_test``): :func:`run_model_saving_test`.
+
+1. config round trip: ``from_config(get_config())`` has an equal config, and so does
+   ``keras.saving`` (de)serialization;
+2. output contract: the outputs have exactly the given keys and dtypes;
+3. weights round trip: a model rebuilt from the config gives the same outputs after
+   ``keras.saving.save_weights``/``load_weights`` (weights are perturbed first so that fresh
+   initial values could not pass by chance);
+4. SavedModel round trip in a fresh process: :func:`tfjpeg.serving.export.export_model` writes
+   config, weights and a SavedModel; a child Python process loads the SavedModel signature and
+   :func:`tfjpeg.serving.export.load_keras_model`, and both give the same outputs.
+
+A case is a model (tiny configuration), example inputs (a dict of arrays) and a module-level
+``call(model, **inputs)`` returning a dict of tensors (nested tuples allowed), so the child can
+import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+REPO = Path(__file__).resolve().parents[1]
+
+_CHILD = r"""
+import importlib, json, sys
+import numpy as np
+import tensorflow as tf
+from tfjpeg.serving.export import load_keras_model
+sys.path.insert(0, {tests!r})
+folder, module_name, function_name = sys.argv[1:4]
+call = getattr(importlib.import_module(module_name), function_name)
+inputs = dict(np.load(folder + "/../inputs.npz"))
+served = tf.saved_model.load(folder).signatures["serving_default"]
+tensors = {{k: tf.constant(v) for k, v in inputs.items()}}
+from_signature = {{k: v.numpy() for k, v in served(**tensors).items()}}
+build = (lambda m: call(m, **tensors)) if {build_by_call!r} else None
+model = load_keras_model(folder, build=build)
+out = call(model, **tensors)
+leaves = {{}}
+def flat(prefix, value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flat(f"{{prefix}}{{k}}" if not prefix else f"{{prefix}}_{{k}}", v)
+    elif isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            flat(f"{{prefix}}_{{i}}", v)
+    elif value is not None:
+        leaves[prefix or "output"] = np.asarray(value)
+flat("", out)
+np.savez(folder + "/../signature.npz", **from_signature)
+np.savez(folder + "/../keras.npz", **leaves)
+print("child ok")
+"""
+
+
+def flatten_outputs(outputs: Any, prefix: str = "") -> dict[str, Any]:
+    """A flat name → tensor dict of a dict/tuple/tensor output (``coefficients_0`` etc.)."""
+    leaves: dict[str, Any] = {}
+    if isinstance(outputs, dict):
+        for key, value in outputs.items():
+            leaves.update(flatten_outputs(value, f"{prefix}_{key}" if prefix else key))
+    elif isinstance(outputs, (tuple, list)):
+        for i, value in enumerate(outputs):
+            leaves.update(flatten_outputs(value, f"{prefix}_{i}"))
+    elif outputs is not None:  # None entries (e.g. DiffJPEG's "unrounded" when hard) are left out
+        leaves[prefix or "output"] = outputs
+    return leaves
+
+
+def _perturb(model: keras.layers.Layer, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    for var in model.weights:
+        if not var.dtype.startswith("float"):
+            continue
+        value = np.asarray(var.numpy())
+        noise = rng.normal(0.0, 0.02, value.shape).astype(value.dtype)
+        if "variance" in var.path or "moving" in var.path:
+            noise = np.abs(noise)
+        var.assign(value + noise)
+
+
+def _numpy(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in outputs.items()}
+
+
+def _assert_same(got: dict[str, np.ndarray], expected: dict[str, np.ndarray], what: str,
+                 atol: float) -> None:  # fmt: skip
+    assert set(got) == set(expected), f"{what}: keys {sorted(got)} != {sorted(expected)}"
+    for key in expected:
+        np.testing.assert_allclose(
+            got[key], expected[key], atol=atol, rtol=1e-5, err_msg=f"{what}: {key}"
+        )
+
+
+def run_model_saving_test(
+    model: keras.layers.Layer,
+    inputs: dict[str, np.ndarray],
+    call: Callable[..., Any],
+    tmp_path: Path,
+    *,
+    output_keys: tuple[str, ...] | None = None,
+    output_dtypes: dict[str, str] | None = None,
+    atol: float = 1e-4,
+    fresh_process: bool = True,
+    build_by_call: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run the four conformance checks on ``model`` (see the module docstring).
+
+    Args:
+        model: a tfjpeg layer or model in a tiny configuration.
+        inputs: example inputs, name → array (the names of ``call``'s keyword arguments and of
+            the SavedModel signature's inputs).
+        call: module-level ``call(model, **tensors)`` → dict of tensors (or one tensor).
+        tmp_path: a fresh folder.
+        output_keys: the exact top-level keys of the output dict (None: a single tensor).
+        output_dtypes: flat output name → dtype name the output must have.
+        atol: tolerance of every comparison.
+        fresh_process: run the SavedModel check in a child process.
+        build_by_call: the child builds the rebuilt model by calling it before loading weights
+            (``load_keras_model(build=...)``), for layers whose build config cannot.
+
+    Returns:
+        The flat outputs of the model.
+    """
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}
+    outputs = call(model, **tensors)  # builds the model
+
+    # 1. config round trip (from_config and keras.saving serialization)
+    config = model.get_config()
+    again = type(model).from_config(config)
+    assert again.get_config() == config, "from_config(get_config()) changed the config"
+    spec = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))  # plain JSON
+    rebuilt = keras.saving.deserialize_keras_object(spec)
+    assert type(rebuilt) is type(model) and rebuilt.get_config() == config
+
+    # 2. output contract
+    if output_keys is None:
+        assert not isinstance(outputs, dict), "expected one tensor"
+    else:
+        assert isinstance(outputs, dict) and tuple(outputs) == tuple(output_keys), (
+            f"output keys {list(outputs) if isinstance(outputs, dict) else type(outputs)} "
+            f"!= {list(output_keys)}"
+        )
+    flat = flatten_outputs(outputs)
+    for key, dtype in (output_dtypes or {}).items():
+        assert key in flat, f"no output {key}; outputs: {sorted(flat)}"
+        assert flat[key].dtype == tf.as_dtype(dtype), f"{key}: {flat[key].dtype} != {dtype}"
+
+    # 3. weights round trip
+    _perturb(model)
+    expected = _numpy(flatten_outputs(call(model, **tensors)))
+    weights = tmp_path / "model.weights.h5"
+    keras.saving.save_weights(model, str(weights))
+    call(again, **tensors)  # build
+    keras.saving.load_weights(again, str(weights))
+    _assert_same(_numpy(flatten_outputs(call(again, **tensors))), expected, "weights", atol)
+
+    # 4. SavedModel (+ Keras config/weights) round trip, loaded in a fresh process
+    from tfjpeg.serving.export import export_model
+
+    specs = [tf.TensorSpec(v.shape, v.dtype, name=k) for k, v in tensors.items()]
+    names = list(tensors)
+    module = tf.Module()
+    module.model = model
+
+    @tf.function(input_signature=specs)
+    def serve(*args):
+        return flatten_outputs(call(module.model, **dict(zip(names, args, strict=True))))
+
+    module.serve = serve
+    folder = export_model(model, tmp_path / "export" / "1", module, {"serving_default": serve})
+    np.savez(tmp_path / "export" / "inputs.npz", **inputs)
+    if fresh_process:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO), env.get("PYTHONPATH", "")) if p
+        )
+        child = _CHILD.format(tests=str(Path(__file__).parent), build_by_call=build_by_call)
+        done = subprocess.run(
+            [sys.executable, "-c", child, str(folder), call.__module__, call.__name__],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-4000:]
+        got_signature = dict(np.load(tmp_path / "export" / "signature.npz"))
+        got_keras = dict(np.load(tmp_path / "export" / "keras.npz"))
+        _assert_same(got_signature, expected, "SavedModel signature (fresh process)", atol)
+        _assert_same(got_keras, expected, "load_keras_model (fresh process)", atol)
+    return expected
