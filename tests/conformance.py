@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,35 +34,87 @@ import tensorflow as tf
 REPO = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
-import importlib, json, sys
+import importlib, json, sys, traceback
 import numpy as np
 import tensorflow as tf
 from tfjpeg.serving.export import load_keras_model
-sys.path.insert(0, {tests!r})
-folder, module_name, function_name = sys.argv[1:4]
-call = getattr(importlib.import_module(module_name), function_name)
-inputs = dict(np.load(folder + "/../inputs.npz"))
-served = tf.saved_model.load(folder).signatures["serving_default"]
-tensors = {{k: tf.constant(v) for k, v in inputs.items()}}
-from_signature = {{k: v.numpy() for k, v in served(**tensors).items()}}
-build = (lambda m: call(m, **tensors)) if {build_by_call!r} else None
-model = load_keras_model(folder, build=build)
-out = call(model, **tensors)
-leaves = {{}}
-def flat(prefix, value):
+
+sys.path.insert(0, sys.argv[1])
+
+
+def flat(prefix, value, leaves):
     if isinstance(value, dict):
         for k, v in value.items():
-            flat(f"{{prefix}}{{k}}" if not prefix else f"{{prefix}}_{{k}}", v)
+            flat(f"{prefix}_{k}" if prefix else k, v, leaves)
     elif isinstance(value, (tuple, list)):
         for i, v in enumerate(value):
-            flat(f"{{prefix}}_{{i}}", v)
+            flat(f"{prefix}_{i}", v, leaves)
     elif value is not None:
         leaves[prefix or "output"] = np.asarray(value)
-flat("", out)
-np.savez(folder + "/../signature.npz", **from_signature)
-np.savez(folder + "/../keras.npz", **leaves)
-print("child ok")
+    return leaves
+
+
+def check(folder, module, function, build_by_call):
+    call = getattr(importlib.import_module(module), function)
+    tensors = {k: tf.constant(v) for k, v in np.load(folder + "/../inputs.npz").items()}
+    served = tf.saved_model.load(folder).signatures["serving_default"]
+    np.savez(folder + "/../signature.npz", **{k: v.numpy() for k, v in served(**tensors).items()})
+    build = (lambda m: call(m, **tensors)) if build_by_call else None
+    model = load_keras_model(folder, build=build)
+    np.savez(folder + "/../keras.npz", **flat("", call(model, **tensors), {}))
+
+
+print("@@ready", flush=True)
+for line in sys.stdin:
+    try:
+        check(**json.loads(line))
+        print("@@" + json.dumps({"ok": True}), flush=True)
+    except Exception:
+        print("@@" + json.dumps({"ok": False, "error": traceback.format_exc()}), flush=True)
 """
+
+
+class FreshProcess:
+    """A child Python process that has never seen the models: it loads exported folders
+    (SavedModel signature and :func:`~tfjpeg.serving.export.load_keras_model`) and writes their
+    outputs. One child serves many checks, so TensorFlow is imported once."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(Path(__file__).parent)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            text=True, env=env,
+        )  # fmt: skip
+        self._reply()  # ready
+
+    def _reply(self) -> str:
+        for line in self._proc.stdout:
+            if line.startswith("@@"):
+                return line[2:]
+        self._stderr.seek(0)
+        raise AssertionError(f"the child process died: {self._stderr.read()[-4000:]}")
+
+    def check(self, folder: Path, call: Callable[..., Any], build_by_call: bool) -> None:
+        """Load ``folder`` in the child; it writes ``signature.npz`` and ``keras.npz`` next to
+        the folder."""
+        request = {
+            "folder": str(folder),
+            "module": call.__module__,
+            "function": call.__name__,
+            "build_by_call": build_by_call,
+        }
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        reply = json.loads(self._reply())
+        assert reply["ok"], reply.get("error")
+
+    def close(self) -> None:
+        self._proc.stdin.close()
+        self._proc.wait(timeout=60)
+        self._stderr.close()
 
 
 def flatten_outputs(outputs: Any, prefix: str = "") -> dict[str, Any]:
@@ -112,7 +165,7 @@ def run_model_saving_test(
     output_keys: tuple[str, ...] | None = None,
     output_dtypes: dict[str, str] | None = None,
     atol: float = 1e-4,
-    fresh_process: bool = True,
+    fresh_process: bool | FreshProcess = True,
     build_by_call: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run the four conformance checks on ``model`` (see the module docstring).
@@ -126,7 +179,8 @@ def run_model_saving_test(
         output_keys: the exact top-level keys of the output dict (None: a single tensor).
         output_dtypes: flat output name → dtype name the output must have.
         atol: tolerance of every comparison.
-        fresh_process: run the SavedModel check in a child process.
+        fresh_process: run the SavedModel check in a child process (a :class:`FreshProcess` to
+            share one between cases; True: a new one).
         build_by_call: the child builds the rebuilt model by calling it before loading weights
             (``load_keras_model(build=...)``), for layers whose build config cannot.
 
@@ -182,16 +236,12 @@ def run_model_saving_test(
     folder = export_model(model, tmp_path / "export" / "1", module, {"serving_default": serve})
     np.savez(tmp_path / "export" / "inputs.npz", **inputs)
     if fresh_process:
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO), env.get("PYTHONPATH", "")) if p
-        )
-        child = _CHILD.format(tests=str(Path(__file__).parent), build_by_call=build_by_call)
-        done = subprocess.run(
-            [sys.executable, "-c", child, str(folder), call.__module__, call.__name__],
-            env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-4000:]
+        child = fresh_process if isinstance(fresh_process, FreshProcess) else FreshProcess()
+        try:
+            child.check(folder, call, build_by_call)
+        finally:
+            if child is not fresh_process:
+                child.close()
         got_signature = dict(np.load(tmp_path / "export" / "signature.npz"))
         got_keras = dict(np.load(tmp_path / "export" / "keras.npz"))
         _assert_same(got_signature, expected, "SavedModel signature (fresh process)", atol)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conformance import run_model_saving_test
+from conformance import FreshProcess, run_model_saving_test
 
 from tfjpeg.decoders import ConsistentDecoder
 from tfjpeg.decoders.consistent import ConvStack
@@ -163,8 +163,16 @@ CASES = {
 BUILT_BY_CALL = {"ConvStack"}
 
 
+@pytest.fixture(scope="module")
+def fresh_process():
+    """One child process for every case (TensorFlow imported once)."""
+    child = FreshProcess()
+    yield child
+    child.close()
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_layer_and_model_conformance(name, tmp_path):
+def test_layer_and_model_conformance(name, tmp_path, fresh_process):
     make, inputs, call, keys, dtypes = CASES[name]
     run_model_saving_test(
         make(),
@@ -174,4 +182,5 @@ def test_layer_and_model_conformance(name, tmp_path):
         output_keys=keys,
         output_dtypes=dtypes,
         build_by_call=name in BUILT_BY_CALL,
+        fresh_process=fresh_process,
     )
