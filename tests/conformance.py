@@ -152,7 +152,7 @@ def _assert_same(got: dict[str, np.ndarray], expected: dict[str, np.ndarray], wh
     assert set(got) == set(expected), f"{what}: keys {sorted(got)} != {sorted(expected)}"
     for key in expected:
         np.testing.assert_allclose(
-            got[key], expected[key], atol=atol, rtol=1e-5, err_msg=f"{what}: {key}"
+            got[key], expected[key], atol=atol, rtol=1e-4, err_msg=f"{what}: {key}"
         )
 
 
@@ -164,7 +164,7 @@ def run_model_saving_test(
     *,
     output_keys: tuple[str, ...] | None = None,
     output_dtypes: dict[str, str] | None = None,
-    atol: float = 1e-4,
+    atol: float = 1e-3,
     fresh_process: bool | FreshProcess = True,
     build_by_call: bool = False,
 ) -> dict[str, np.ndarray]:
@@ -178,7 +178,7 @@ def run_model_saving_test(
         tmp_path: a fresh folder.
         output_keys: the exact top-level keys of the output dict (None: a single tensor).
         output_dtypes: flat output name → dtype name the output must have.
-        atol: tolerance of every comparison.
+        atol: absolute tolerance of every comparison (graph vs eager float round-off; rtol 1e-4).
         fresh_process: run the SavedModel check in a child process (a :class:`FreshProcess` to
             share one between cases; True: a new one).
         build_by_call: the child builds the rebuilt model by calling it before loading weights
