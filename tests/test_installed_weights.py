@@ -10,6 +10,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = """
@@ -35,6 +37,7 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # ~14 s alone, ~22 s with the whole suite on 2 shared cores
 def test_a_built_wheel_finds_its_weights_from_another_folder(tmp_path):
     """``pip wheel .``, installed by unpacking; a child with only that on its path, run from an
     empty folder, finds every shipped model inside the install and loads presets."""
