@@ -17,11 +17,24 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.14",
-    packages=find_packages(include=["tfjpeg", "tfjpeg.*"]),
+    # The shipped weights: the repository's saved_models/ installs as the data-only package
+    # tfjpeg._saved_models (found by tfjpeg.models.saved_models_root from any folder).
+    packages=[*find_packages(include=["tfjpeg", "tfjpeg.*"]), "tfjpeg._saved_models"],
+    package_dir={"tfjpeg._saved_models": "saved_models"},
     include_package_data=True,
     package_data={
         "tfjpeg": ["py.typed"],
         "tfjpeg.losses": ["data/*.npz", "data/NOTICE"],
+        "tfjpeg._saved_models": [
+            "README.md",
+            "*/*/MODEL_CARD.md",
+            "*/*/*.pb",
+            "*/*/*.json",
+            "*/*/*.h5",
+            "*/*/variables/*",
+            "*/*/assets/*",
+            "*/*/assets.extra/*",
+        ],
     },
     install_requires=[
         "tensorflow>=2.16",

@@ -47,20 +47,19 @@ def main(argv=None) -> int:
 
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    from tfjpeg.models import model_dir
-    from tfjpeg.serving.editors import KERAS_CONFIG, load_keras_editor
+    from tfjpeg.models import entry, model_dir
+    from tfjpeg.models.presets import load
+    from tfjpeg.models.saving import CONFIG_FILE
 
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
     rows = []
     for name in [e for e in args.editors.split(",") if e]:
         folder = model_dir(name, family="editor")
         if args.untrained:
-            from tfjpeg.editors import EDITOR_CLASSES
-
-            config = json.loads((folder / KERAS_CONFIG).read_text())["config"]
-            editor = EDITOR_CLASSES[name](**config)
+            config = json.loads((folder / CONFIG_FILE).read_text())["config"]
+            editor = entry(name, family="editor").model_class().from_config(config)
         else:
-            editor = load_keras_editor(folder)
+            editor = load(name)
         served = tf.saved_model.load(str(folder))
         compiled = tf.function(lambda x, q, editor=editor: editor(x, quality=q)["edited"])
         for h, w in sizes:

@@ -54,19 +54,13 @@ METRICS = ("psnr", "ms_ssim", "niqe")
 CROP_TARGET_BPP = 0.3
 
 
-_EDITORS: dict = {}
-
-
 def load_editor(name: str):
-    """None for "none"; the shipped Keras editor ``name`` (:mod:`tfjpeg.models`), loaded once."""
+    """None for "none"; else the shipped editor ``name`` (a cached preset)."""
     if name == "none":
         return None
-    if name not in _EDITORS:
-        from tfjpeg.models import model_dir
-        from tfjpeg.serving.editors import load_keras_editor
+    from tfjpeg.models.presets import load
 
-        _EDITORS[name] = load_keras_editor(model_dir(name, family="editor"))
-    return _EDITORS[name]
+    return load(name)
 
 
 def evaluate_image(name, image, qualities, editor, encoders, with_niqe) -> dict:

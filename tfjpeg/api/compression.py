@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import warnings
 from pathlib import Path
@@ -91,11 +90,12 @@ def _read_image(image: Any) -> np.ndarray:
     return arr
 
 
-@functools.lru_cache(maxsize=8)
 def _load_named_editor(folder: str) -> Any:
-    from tfjpeg.serving.editors import load_keras_editor
+    """The Keras editor of an exported folder (cached; a re-export is read again)."""
+    from tfjpeg.editors import CascadeEditor, SmoothingEditor, SpatialTransformerEditor
+    from tfjpeg.models.presets import load_folder
 
-    return load_keras_editor(folder)
+    return load_folder(folder, cls=(SmoothingEditor, SpatialTransformerEditor, CascadeEditor))
 
 
 def _resolve_editor(editor: Any) -> Any:
@@ -103,9 +103,9 @@ def _resolve_editor(editor: Any) -> Any:
     if editor is None or (isinstance(editor, str) and editor == "none"):
         return None
     if isinstance(editor, str) and editor in EDITOR_NAMES:
-        from tfjpeg.models import model_dir
+        from tfjpeg.models.presets import load
 
-        return _load_named_editor(str(model_dir(editor, family="editor")))
+        return load(editor)
     if isinstance(editor, (str, os.PathLike)):
         if not Path(editor).is_dir():
             raise TfjpegError(

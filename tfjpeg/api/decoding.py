@@ -6,7 +6,6 @@ CVPR 2021.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
@@ -23,17 +22,18 @@ __all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "
 DECODERS = (*names("decoder"), "libjpeg")
 
 
-@functools.lru_cache(maxsize=4)
 def load_decoder_model(name: str):
-    """The Keras :class:`~tfjpeg.decoders.ConsistentDecoder` of shipped model ``name`` (cached).
+    """The Keras :class:`~tfjpeg.decoders.ConsistentDecoder` of shipped model ``name``
+    (``ConsistentDecoder.from_preset``: cached, a re-exported folder is read again).
 
     Raises:
-        TfjpegError: unknown name, or the model folder is not installed.
+        TfjpegError: unknown name, not a decoder, or the model folder is not installed.
     """
-    from tfjpeg.models import model_dir
-    from tfjpeg.serving.decoders import load_decoder
+    from tfjpeg.decoders import ConsistentDecoder
+    from tfjpeg.models import entry
 
-    return load_decoder(model_dir(name, family="decoder"))
+    entry(name, family="decoder")  # the decoder names in the error message
+    return ConsistentDecoder.from_preset(name)
 
 
 def decode(

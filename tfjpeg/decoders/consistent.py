@@ -343,6 +343,18 @@ class ConsistentDecoder(keras.Model):
             ),
         }
 
+    @classmethod
+    def from_preset(cls, preset: str) -> ConsistentDecoder:
+        """The shipped model ``preset`` (a registry name, :mod:`tfjpeg.models`) with its
+        weights; cached, so callers share one instance.
+
+        Example:
+            >>> model = ConsistentDecoder.from_preset("consistent-l1")  # doctest: +SKIP
+        """
+        from tfjpeg.models.presets import load
+
+        return load(preset, cls=cls)
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(

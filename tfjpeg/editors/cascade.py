@@ -70,6 +70,18 @@ class CascadeEditor(keras.Model):
             "affine": warped["affine"],
         }
 
+    @classmethod
+    def from_preset(cls, preset: str) -> CascadeEditor:
+        """The shipped model ``preset`` (a registry name, :mod:`tfjpeg.models`) with its
+        weights; cached, so callers share one instance.
+
+        Example:
+            >>> model = CascadeEditor.from_preset("cascade")  # doctest: +SKIP
+        """
+        from tfjpeg.models.presets import load
+
+        return load(preset, cls=cls)
+
     def get_config(self) -> dict[str, Any]:
         return {
             "smoothing": dict(self.smoothing),

@@ -188,6 +188,18 @@ class SmoothingEditor(keras.Model):
         residual = crop_to(self.tail(x), height, width) * 255.0
         return {"edited": ops.clip(images + residual, 0.0, 255.0), "residual": residual}
 
+    @classmethod
+    def from_preset(cls, preset: str) -> SmoothingEditor:
+        """The shipped model ``preset`` (a registry name, :mod:`tfjpeg.models`) with its
+        weights; cached, so callers share one instance.
+
+        Example:
+            >>> model = SmoothingEditor.from_preset("smoothing")  # doctest: +SKIP
+        """
+        from tfjpeg.models.presets import load
+
+        return load(preset, cls=cls)
+
     def get_config(self) -> dict[str, Any]:
         return {
             "filters": self.filters,

@@ -194,6 +194,18 @@ class SpatialTransformerEditor(keras.Model):
             "affine": params,
         }
 
+    @classmethod
+    def from_preset(cls, preset: str) -> SpatialTransformerEditor:
+        """The shipped model ``preset`` (a registry name, :mod:`tfjpeg.models`) with its
+        weights; cached, so callers share one instance.
+
+        Example:
+            >>> model = SpatialTransformerEditor.from_preset("stn")  # doctest: +SKIP
+        """
+        from tfjpeg.models.presets import load
+
+        return load(preset, cls=cls)
+
     def get_config(self) -> dict[str, Any]:
         return {
             "filters": self.filters,

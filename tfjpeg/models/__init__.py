@@ -1,10 +1,15 @@
-"""Shipped models: the registry (each model named once) and where their files are."""
+"""Shipped models: the registry (each model named once), where their files are, and presets.
+
+``SmoothingEditor.from_preset("smoothing")`` and the other classes' ``from_preset`` load a
+registry entry through :func:`tfjpeg.models.presets.load` (cached).
+"""
 
 from tfjpeg.models.registry import (
     FAMILIES,
     REGISTRY,
     SAVED_MODELS_ENV,
     ModelEntry,
+    default_name,
     entry,
     model_dir,
     names,
@@ -16,6 +21,7 @@ __all__ = [
     "REGISTRY",
     "SAVED_MODELS_ENV",
     "ModelEntry",
+    "default_name",
     "entry",
     "model_dir",
     "names",

@@ -14,8 +14,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 from pathlib import Path
+from typing import Any
 
 from tfjpeg.errors import TfjpegError
 
@@ -24,6 +26,7 @@ __all__ = [
     "REGISTRY",
     "SAVED_MODELS_ENV",
     "ModelEntry",
+    "default_name",
     "entry",
     "model_dir",
     "names",
@@ -51,6 +54,11 @@ class ModelEntry:
     def relative_path(self) -> str:
         return f"{self.name}/{self.version}"
 
+    def model_class(self) -> Any:
+        """The Python class (imported on first use)."""
+        module, _, name = self.class_path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
 
 _ENTRIES = (
     ModelEntry("smoothing", "editor", "tfjpeg.editors.SmoothingEditor"),
@@ -61,7 +69,7 @@ _ENTRIES = (
     ModelEntry("rate_predictor", "rate", "tfjpeg.rate.RatePredictor"),
 )
 
-#: name → entry, in registry order.
+#: name → entry, in registry order (the first entry of a family is its default).
 REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 
 
@@ -70,6 +78,11 @@ def names(family: str | None = None) -> tuple[str, ...]:
     if family is not None and family not in FAMILIES:
         raise TfjpegError(f"unknown model family {family!r}; choose one of: {', '.join(FAMILIES)}")
     return tuple(n for n, e in REGISTRY.items() if family is None or e.family == family)
+
+
+def default_name(family: str) -> str:
+    """The default model of ``family``: its first registry entry."""
+    return names(family)[0]
 
 
 def entry(name: str, family: str | None = None) -> ModelEntry:
@@ -84,12 +97,22 @@ def entry(name: str, family: str | None = None) -> ModelEntry:
     return found
 
 
+#: Where ``pip install`` puts the repository's ``saved_models/`` (package data, see setup.py).
+_INSTALLED = Path(__file__).resolve().parents[1] / "_saved_models"
+#: The repository's ``saved_models/`` when tfjpeg runs from a source checkout.
+_SOURCE = Path(__file__).resolve().parents[2] / "saved_models"
+
+
 def saved_models_root() -> Path:
-    """``$TFJPEG_SAVED_MODELS`` or the repository's ``saved_models/``."""
+    """The folder holding ``<name>/<version>/``: ``$TFJPEG_SAVED_MODELS`` if set, else the
+    weights installed with the package (``tfjpeg/_saved_models``), else the source checkout's
+    ``saved_models/``."""
     env = os.environ.get(SAVED_MODELS_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "saved_models"
+    if _INSTALLED.is_dir():
+        return _INSTALLED
+    return _SOURCE
 
 
 def model_dir(name: str, family: str | None = None) -> Path:

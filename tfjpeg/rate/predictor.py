@@ -11,8 +11,9 @@ prediction"): images → DCT coefficients through the differentiable JPEG of :mo
   (:class:`~tfjpeg.rate.factorized.DeepFactorizedDensity`, 64 × 3), its ``−log2 p`` mapped to
   file bytes by a fitted per-block power law (the paper's baseline rate model).
 
-The fitted parameters ship in ``saved_models/rate_predictor/1/rate_predictor.json`` and load by
-default.
+The fitted parameters ship with the rate model of :mod:`tfjpeg.models` (its folder's
+``rate_predictor.json``) and load by default (``weights="default"`` or
+``RatePredictor.from_preset(...)``).
 """
 
 from __future__ import annotations
@@ -39,42 +40,42 @@ from tfjpeg.jpeg.tables import (
 from tfjpeg.rate.factorized import DeepFactorizedDensity
 from tfjpeg.rate.jpeg_bits import ENCODERS, JpegSizeModel, _scan_blocks, table_level
 
-__all__ = ["MODELS", "PARAMS_ENV", "RatePredictor", "default_params_path", "load_params"]
+__all__ = ["MODELS", "PARAMS_FILE", "RatePredictor", "load_params"]
 
 MODELS = ("jpeg", "factorized")
-
-#: Environment variable overriding the folder of the shipped parameters.
-PARAMS_ENV = "TFJPEG_RATE_PARAMS"
 
 #: Values are divided by this before the factorized densities (DCT coefficients reach ±2000).
 _FACTORIZED_UNIT = 16.0
 
 
-_SHIPPED = Path("saved_models") / "rate_predictor" / "1" / "rate_predictor.json"
-
-
-def default_params_path() -> Path:
-    """The shipped parameters: ``$TFJPEG_RATE_PARAMS``, else ``saved_models/rate_predictor/1/
-    rate_predictor.json`` of the source tree this package is in, else of the working directory
-    (an installed tfjpeg run from a checkout)."""
-    env = os.environ.get(PARAMS_ENV)
-    if env:
-        return Path(env)
-    source_tree = Path(__file__).resolve().parents[2] / _SHIPPED
-    if source_tree.is_file():
-        return source_tree
-    working = Path.cwd() / _SHIPPED
-    return working if working.is_file() else source_tree
+#: The file of fitted parameters in the rate model's folder (``tfjpeg.models.model_dir``).
+PARAMS_FILE = "rate_predictor.json"
 
 
 def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Read fitted parameters (JSON written by ``trainers/rate/fit.py``)."""
-    p = Path(path) if path is not None else default_params_path()
+    """Read fitted parameters (JSON written by ``trainers/rate/fit.py``).
+
+    Args:
+        path: a parameter JSON, or a folder holding ``rate_predictor.json``; None: the shipped
+            rate model's, found through the registry (:func:`tfjpeg.models.model_dir`, so
+            ``$TFJPEG_SAVED_MODELS``, the installed package data or a source checkout).
+
+    Raises:
+        TfjpegError: no such file, or the shipped rate model is not installed.
+    """
+    if path is None:
+        from tfjpeg.models import default_name, model_dir
+
+        p = model_dir(default_name("rate"), family="rate") / PARAMS_FILE
+    else:
+        p = Path(path)
+        if p.is_dir():
+            p = p / PARAMS_FILE
     if not p.is_file():
         raise TfjpegError(
             f"rate predictor parameters not found at {p}: run "
-            f"`python -m trainers.rate.fit` or point {PARAMS_ENV} at a "
-            "rate_predictor.json (or pass weights=None for the uncalibrated model)."
+            "`python -m trainers.rate.fit` or give the path of a "
+            f"{PARAMS_FILE} (or pass weights=None for the uncalibrated model)."
         )
     with open(p, encoding="utf-8") as f:
         return json.load(f)
@@ -161,6 +162,18 @@ class RatePredictor(keras.layers.Layer):
     def build(self, *args: Any, **kwargs: Any) -> None:
         """All weights are created in ``__init__``; nothing to build from input shapes."""
         self.built = True
+
+    @classmethod
+    def from_preset(cls, preset: str, **kwargs: Any) -> RatePredictor:
+        """The shipped rate model ``preset`` (a registry name, :mod:`tfjpeg.models`), with the
+        other constructor arguments (``model``, ``encoder``, ...) from ``kwargs``; cached.
+
+        Example:
+            >>> rate = RatePredictor.from_preset("rate_predictor", encoder="mozjpeg")
+        """
+        from tfjpeg.models.presets import load
+
+        return load(preset, cls=cls, **kwargs)
 
     # -- parameters -------------------------------------------------------------------------
 

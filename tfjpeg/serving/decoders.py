@@ -18,32 +18,30 @@ consistent set (:data:`tfjpeg.decoders.core.PROJECTION_ITERATIONS` rounds at
 ``tf.function`` traced once for every layout (gray, 4:4:4, 4:2:2, 4:4:0, 4:2:0); other layouts
 fail an in-graph assertion. ``tfjpeg.decode`` calls that same function (:func:`core_function`).
 
-The folder also holds ``keras_config.json`` (the decoder's config); Python rebuilds the Keras
-model from it and reads the weights from the SavedModel's own variables (no second copy), see
-:func:`load_decoder`.
+The folder also holds ``keras_config.json`` and ``weights.weights.h5`` (the export convention of
+every tfjpeg model, :mod:`tfjpeg.serving.export`); Python rebuilds the Keras model from them,
+see :func:`load_decoder`.
 
 Reference: ARCHITECTURE.md "Serving"; Bahat & Michaeli 2021 (the decoder).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import weakref
 from pathlib import Path
-from typing import Any
 
 import tensorflow as tf
 
 from tfjpeg.decoders.consistent import ConsistentDecoder
 from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_core
-from tfjpeg.errors import ModelNotFoundError
 from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
+from tfjpeg.models.saving import CONFIG_FILE, build_model, load_keras_model
+from tfjpeg.serving.export import export_model
 
 __all__ = ["CONFIG_FILE", "DecoderServingModule", "core_function", "export_decoder", "load_decoder"]
 
-CONFIG_FILE = "keras_config.json"
 
 _SIGNATURE = CORE_SIGNATURE[:-1]  # decode_coefficients: the core's inputs, projection fixed
 
@@ -118,74 +116,31 @@ def core_function(decoder: ConsistentDecoder) -> tf.types.experimental.GenericFu
     module = _MODULES.get(decoder)
     if module is None:
         if not decoder.built:
-            _build(decoder)
+            build_model(decoder)
         module = _MODULES[decoder] = DecoderServingModule(decoder)
     return module.decode_core
 
 
 def export_decoder(decoder: ConsistentDecoder, export_dir: str | os.PathLike) -> Path:
-    """Write ``decoder`` as a SavedModel (both signatures) plus ``keras_config.json``.
+    """Write ``decoder`` in the tfjpeg export convention (:mod:`tfjpeg.serving.export`): Keras
+    config + weights and the SavedModel with both signatures.
 
     The decoder must be built (called once). Returns the folder.
     """
-    export_dir = Path(export_dir)
     module = DecoderServingModule(decoder)
-    tf.saved_model.save(
-        module,
-        str(export_dir),
-        signatures={
-            "serving_default": module.decode_bytes,
-            "decode_coefficients": module.decode_coefficients,
-        },
-    )
-    config = {"class_name": "ConsistentDecoder", "config": _plain_config(decoder)}
-    (export_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    return export_dir
-
-
-def _plain_config(decoder: ConsistentDecoder) -> dict[str, Any]:
-    keys = (
-        "luma_width",
-        "luma_depth",
-        "chroma_width",
-        "chroma_depth",
-        "norm",
-        "leaky_slope",
-        "offset_init",
-        "delta_margin",
-    )
-    return {k: decoder.get_config()[k] for k in keys}
+    signatures = {
+        "serving_default": module.decode_bytes,
+        "decode_coefficients": module.decode_coefficients,
+    }
+    return export_model(decoder, export_dir, module, signatures)
 
 
 def load_decoder(export_dir: str | os.PathLike) -> ConsistentDecoder:
-    """Rebuild the Keras :class:`ConsistentDecoder` of an exported folder with its weights.
-
-    Reads ``keras_config.json`` and restores the variables from the SavedModel's checkpoint
-    (``variables/variables``), where the serving module keeps the decoder as ``model``.
+    """Rebuild the Keras :class:`ConsistentDecoder` of an exported folder with its weights
+    (:func:`tfjpeg.models.saving.load_keras_model`; folders written before that convention
+    have no weights file and are restored from the SavedModel's own variables).
 
     Raises:
-        ModelNotFoundError: the folder is not an exported decoder (a ``FileNotFoundError``).
+        TfjpegError: the folder is not an exported decoder.
     """
-    export_dir = Path(export_dir)
-    config_path = export_dir / CONFIG_FILE
-    if not config_path.is_file():
-        raise ModelNotFoundError(f"no {CONFIG_FILE} in {export_dir}: not an exported decoder")
-    config = json.loads(config_path.read_text(encoding="utf-8"))["config"]
-    decoder = ConsistentDecoder(**config)
-    _build(decoder)
-    status = tf.train.Checkpoint(model=decoder).read(str(export_dir / "variables" / "variables"))
-    status.expect_partial().assert_existing_objects_matched()
-    return decoder
-
-
-def _build(decoder: ConsistentDecoder) -> None:
-    """Create every variable with one tiny 4:2:0 call."""
-    inputs = {
-        "y": tf.zeros([1, 2, 2, 8, 8]),
-        "cb": tf.zeros([1, 1, 1, 8, 8]),
-        "cr": tf.zeros([1, 1, 1, 8, 8]),
-        "tables": tf.ones([1, 2, 8, 8]) * 16.0,
-        "height": tf.constant(16),
-        "width": tf.constant(16),
-    }
-    decoder(inputs, training=False, subsampling="420")
+    return load_keras_model(export_dir, cls=ConsistentDecoder)

@@ -12,7 +12,8 @@ A shipped editor folder ``saved_models/<name>/<version>/`` holds
     ``{"edited": float32 (N, H, W, 3)}``;
 
 * ``keras_config.json`` + ``weights.weights.h5``: the Keras model, so Python rebuilds the editor
-  without the traced graph (:func:`load_keras_editor`).
+  without the traced graph (:func:`load_keras_editor`); the convention of every tfjpeg model,
+  :mod:`tfjpeg.serving.export`.
 
 Example:
     >>> export_editor(SmoothingEditor(filters=16), "/tmp/smoothing/1")  # doctest: +SKIP
@@ -25,20 +26,20 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import keras
 import tensorflow as tf
 
 from tfjpeg.errors import TfjpegError
+from tfjpeg.models.saving import CONFIG_FILE, WEIGHTS_FILE, load_keras_model
+from tfjpeg.serving.export import export_model
 
 __all__ = ["KERAS_CONFIG", "KERAS_WEIGHTS", "EditorModule", "export_editor", "load_keras_editor"]
 
-KERAS_CONFIG = "keras_config.json"
-KERAS_WEIGHTS = "weights.weights.h5"
+KERAS_CONFIG = CONFIG_FILE
+KERAS_WEIGHTS = WEIGHTS_FILE
 
 
 class EditorModule(tf.Module):
@@ -93,8 +94,9 @@ class EditorModule(tf.Module):
 
 
 def export_editor(editor: keras.Model, directory: str | os.PathLike) -> Path:
-    """Write ``editor`` as a SavedModel with ``serving_default``/``edit_bytes``/``edit_tensor``
-    signatures, plus ``keras_config.json`` and ``weights.weights.h5``, into ``directory``.
+    """Write ``editor`` in the tfjpeg export convention (:mod:`tfjpeg.serving.export`): Keras
+    config + weights and a SavedModel with ``serving_default``/``edit_bytes``/``edit_tensor``
+    signatures, in ``directory``.
 
     Returns:
         The folder.
@@ -108,15 +110,7 @@ def export_editor(editor: keras.Model, directory: str | os.PathLike) -> Path:
         "edit_bytes": edit_bytes,
         "edit_tensor": module.edit_tensor.get_concrete_function(),
     }
-    tf.saved_model.save(module, str(directory), signatures=signatures)
-    config = {
-        "class_name": type(editor).__name__,
-        "module": type(editor).__module__,
-        "config": editor.get_config(),
-    }
-    (directory / KERAS_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    editor.save_weights(str(directory / KERAS_WEIGHTS))
-    return directory
+    return export_model(editor, directory, module, signatures)
 
 
 def load_keras_editor(directory: str | os.PathLike) -> keras.Model:
@@ -127,23 +121,11 @@ def load_keras_editor(directory: str | os.PathLike) -> keras.Model:
     """
     from tfjpeg.editors import CascadeEditor, SmoothingEditor, SpatialTransformerEditor
 
-    classes: dict[str, Any] = {
-        c.__name__: c for c in (SmoothingEditor, SpatialTransformerEditor, CascadeEditor)
-    }
     directory = Path(directory)
-    config_path, weights_path = directory / KERAS_CONFIG, directory / KERAS_WEIGHTS
-    if not config_path.is_file() or not weights_path.is_file():
+    if not (directory / KERAS_CONFIG).is_file() or not (directory / KERAS_WEIGHTS).is_file():
         raise TfjpegError(
             f"{directory} is not an exported editor: expected {KERAS_CONFIG} and {KERAS_WEIGHTS}."
         )
-    spec = json.loads(config_path.read_text(encoding="utf-8"))
-    cls = classes.get(spec.get("class_name"))
-    if cls is None:
-        raise TfjpegError(
-            f"{config_path}: unknown editor class {spec.get('class_name')!r}; "
-            f"known: {', '.join(classes)}."
-        )
-    editor = cls(**spec["config"])
-    editor(tf.zeros([1, 16, 16, 3]), training=False)  # build the variables
-    editor.load_weights(str(weights_path))
-    return editor
+    return load_keras_model(
+        directory, cls=(SmoothingEditor, SpatialTransformerEditor, CascadeEditor)
+    )

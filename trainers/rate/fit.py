@@ -781,31 +781,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def export_savedmodel(out: Path, params: dict[str, Any]) -> None:
     """SavedModel (TF Serving layout) with ``serving_default(images, quality)`` → bits per
-    encoder and model (keys ``jpeg_libjpeg``, ``jpeg_libjpeg_optimize``, ``jpeg_mozjpeg``,
-    ``factorized_...``), hard rounding."""
-    import tensorflow as tf
+    encoder and model (:func:`tfjpeg.serving.rate.export_rate_savedmodel`)."""
+    from tfjpeg.serving.rate import export_rate_savedmodel
 
-    from tfjpeg.rate import ENCODERS, RatePredictor
-
-    module = tf.Module()
-    module.predictors = {}
-    for model in ("jpeg", "factorized"):
-        for name in ENCODERS:
-            pred = RatePredictor(model=model, encoder=name, weights=None, rounding="hard")
-            pred.set_params(params)
-            module.predictors[f"{model}_{name.replace('-', '_')}"] = pred
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, None, None, 3], tf.float32, name="images"),
-            tf.TensorSpec([None], tf.float32, name="quality"),
-        ]
-    )
-    def serve(images, quality):
-        return {key: p(images, quality=quality) for key, p in module.predictors.items()}
-
-    module.serve = serve
-    tf.saved_model.save(module, str(out), signatures={"serving_default": serve})
+    export_rate_savedmodel(params, out)
 
 
 if __name__ == "__main__":
