@@ -101,3 +101,24 @@ def cjpeg_jpeg(image: np.ndarray, *args: str, tables: list[np.ndarray] | None = 
             [cjpeg, *extra, *args, str(src)], capture_output=True, check=True, timeout=60
         )
     return run.stdout
+
+
+def trained_like(editor, seed: int = 0):
+    """``editor`` built and its weights moved off their initialisation (a non-trivial edit)."""
+    editor(tf.zeros([1, 16, 16, 3]))
+    rng = np.random.default_rng(seed)
+    for w in editor.trainable_weights:
+        w.assign(w + rng.normal(0, 0.03, w.shape).astype("float32"))
+    return editor
+
+
+@pytest.fixture(scope="module")
+def exported_smoothing(tmp_path_factory):
+    """A tiny smoothing editor exported under a fake saved_models root as 'smoothing/1'."""
+    from tfjpeg.editors import SmoothingEditor
+    from tfjpeg.serving import export_editor
+
+    root = tmp_path_factory.mktemp("saved_models")
+    editor = trained_like(SmoothingEditor(filters=8))
+    export_editor(editor, root / "smoothing" / "1")
+    return root, editor

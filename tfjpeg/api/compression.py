@@ -139,13 +139,6 @@ def _check_args(quality: Any, target_bpp: Any, encoder: str) -> None:
         raise ValueError(f"encoder must be one of {ENCODERS}. Received: encoder={encoder!r}")
 
 
-def encode_pixels_for_test(pixels: np.ndarray, quality: int, encoder: str = "libjpeg") -> bytes:
-    """The encoder call :func:`compress` makes (4:2:0, optimized Huffman tables)."""
-    from tfjpeg.io import encode_pixels
-
-    return encode_pixels(pixels, quality, subsampling="420", encoder=encoder, optimize=True)
-
-
 def compress_image(
     image: Any,
     quality: int | None = None,

@@ -1,0 +1,92 @@
+"""tfjpeg.compress / compress_image (api/compression.py) and the tiled editing it runs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tests.conftest import natural_image, trained_like
+from tfjpeg.api import compression
+from tfjpeg.editors import SpatialTransformerEditor
+from tfjpeg.editors.inference import edit_and_encode, edit_image
+from tfjpeg.errors import InvalidImageError, TfjpegError
+from tfjpeg.io import decode_pixels, encode_pixels, read_jpeg
+from tfjpeg.models import SAVED_MODELS_ENV
+
+
+def _compress_encoding(pixels: np.ndarray, quality: int) -> bytes:
+    """What compress writes for given pixels: libjpeg-turbo, 4:2:0, optimized Huffman tables."""
+    return encode_pixels(pixels, quality, subsampling="420", optimize=True)
+
+
+def test_tiled_editing_equals_whole_image_editing():
+    editor = trained_like(SpatialTransformerEditor(filters=8, context_layers=1), seed=1)
+    image = natural_image(40, 72, seed=3)
+    whole = edit_image(editor, image, 15, tile_size=1024)
+    tiled = edit_image(editor, image, 15, tile_size=16, overlap=96)
+    np.testing.assert_array_equal(tiled, whole)
+    assert np.abs(whole.astype(int) - image).max() > 0
+
+
+def test_compress_writes_a_standard_jpeg_with_the_edited_pixels(exported_smoothing, monkeypatch):
+    root, editor = exported_smoothing
+    monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
+    image = natural_image(48, 64)
+    data = compression.compress(image, quality=30, editor="smoothing")
+    coeffs = read_jpeg(data)
+    assert (coeffs.height, coeffs.width) == (48, 64)
+    # The conditioning quality is clamped into the training range; the file uses quality 30.
+    edited = edit_image(editor, image, 25)
+    assert data == _compress_encoding(edited, 30)
+    assert data == edit_and_encode(editor, image, 30, "libjpeg")
+    plain = compression.compress(image, quality=30, editor="none")
+    assert plain == _compress_encoding(image, 30)
+    assert plain != data
+    moz = compression.compress(image, quality=30, editor="none", encoder="mozjpeg")
+    assert decode_pixels(moz).shape == (48, 64, 3) and moz != plain
+
+
+def test_compress_target_bpp_picks_the_largest_quality_that_fits():
+    image = natural_image(64, 96, seed=2)
+    result = compression.compress_image(image, target_bpp=1.0, editor="none")
+    assert result.bpp <= 1.0
+    above = compression.compress_image(image, quality=result.quality + 1, editor="none")
+    assert above.bpp > 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiny = compression.compress_image(image, target_bpp=0.001, editor="none")
+    assert tiny.quality == 1 and any("quality 1" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        ({"quality": 10, "target_bpp": 1.0}, ValueError),
+        ({"quality": 0}, ValueError),
+        ({"target_bpp": -1}, ValueError),
+        ({"encoder": "webp"}, ValueError),
+        ({"editor": "blur"}, TfjpegError),
+    ],
+)
+def test_compress_rejects_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        compression.compress(natural_image(16, 16), **kwargs)
+
+
+def test_compress_rejects_bad_images(tmp_path):
+    with pytest.raises(InvalidImageError):
+        compression.compress(np.zeros((8, 8, 3), np.float32), editor="none")
+    with pytest.raises(InvalidImageError):
+        compression.compress(b"garbage bytes", editor="none")
+    with pytest.raises(InvalidImageError):
+        compression.compress(tmp_path / "missing.png", editor="none")
+
+
+def test_compress_keeps_grayscale_images_gray(exported_smoothing, monkeypatch):
+    root, _ = exported_smoothing
+    monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
+    gray = natural_image(24, 24)[..., :1]
+    data = compression.compress(gray, quality=20)
+    assert read_jpeg(data).num_components == 1
