@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fuzzlib  # noqa: E402
+import fuzzlib
 
 DEFAULT_TARGETS = ("read_jpeg", "decode_pixels", "graph", "savedmodel", "cli")
 
@@ -44,19 +44,36 @@ def _parse_args(argv=None):
     p.add_argument("--cases", type=int, default=1000, help="cases per target (default 1000)")
     p.add_argument("--first-seed", type=int, default=0, help="first seed of every kind")
     p.add_argument("--kinds", default="", help="comma-separated kinds (default: all)")
-    p.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
-                   help=f"comma-separated, of {', '.join(fuzzlib.TARGETS)}")  # fmt: skip
-    p.add_argument("--target-cases", default="",
-                   help="per-target case counts overriding --cases, e.g. cli=300,cli-proc=20")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=fuzzlib.DEFAULT_TIMEOUT,
-                   help="seconds per case (cli-proc: max of this and 120)")  # fmt: skip
-    p.add_argument("--headroom-gb", type=float, default=fuzzlib.DEFAULT_HEADROOM_GB,
-                   help="address space a worker may use above its warm-up peak")  # fmt: skip
+    p.add_argument(
+        "--targets",
+        default=",".join(DEFAULT_TARGETS),
+        help=f"comma-separated, of {', '.join(fuzzlib.TARGETS)}",
+    )
+    p.add_argument(
+        "--target-cases",
+        default="",
+        help="per-target case counts overriding --cases, e.g. cli=300,cli-proc=20",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=fuzzlib.DEFAULT_TIMEOUT,
+        help="seconds per case (cli-proc: max of this and 120)",
+    )
+    p.add_argument(
+        "--headroom-gb",
+        type=float,
+        default=fuzzlib.DEFAULT_HEADROOM_GB,
+        help="address space a worker may use above its warm-up peak",
+    )
     p.add_argument("--jobs", type=int, default=1, help="targets run concurrently")
     p.add_argument("--examples", type=int, default=4, help="examples listed per bad class")
-    p.add_argument("--model-dir", default="",
-                   help="exported decoder for the savedmodel target (default: a tiny random one "
-                   "exported once into a temp folder)")  # fmt: skip
+    p.add_argument(
+        "--model-dir",
+        default="",
+        help="exported decoder for the savedmodel target (default: a tiny random one "
+        "exported once into a temp folder)",
+    )
     p.add_argument("--out", default="fuzz_results", help="output folder (default ./fuzz_results)")
     p.add_argument("--replay", default="", metavar="KIND:SEED", help="run one case and print it")
     p.add_argument("--target", default="graph", help="target of --replay")
@@ -80,15 +97,18 @@ def replay(args) -> int:
         Path(args.save).write_bytes(data)
     model_dir = _model_dir(args) if args.target == "savedmodel" else None
     timeout = args.timeout if args.target != "cli-proc" else max(args.timeout, 120)
-    worker = fuzzlib.Worker(args.target, model_dir=model_dir, timeout=timeout,
-                            headroom_gb=args.headroom_gb)  # fmt: skip
+    worker = fuzzlib.Worker(
+        args.target, model_dir=model_dir, timeout=timeout, headroom_gb=args.headroom_gb
+    )
     try:
         outcome, detail, seconds = worker.run(data)
     finally:
         worker.close()
-    print(f"case {kind}:{seed} ({len(data)} bytes, head {data[:16].hex()}) on {args.target}: "
-          f"{outcome} in {seconds:.2f} s (worker peak {worker.peak / 2**30:.2f} GiB, "
-          f"cap {worker.cap / 2**30:.2f} GiB)\n{detail}")  # fmt: skip
+    print(
+        f"case {kind}:{seed} ({len(data)} bytes, head {data[:16].hex()}) on {args.target}: "
+        f"{outcome} in {seconds:.2f} s (worker peak {worker.peak / 2**30:.2f} GiB, "
+        f"cap {worker.cap / 2**30:.2f} GiB)\n{detail}"
+    )
     return 0 if outcome not in fuzzlib.BAD_OUTCOMES else 1
 
 
@@ -98,8 +118,10 @@ def _table_md(table, targets) -> str:
     rows = [head, sep]
     for t in targets:
         row = table.get(t, dict.fromkeys(fuzzlib.OUTCOMES, 0))
-        cells = [f"**{row[o]}**" if o in fuzzlib.BAD_OUTCOMES and row[o] else str(row[o])
-                 for o in fuzzlib.OUTCOMES]  # fmt: skip
+        cells = [
+            f"**{row[o]}**" if o in fuzzlib.BAD_OUTCOMES and row[o] else str(row[o])
+            for o in fuzzlib.OUTCOMES
+        ]
         rows.append(f"| {t} | {sum(row.values())} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -112,8 +134,11 @@ def _examples_md(results, targets, n) -> str:
             if not bad:
                 continue
             kinds = Counter(r.kind for r in bad)
-            lines.append(f"\n**{t} / {outcome}** ({len(bad)}; by kind: "
-                         + ", ".join(f"{k} {c}" for k, c in kinds.most_common()) + ")\n")  # fmt: skip
+            lines.append(
+                f"\n**{t} / {outcome}** ({len(bad)}; by kind: "
+                + ", ".join(f"{k} {c}" for k, c in kinds.most_common())
+                + ")\n"
+            )
             shown, seen_kinds = [], set()
             for r in bad:  # one per kind first, then the rest
                 if r.kind not in seen_kinds:
@@ -135,7 +160,7 @@ def _refusal_md(results, targets) -> str:
             if r.target == t and r.outcome in ("refused", "refused-other")
         )
         if msgs:
-            lines.append(f"\n{t}: " + "; ".join(f"{c}× {m}" for m, c in msgs.most_common(6)))
+            lines.append(f"\n{t}: " + "; ".join(f"{c} x {m}" for m, c in msgs.most_common(6)))
     return "\n".join(lines)
 
 
@@ -152,8 +177,11 @@ def campaign(args) -> int:
     model_dir = _model_dir(args) if "savedmodel" in targets else None
     plan_all = fuzzlib.case_plan(max(counts.values()), args.first_seed)
     if kinds:
-        plan_all = [c for c in fuzzlib.case_plan(max(counts.values()) * len(fuzzlib.KINDS),
-                                                 args.first_seed) if c[0] in kinds]  # fmt: skip
+        plan_all = [
+            c
+            for c in fuzzlib.case_plan(max(counts.values()) * len(fuzzlib.KINDS), args.first_seed)
+            if c[0] in kinds
+        ]
         plan_all = plan_all[: max(counts.values())]
     results: list[fuzzlib.Result] = []
     workers = {}
@@ -166,13 +194,22 @@ def campaign(args) -> int:
         workers[r.target] = worker
         if r.outcome in fuzzlib.BAD_OUTCOMES or (i + 1) % 100 == 0:
             with lock:
-                print(f"[{time.time() - start:6.0f}s] {r.target} #{i + 1} {r.kind}:{r.seed} "
-                      f"{r.outcome} {r.detail[:110]!r}", flush=True)  # fmt: skip
+                print(
+                    f"[{time.time() - start:6.0f}s] {r.target} #{i + 1} {r.kind}:{r.seed} "
+                    f"{r.outcome} {r.detail[:110]!r}",
+                    flush=True,
+                )
 
     def run_target(t):
         timeout = args.timeout if t != "cli-proc" else max(args.timeout, fuzzlib.CLI_PROC_TIMEOUT)
-        res = fuzzlib.run_cases(t, plan_all[: counts[t]], model_dir=model_dir, timeout=timeout,
-                                headroom_gb=args.headroom_gb, progress=progress)  # fmt: skip
+        res = fuzzlib.run_cases(
+            t,
+            plan_all[: counts[t]],
+            model_dir=model_dir,
+            timeout=timeout,
+            headroom_gb=args.headroom_gb,
+            progress=progress,
+        )
         with lock:
             results.extend(res)
 
@@ -188,8 +225,14 @@ def campaign(args) -> int:
     elapsed = time.time() - start
     results.sort(key=lambda r: (targets.index(r.target), r.kind, r.seed))
     table = fuzzlib.tally(results)
-    caps = {t: {"peak_gib": round(w.peak / 2**30, 2), "cap_gib": round(w.cap / 2**30, 2),
-                "restarts": w.restarts} for t, w in workers.items()}  # fmt: skip
+    caps = {
+        t: {
+            "peak_gib": round(w.peak / 2**30, 2),
+            "cap_gib": round(w.cap / 2**30, 2),
+            "restarts": w.restarts,
+        }
+        for t, w in workers.items()
+    }
     command = "python benchmarks/fuzz.py " + " ".join(sys.argv[1:])
     md = [
         "# tfjpeg fuzz campaign",
@@ -198,8 +241,11 @@ def campaign(args) -> int:
         f"({', '.join(f'{t} {counts[t]}' for t in targets)}), timeout {args.timeout:g} s, "
         f"{elapsed:.0f} s wall on {os.cpu_count()} shared CPUs. Worker address-space caps "
         "(peak after warm-up + headroom): "
-        + ", ".join(f"{t} {c['peak_gib']}+{args.headroom_gb:g} GiB ({c['restarts']} restarts)"
-                    for t, c in caps.items()) + ".",  # fmt: skip
+        + ", ".join(
+            f"{t} {c['peak_gib']}+{args.headroom_gb:g} GiB ({c['restarts']} restarts)"
+            for t, c in caps.items()
+        )
+        + ".",
         "",
         _table_md(table, targets),
         "",

@@ -139,7 +139,10 @@ def _cjpeg(args: list[str], height=48, width=64) -> bytes | None:
         args = [qtables if a == "@QTABLES" else a for a in args]
         try:
             out = subprocess.run(
-                [exe, "-quality", "75", *args], input=ppm, capture_output=True, timeout=30,
+                [exe, "-quality", "75", *args],
+                input=ppm,
+                capture_output=True,
+                timeout=30,
                 check=True,
             ).stdout
         except (subprocess.SubprocessError, OSError):
@@ -215,7 +218,7 @@ def _segment(code: int, payload: bytes) -> bytes:
 def _replace(data: bytes, code: int, fn, nth: int = 0) -> bytes:
     """``data`` with the payload of the nth ``code`` segment replaced by ``fn(payload)``."""
     seen = 0
-    for c, start, end in segments(data):
+    for c, start, _end in segments(data):
         if c == code:
             if seen == nth:
                 length = int.from_bytes(data[start + 2 : start + 4], "big")
@@ -247,11 +250,51 @@ def _sof_index(data: bytes) -> int:
 # --------------------------------------------------------------------------------------------
 
 _MARKERS = (
-    0xD8, 0xD9, 0xDA, 0xDB, 0xC4, 0xC0, 0xC2, 0xC3, 0xC9, 0xDD, 0xD0, 0xD1, 0xD7,
-    0xE0, 0xEE, 0xFE, 0xDC, 0x01, 0xFF, 0x00, 0xF0, 0xCC,
-)  # fmt: skip
-_INTERESTING = (0x00, 0x01, 0x02, 0x03, 0x04, 0x0F, 0x10, 0x11, 0x22, 0x3F, 0x40, 0x44, 0x7F,
-                0x80, 0xC0, 0xD9, 0xDA, 0xF0, 0xFE, 0xFF)  # fmt: skip
+    0xD8,
+    0xD9,
+    0xDA,
+    0xDB,
+    0xC4,
+    0xC0,
+    0xC2,
+    0xC3,
+    0xC9,
+    0xDD,
+    0xD0,
+    0xD1,
+    0xD7,
+    0xE0,
+    0xEE,
+    0xFE,
+    0xDC,
+    0x01,
+    0xFF,
+    0x00,
+    0xF0,
+    0xCC,
+)
+_INTERESTING = (
+    0x00,
+    0x01,
+    0x02,
+    0x03,
+    0x04,
+    0x0F,
+    0x10,
+    0x11,
+    0x22,
+    0x3F,
+    0x40,
+    0x44,
+    0x7F,
+    0x80,
+    0xC0,
+    0xD9,
+    0xDA,
+    0xF0,
+    0xFE,
+    0xFF,
+)
 
 
 def _rng(kind: str, seed: int) -> random.Random:
@@ -334,7 +377,9 @@ def _marker(rng, data):
     if code in _STANDALONE or code in (0xFF, 0x00):
         piece = bytes([0xFF, code])
     else:
-        piece = _segment(code, bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 2, 5, 17)))))
+        piece = _segment(
+            code, bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 2, 5, 17))))
+        )
     if rng.random() < 0.5:
         pos = rng.choice([s for _c, s, _e in segments(data)] + [len(data)])
     else:
@@ -344,13 +389,16 @@ def _marker(rng, data):
 
 def _field(rng, data):
     """A byte or a 16-bit field inside a header segment (SOF, DQT, DHT, SOS, DRI) set anew."""
-    segs = [(c, s, e) for c, s, e in segments(data) if c in (0xC0, 0xC1, 0xC2, 0xDB, 0xC4, 0xDA,
-                                                               0xDD, 0xCC, 0xC9)]  # fmt: skip
+    segs = [
+        (c, s, e)
+        for c, s, e in segments(data)
+        if c in (0xC0, 0xC1, 0xC2, 0xDB, 0xC4, 0xDA, 0xDD, 0xCC, 0xC9)
+    ]
     if not segs:
         return _byteset(rng, data)
     out = bytearray(data)
     for _ in range(rng.randint(1, 2)):
-        c, s, _e = rng.choice(segs)
+        _c, s, _e = rng.choice(segs)
         length = int.from_bytes(data[s + 2 : s + 4], "big")
         i = s + 4 + rng.randrange(0, max(1, length - 2))
         if i >= len(out):
@@ -386,11 +434,21 @@ def _set_sof_size(data: bytes, height: int, width: int) -> bytes:
 
 
 def _huge_sof(v):
-    sizes = ((65500, 65500), (13000, 13000), (9999, 9999), (65535, 1), (1, 65535), (7000, 7000),
-             (10000, 2000))  # fmt: skip
+    sizes = (
+        (65500, 65500),
+        (13000, 13000),
+        (9999, 9999),
+        (65535, 1),
+        (1, 65535),
+        (7000, 7000),
+        (10000, 2000),
+    )
     h, w = sizes[v % len(sizes)]
-    base = _seed(("pil-8x8-420-baseline", "pil-8x8-gray-baseline", "pil-8x8-444-progressive")[
-        (v // len(sizes)) % 3])  # fmt: skip
+    base = _seed(
+        ("pil-8x8-420-baseline", "pil-8x8-gray-baseline", "pil-8x8-444-progressive")[
+            (v // len(sizes)) % 3
+        ]
+    )
     return _set_sof_size(base, h, w)
 
 
@@ -411,10 +469,8 @@ def _many_scans(v):
     segs = segments(base)
     scans = [(s, e) for c, s, e in segs if c == 0xDA]
     s, e = scans[-1]  # the last (AC refinement) scan, repeated
-    if v // 6 % 2:  # a tiny AC first scan of Y with no data
-        scan = _segment(0xDA, bytes([1, 1, 0x00, 1, 1, 0x00]))
-    else:
-        scan = base[s:e]
+    # the last (AC refinement) scan repeated, or a tiny AC first scan of Y with no data
+    scan = _segment(0xDA, bytes([1, 1, 0x00, 1, 1, 0x00])) if v // 6 % 2 else base[s:e]
     eoi = base.rfind(b"\xff\xd9")
     return base[:eoi] + scan * count + base[eoi:]
 
@@ -473,8 +529,11 @@ def _duplicate(v):
 def _dqt16(v):
     values = (65535, 1, 0, 32767, 32768, 255)
     value = values[v % len(values)]
-    base = _seed(("pil-48x64-420-baseline", "pil-48x64-gray-baseline", "pil-48x64-444-progressive")[
-        (v // len(values)) % 3])  # fmt: skip
+    base = _seed(
+        ("pil-48x64-420-baseline", "pil-48x64-gray-baseline", "pil-48x64-444-progressive")[
+            (v // len(values)) % 3
+        ]
+    )
     segs = segments(base)
     out = b""
     for c, s, e in segs:
@@ -525,6 +584,7 @@ def _components(v):
 
     data = _replace(base, 0xC0, fn)
     if ncomp == 2 and v // 4 % 2:  # the scan header too
+
         def sos(p):
             return bytearray([2]) + p[1:5] + p[7:]
 
@@ -557,16 +617,23 @@ def _component_ids(v):
 
 
 def _adobe(v):
-    base = _seed(("pil-48x64-420-baseline", "pil-48x64-444-baseline", "pil-8x8-gray-baseline")[
-        v % 3])  # fmt: skip
+    base = _seed(
+        ("pil-48x64-420-baseline", "pil-48x64-444-baseline", "pil-8x8-gray-baseline")[v % 3]
+    )
     transform = (0, 1, 2)[v // 3 % 3]
     app14 = _segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00" + bytes([transform]))
     return base[:2] + app14 + base[2:]
 
 
 def _sampling(v):
-    base = _seed(("pil-48x64-420-baseline", "pil-48x64-444-baseline", "pil-48x64-gray-baseline",
-                  "pil-48x64-420-progressive")[v % 4])  # fmt: skip
+    base = _seed(
+        (
+            "pil-48x64-420-baseline",
+            "pil-48x64-444-baseline",
+            "pil-48x64-gray-baseline",
+            "pil-48x64-420-progressive",
+        )[v % 4]
+    )
     factors = (0x44, 0x31, 0x13, 0x41, 0x00, 0x55, 0x24)[v // 4 % 7]
 
     def fn(p):
@@ -600,7 +667,9 @@ def _dri_rst(v):
         for i in rsts:
             data[i + 1] = 0xD0 + rng.randrange(8)
     else:  # DRI interval changed
-        return _replace(bytes(data), 0xDD, lambda p: bytearray(struct.pack(">H", (0, 2, 65535)[v % 3])))
+        return _replace(
+            bytes(data), 0xDD, lambda p: bytearray(struct.pack(">H", (0, 2, 65535)[v % 3]))
+        )
     return bytes(data)
 
 
@@ -609,7 +678,8 @@ def _eoi_missing(v):
     base = _pick_seed(rng)
     eoi = base.rfind(b"\xff\xd9")
     return (base[:eoi], base[:eoi] + b"\xff", base[:eoi] + b"\x00" * 100, base[:eoi] + base[:eoi])[
-        v % 4]
+        v % 4
+    ]
 
 
 STRUCTURAL = {
@@ -650,7 +720,7 @@ def make_case(kind: str, seed: int) -> bytes:
 
 
 def case_plan(cases: int, first_seed: int = 0) -> list[tuple[str, int]]:
-    """``cases`` (kind, seed) pairs, spread over the kinds: 60 % mutations, 35 % structural, valid."""
+    """``cases`` (kind, seed) pairs, round-robin: 6 per mutation kind, 2 per structural, 1 valid."""
     mutation = [k for k in _MUTATORS]
     plan: list[tuple[str, int]] = []
     counters = dict.fromkeys(KINDS, first_seed)
@@ -674,8 +744,15 @@ _TF_REFUSALS = (
     "Corrupt JPEG: decoded size differs",
     "tfjpeg's decoder SavedModels handle",
 )
-_MEMORY_HINTS = ("MemoryError", "bad_alloc", "ResourceExhausted", "Cannot allocate memory",
-                 "OOM when allocating", "std::bad_alloc", "failed to allocate")  # fmt: skip
+_MEMORY_HINTS = (
+    "MemoryError",
+    "bad_alloc",
+    "ResourceExhausted",
+    "Cannot allocate memory",
+    "OOM when allocating",
+    "std::bad_alloc",
+    "failed to allocate",
+)
 
 
 def _vm_peak() -> int:
@@ -714,8 +791,10 @@ def _classify_exception(target: str, exc: BaseException) -> tuple[str, str]:
         tf = None
     if tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError):
         return "memory", _summary(exc)
-    if tf is not None and target in ("graph", "savedmodel") and isinstance(
-        exc, tf.errors.InvalidArgumentError
+    if (
+        tf is not None
+        and target in ("graph", "savedmodel")
+        and isinstance(exc, tf.errors.InvalidArgumentError)
     ):
         message = exc.message
         if any(m in message for m in _TF_REFUSALS):
@@ -755,7 +834,7 @@ class _Runner:
 
         try:
             return read_jpeg(data), None
-        except Exception as e:  # noqa: BLE001 - any refusal, classified by the caller
+        except Exception as e:  # any refusal, classified by the caller
             return None, e
 
     def run(self, data: bytes) -> tuple[str, str]:
@@ -860,7 +939,9 @@ class _Runner:
         with open(src, "wb") as f:
             f.write(data)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
         proc = subprocess.run(
             [sys.executable, "-m", "tfjpeg", "decode", src, "-o", dst, "--overwrite", "--quiet"],
             capture_output=True,
@@ -941,7 +1022,7 @@ def worker_main(target: str, model_dir: str | None, headroom_gb: float) -> None:
         start = time.monotonic()
         try:
             outcome, detail = runner.run(data)
-        except BaseException as e:  # noqa: BLE001 - every exception is an outcome
+        except BaseException as e:  # every exception is an outcome
             outcome, detail = _classify_exception(target, e)
         _send(proto_out, (case_id, outcome, detail, time.monotonic() - start))
 
@@ -976,8 +1057,13 @@ def export_tiny_decoder(folder: str | os.PathLike) -> str:
         "_build(d)\n"
         "export_decoder(d, sys.argv[1])\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, env=_child_env(),
-                   cwd=str(REPO), timeout=900)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        check=True,
+        env=_child_env(),
+        cwd=str(REPO),
+        timeout=900,
+    )
     return str(folder)
 
 
@@ -991,8 +1077,15 @@ def _child_env() -> dict[str, str]:
 class Worker:
     """A long-lived child process serving cases of one target; restarted after crash/timeout."""
 
-    def __init__(self, target: str, *, model_dir: str | None = None, timeout: float | None = None,
-                 headroom_gb: float = DEFAULT_HEADROOM_GB, startup_timeout: float = 600.0):  # fmt: skip
+    def __init__(
+        self,
+        target: str,
+        *,
+        model_dir: str | None = None,
+        timeout: float | None = None,
+        headroom_gb: float = DEFAULT_HEADROOM_GB,
+        startup_timeout: float = 600.0,
+    ):
         self.target = target
         self.model_dir = model_dir
         self.timeout = timeout or (CLI_PROC_TIMEOUT if target == "cli-proc" else DEFAULT_TIMEOUT)
@@ -1009,11 +1102,23 @@ class Worker:
         fd, self.stderr_path = tempfile.mkstemp(prefix=f"fuzz-{self.target}-", suffix=".log")
         self.stderr_file = os.fdopen(fd, "w+b")
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", self.target,
-             "--model-dir", self.model_dir or "", "--headroom-gb", str(self.headroom_gb)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr_file,
-            env=_child_env(), cwd=str(REPO), start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                self.target,
+                "--model-dir",
+                self.model_dir or "",
+                "--headroom-gb",
+                str(self.headroom_gb),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr_file,
+            env=_child_env(),
+            cwd=str(REPO),
+            start_new_session=True,
+        )
         msg = self._read(self.startup_timeout)
         if not (isinstance(msg, tuple) and msg and msg[0] == "ready"):
             tail = self._stderr_tail()
@@ -1085,8 +1190,15 @@ class Worker:
         return outcome, detail, seconds
 
 
-def run_cases(target: str, plan, *, model_dir=None, timeout=None, headroom_gb=DEFAULT_HEADROOM_GB,
-              progress=None) -> list[Result]:  # fmt: skip
+def run_cases(
+    target: str,
+    plan,
+    *,
+    model_dir=None,
+    timeout=None,
+    headroom_gb=DEFAULT_HEADROOM_GB,
+    progress=None,
+) -> list[Result]:
     """Run every (kind, seed) of ``plan`` against ``target`` in one worker; the results."""
     worker = Worker(target, model_dir=model_dir, timeout=timeout, headroom_gb=headroom_gb)
     results = []
@@ -1094,7 +1206,9 @@ def run_cases(target: str, plan, *, model_dir=None, timeout=None, headroom_gb=DE
         for i, (kind, seed) in enumerate(plan):
             data = make_case(kind, seed)
             outcome, detail, seconds = worker.run(data)
-            results.append(Result(kind, seed, target, outcome, detail, round(seconds, 4), len(data)))
+            results.append(
+                Result(kind, seed, target, outcome, detail, round(seconds, 4), len(data))
+            )
             if progress is not None:
                 progress(i, results[-1], worker)
     finally:
