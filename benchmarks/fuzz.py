@@ -151,11 +151,18 @@ def _examples_md(results, targets, n) -> str:
     return "\n".join(lines)
 
 
+def _short(detail: str) -> str:
+    """``Type: message`` of a refusal, module paths and tfjpeg's graph prefix dropped, cut."""
+    head, _, message = detail.partition(": ")
+    message = message.replace("[Cannot read JPEG coefficients.] ", "").strip(" [")
+    return f"{head.rsplit('.', 1)[-1]}: {message[:80]}"
+
+
 def _refusal_md(results, targets) -> str:
     lines = []
     for t in targets:
         msgs = Counter(
-            r.detail.split(":")[0] + ": " + r.detail.split(":", 2)[-1].strip()[:70]
+            _short(r.detail)
             for r in results
             if r.target == t and r.outcome in ("refused", "refused-other")
         )
