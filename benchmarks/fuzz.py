@@ -78,6 +78,12 @@ def _parse_args(argv=None):
     p.add_argument("--replay", default="", metavar="KIND:SEED", help="run one case and print it")
     p.add_argument("--target", default="graph", help="target of --replay")
     p.add_argument("--save", default="", help="with --replay: write the case's bytes here")
+    p.add_argument(
+        "--rescore",
+        default="",
+        metavar="DIR",
+        help="re-judge DIR/fuzz.json with the current rules; rewrite its report",
+    )
     p.add_argument("--list-kinds", action="store_true")
     return p.parse_args(argv)
 
@@ -230,29 +236,46 @@ def campaign(args) -> int:
             threads.append(th)
         time.sleep(0.2)
     elapsed = time.time() - start
+    caps = {
+        t: {"peak_gib": round(w.peak / 2**30, 2), "cap_gib": round(w.cap / 2**30, 2),
+            "restarts": w.restarts}
+        for t, w in workers.items()
+    }  # fmt: skip
+    meta = {
+        "command": "python benchmarks/fuzz.py " + " ".join(sys.argv[1:]),
+        "elapsed_s": round(elapsed, 1),
+        "targets": targets,
+        "counts": counts,
+        "timeout_s": args.timeout,
+        "headroom_gb": args.headroom_gb,
+        "cpus": os.cpu_count(),
+        "workers": caps,
+    }
+    return report(results, meta, Path(args.out), args.examples)
+
+
+def report(results, meta, out: Path, examples: int = 4) -> int:
+    """Rescore, print and write ``fuzz.md`` and ``fuzz.json``; 1 if any bad outcome."""
+    targets = meta["targets"]
+    results = [fuzzlib.rescore(r) for r in results]
     results.sort(key=lambda r: (targets.index(r.target), r.kind, r.seed))
     table = fuzzlib.tally(results)
-    caps = {
-        t: {
-            "peak_gib": round(w.peak / 2**30, 2),
-            "cap_gib": round(w.cap / 2**30, 2),
-            "restarts": w.restarts,
-        }
-        for t, w in workers.items()
-    }
-    command = "python benchmarks/fuzz.py " + " ".join(sys.argv[1:])
+    caps = meta["workers"]
+    counts = meta["counts"]
     md = [
         "# tfjpeg fuzz campaign",
         "",
-        f"Command: `{command}`; {len(plan_all)} cases per target at most "
-        f"({', '.join(f'{t} {counts[t]}' for t in targets)}), timeout {args.timeout:g} s, "
-        f"{elapsed:.0f} s wall on {os.cpu_count()} shared CPUs. Worker address-space caps "
-        "(peak after warm-up + headroom): "
+        f"Command: `{meta['command']}`; cases per target: "
+        f"{', '.join(f'{t} {counts[t]}' for t in targets)}; timeout {meta['timeout_s']:g} s "
+        f"(cli-proc {fuzzlib.CLI_PROC_TIMEOUT:g} s); {meta['elapsed_s']:.0f} s wall on "
+        f"{meta['cpus']} shared CPUs. Worker address-space caps (peak after warm-up + "
+        f"{meta['headroom_gb']:g} GiB headroom): "
         + ", ".join(
-            f"{t} {c['peak_gib']}+{args.headroom_gb:g} GiB ({c['restarts']} restarts)"
+            f"{t} {c['peak_gib']}+{meta['headroom_gb']:g} GiB ({c['restarts']} restarts)"
             for t, c in caps.items()
         )
-        + ".",
+        + f". Coefficient tolerance of the graph comparison: "
+        f"{fuzzlib.COEFFICIENT_TOLERANCE:.0%}.",
         "",
         _table_md(table, targets),
         "",
@@ -260,7 +283,7 @@ def campaign(args) -> int:
         "`python benchmarks/fuzz.py --replay KIND:SEED --target TARGET`.",
         "",
         "## Examples of bad outcomes",
-        _examples_md(results, targets, args.examples),
+        _examples_md(results, targets, examples),
         "",
         "## Most common refusals",
         _refusal_md(results, targets),
@@ -268,23 +291,25 @@ def campaign(args) -> int:
     ]
     text = "\n".join(md)
     print(text)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "fuzz.md").write_text(text + "\n", encoding="utf-8")
-    payload = {
-        "command": command,
-        "elapsed_s": round(elapsed, 1),
-        "targets": targets,
-        "counts": counts,
-        "timeout_s": args.timeout,
-        "workers": caps,
-        "table": table,
-        "results": [r.__dict__ for r in results],
-    }
+    payload = dict(meta, table=table, results=[r.__dict__ for r in results])
     (out / "fuzz.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     print(f"\nwrote {out / 'fuzz.md'} and {out / 'fuzz.json'}")
     bad = sum(row[o] for row in table.values() for o in fuzzlib.BAD_OUTCOMES)
     return 1 if bad else 0
+
+
+def rescore(args) -> int:
+    """Re-judge a finished campaign's ``fuzz.json`` (in ``--rescore``) and rewrite its report."""
+    folder = Path(args.rescore)
+    payload = json.loads((folder / "fuzz.json").read_text(encoding="utf-8"))
+    results = [fuzzlib.Result(**r) for r in payload.pop("results")]
+    payload.pop("table", None)
+    payload.setdefault("headroom_gb", fuzzlib.DEFAULT_HEADROOM_GB)
+    payload.setdefault("cpus", os.cpu_count())
+    return report(results, payload, Path(args.out if args.out != "fuzz_results" else folder),
+                  args.examples)  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -294,6 +319,8 @@ def main(argv=None) -> int:
         return 0
     if args.replay:
         return replay(args)
+    if args.rescore:
+        return rescore(args)
     return campaign(args)
 
 
