@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfjpeg.decoders.consistency import project_tensors
 from tfjpeg.decoders.geometry import chroma_factors_of_sampling
+from tfjpeg.decoders.inputs import model_inputs
 
 __all__ = ["CORE_SIGNATURE", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode_core"]
 
@@ -92,9 +93,8 @@ def decode_core(
     tables = _per_component_tables(tf.cast(tables, tf.float32))
     height = tf.cast(height, tf.int32)
     width = tf.cast(width, tf.int32)
-    inputs = {"y": y[None], "tables": tables[None], "height": height, "width": width, "z": z[None]}
-
     def gray() -> tf.Tensor:
+        inputs = model_inputs([y[None]], tables[None], height, width, z[None])
         decoded = model(inputs, training=False, subsampling="gray")["decoded"][0]
         return project_tensors(
             decoded, [y], tables, height, width, (1, 1), margin=margin, iterations=iterations
@@ -103,7 +103,8 @@ def decode_core(
     def colour() -> tf.Tensor:
         factors = chroma_factors_of_sampling(sampling)
         chroma = [tf.cast(cb, tf.float32), tf.cast(cr, tf.float32)]
-        feed = dict(inputs, cb=chroma[0][None], cr=chroma[1][None])
+        comps = [y[None], chroma[0][None], chroma[1][None]]
+        feed = model_inputs(comps, tables[None], height, width, z[None])
         decoded = model(feed, training=False, subsampling=factors)["decoded"][0]
         return project_tensors(
             decoded,

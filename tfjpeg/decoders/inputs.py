@@ -15,7 +15,27 @@ import tensorflow as tf
 from tfjpeg.decoders.geometry import chroma_factors
 from tfjpeg.io.coefficients import JpegCoefficients
 
-__all__ = ["core_inputs", "decoder_inputs"]
+__all__ = ["core_inputs", "decoder_inputs", "model_inputs"]
+
+
+def model_inputs(
+    components: list[Any], tables: Any, height: Any, width: Any, z: Any = None
+) -> dict[str, Any]:
+    """The :class:`~tfjpeg.decoders.ConsistentDecoder` input dict (the one place it is built).
+
+    Args:
+        components: 1 (gray) or 3 float blocks (N, hb, wb, 8, 8), luma first.
+        tables: (N, K, 8, 8) quantization tables (K = 3 one per component, or 2 / 1).
+        height, width: image size (int scalars).
+        z: optional control signal (N, hb, wb, 64).
+    """
+    inputs: dict[str, Any] = {"y": components[0], "tables": tables}
+    inputs["height"], inputs["width"] = height, width
+    if len(components) == 3:
+        inputs["cb"], inputs["cr"] = components[1], components[2]
+    if z is not None:
+        inputs["z"] = z
+    return inputs
 
 
 def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any], str]:
@@ -34,23 +54,17 @@ def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any
     subsampling = jpeg.subsampling
     chroma_factors(subsampling)
     comps = [tf.constant(c[None].astype(np.float32)) for c in jpeg.components]
-    inputs: dict[str, Any] = {
-        "y": comps[0],
-        "tables": tf.constant(jpeg.component_tables[None].astype(np.float32)),
-        "height": tf.constant(jpeg.height, tf.int32),
-        "width": tf.constant(jpeg.width, tf.int32),
-    }
-    if len(comps) == 3:
-        inputs["cb"], inputs["cr"] = comps[1], comps[2]
     if z is not None:
         z = tf.convert_to_tensor(z, tf.float32)
-        inputs["z"] = z if z.shape.rank == 4 else z[None]
+        z = z if z.shape.rank == 4 else z[None]
         expected = (1, *jpeg.components[0].shape[:2], 64)
-        if tuple(inputs["z"].shape) != expected:
+        if tuple(z.shape) != expected:
             raise ValueError(
                 f"z must have shape {expected[1:]} for this file. Received: z.shape={z.shape}"
             )
-    return inputs, subsampling
+    tables = tf.constant(jpeg.component_tables[None].astype(np.float32))
+    height, width = tf.constant(jpeg.height, tf.int32), tf.constant(jpeg.width, tf.int32)
+    return model_inputs(comps, tables, height, width, z), subsampling
 
 
 def core_inputs(jpeg: JpegCoefficients, z: Any = None) -> dict[str, tf.Tensor]:

@@ -80,14 +80,11 @@ def build_model(model: keras.layers.Layer) -> None:
     if isinstance(model, (SmoothingEditor, SpatialTransformerEditor, CascadeEditor)):
         model(tf.zeros([1, 16, 16, 3]), training=False)
     elif isinstance(model, ConsistentDecoder):
-        inputs = {
-            "y": tf.zeros([1, 2, 2, 8, 8]),
-            "cb": tf.zeros([1, 1, 1, 8, 8]),
-            "cr": tf.zeros([1, 1, 1, 8, 8]),
-            "tables": tf.ones([1, 2, 8, 8]) * 16.0,
-            "height": tf.constant(16),
-            "width": tf.constant(16),
-        }
+        from tfjpeg.decoders.inputs import model_inputs
+
+        blocks = [tf.zeros([1, 2, 2, 8, 8]), tf.zeros([1, 1, 1, 8, 8]), tf.zeros([1, 1, 1, 8, 8])]
+        size = tf.constant(16)
+        inputs = model_inputs(blocks, tf.ones([1, 2, 8, 8]) * 16.0, size, size)
         model(inputs, training=False, subsampling="420")
 
 

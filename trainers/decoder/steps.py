@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfjpeg.decoders import ConsistencyCritic, ConsistentDecoder
 from tfjpeg.decoders.geometry import chroma_factors, consistent_upsample
+from tfjpeg.decoders.inputs import model_inputs
 from tfjpeg.jpeg import color, encode, sampling
 from tfjpeg.jpeg.tables import quality_tables
 from tfjpeg.losses import adversarial
@@ -42,10 +43,7 @@ def jpeg_inputs(images: tf.Tensor, quality: tf.Tensor, subsampling: str) -> dict
     coefs = encode(images, tables, "444" if subsampling == "gray" else subsampling, "hard")
     coefs = coefs["coefficients"]
     shape = tf.shape(images)
-    inputs = {"y": coefs[0], "tables": tables, "height": shape[1], "width": shape[2]}
-    if len(coefs) == 3:
-        inputs["cb"], inputs["cr"] = coefs[1], coefs[2]
-    return inputs
+    return model_inputs(list(coefs), tables, shape[1], shape[2])
 
 
 def real_planes(images: tf.Tensor, subsampling: str) -> tf.Tensor:
