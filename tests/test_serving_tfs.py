@@ -72,7 +72,7 @@ def run(folder, signature, feed):
         result[name] = [value.dtype.name, list(value.shape)]
     for name in ("png_bytes",):
         if name in out:
-            pngs = out[name].numpy().reshape(-1)
+            pngs = np.asarray(out[name].numpy(), dtype=object).reshape(-1)
             result["png_shapes"] = [list(tf.io.decode_png(p).shape) for p in pngs]
     for name in ("height", "width", "channels"):
         if name in out:
