@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             elif e.family == "decoder":
                 from tfjpeg.decoders import decoder_inputs
 
-                name = "jpeg_bytes" if "decode_bytes" in signatures else "jpeg"
-                sig = served(**{name: tf.constant(jpeg)}, seed=tf.constant(3, tf.int64))
+                arg = "jpeg_bytes" if "decode_bytes" in signatures else "jpeg"
+                sig = served(**{arg: tf.constant(jpeg)}, seed=tf.constant(3, tf.int64))
                 inputs, ss = decoder_inputs(read_jpeg(jpeg))
                 keras_out = load_keras_model(folder)(inputs, training=False, subsampling=ss)
                 outs.append({"image": sig["image"], "keras_decoded": keras_out["decoded"]})
