@@ -27,6 +27,8 @@ setup(
         "tfjpeg.losses": ["data/*.npz", "data/NOTICE"],
         "tfjpeg._saved_models": [
             "README.md",
+            "models.config",
+            "batching_parameters.txt",
             "*/*/MODEL_CARD.md",
             "*/*/*.pb",
             "*/*/*.json",

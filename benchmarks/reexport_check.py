@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         old, new = old_root / e.relative_path, args.new / e.relative_path
         outs = []
         for folder in (old, new):
-            served = tf.saved_model.load(str(folder)).signatures["serving_default"]
+            signatures = tf.saved_model.load(str(folder)).signatures
+            # the single-file signatures (named decode_bytes / edit_bytes since the batch
+            # serving_default; older folders served one file as serving_default)
+            single = {"editor": "edit_bytes", "decoder": "decode_bytes"}.get(e.family)
+            served = signatures[single if single in signatures else "serving_default"]
             if e.family == "editor":
                 sig = served(image_bytes=tf.constant(png.getvalue()), quality=tf.constant(20.0))
                 keras_out = load_keras_model(folder)(floats, quality=[20.0])["edited"]
@@ -58,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             elif e.family == "decoder":
                 from tfjpeg.decoders import decoder_inputs
 
-                sig = served(jpeg=tf.constant(jpeg), seed=tf.constant(3, tf.int64))
+                arg = "jpeg_bytes" if "decode_bytes" in signatures else "jpeg"
+                sig = served(**{arg: tf.constant(jpeg)}, seed=tf.constant(3, tf.int64))
                 inputs, ss = decoder_inputs(read_jpeg(jpeg))
                 keras_out = load_keras_model(folder)(inputs, training=False, subsampling=ss)
                 outs.append({"image": sig["image"], "keras_decoded": keras_out["decoded"]})

@@ -30,20 +30,28 @@ HAVE_CJPEG = shutil.which("cjpeg") is not None
 #: Cb and Cr tables differ (cjpeg -qslots 0,1,2), small enough for the graph reader to be exact.
 OWN_TABLES = [np.arange(64).reshape(8, 8) % 11 + 4 + 6 * k for k in range(3)]
 
-# In a fresh interpreter: only TensorFlow and the SavedModel, as TF Serving would run it.
+# In a fresh interpreter: only TensorFlow and the SavedModel, as TF Serving would run it: the
+# single-file signature (uint8 pixels) and the batch serving_default (every file in one request,
+# PNG bytes per file).
 SERVE = r"""
 import json, sys
 import numpy as np
 import tensorflow as tf
 folder, names = sys.argv[1], json.loads(sys.argv[2])
 model = tf.saved_model.load(folder)
-serve = model.signatures["serving_default"]
+single, batch = model.signatures["decode_bytes"], model.signatures["serving_default"]
 out = {}
-for name in names:
-    data = open(f"{folder}/../{name}.jpg", "rb").read()
+files = [open(f"{folder}/../{name}.jpg", "rb").read() for name in names]
+for name, data in zip(names, files):
     for seed in (-1, 5):
-        result = serve(jpeg=tf.constant(data), seed=tf.constant(seed, tf.int64))
+        result = single(jpeg_bytes=tf.constant(data), seed=tf.constant(seed, tf.int64))
         out[f"{name}/{seed}"] = result["image"].numpy()
+for seed in (-1, 5):
+    result = batch(
+        jpeg_bytes=tf.constant(files), seed=tf.constant([seed] * len(files), tf.int64)
+    )
+    for name, png in zip(names, result["png_bytes"].numpy()):
+        out[f"{name}/{seed}/batch"] = tf.io.decode_png(png).numpy()
 np.savez(f"{folder}/../served.npz", **out)
 """
 
@@ -102,6 +110,8 @@ def test_every_layout_decodes_identically_through_the_api_and_the_served_model(s
             assert ours.dtype == theirs.dtype == np.uint8
             assert ours.shape == theirs.shape == (32, 48, 1 if name == "gray" else 3), name
             np.testing.assert_array_equal(ours, theirs, err_msg=f"{name}, seed {seed}")
+            batched = outputs[f"{name}/{seed}/batch"]  # serving_default, all files at once
+            np.testing.assert_array_equal(batched, theirs, err_msg=f"{name}, seed {seed}, batch")
 
 
 def test_the_random_decoder_is_not_trivial(served):

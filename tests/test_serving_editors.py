@@ -25,19 +25,26 @@ def _png(image: np.ndarray) -> bytes:
 def test_saved_model_signatures_reproduce_the_keras_editor(exported_smoothing):
     root, editor = exported_smoothing
     served = tf.saved_model.load(str(root / "smoothing" / "1"))
-    assert {"serving_default", "edit_bytes", "edit_tensor"} <= set(served.signatures)
+    assert set(served.signatures) == {"serving_default", "edit_bytes", "edit_tensor"}
     image = natural_image(21, 37)
     ref = np.asarray(editor(image[None].astype("float32"), quality=[12.0])["edited"])[0]
     for data in (_png(image), pillow_jpeg(image, 95)):
         source = image if data[:4] == b"\x89PNG" else decode_pixels(data)
         ref = np.asarray(editor(source[None].astype("float32"), quality=[12.0])["edited"])[0]
-        out = served.signatures["serving_default"](
+        out = served.signatures["edit_bytes"](
             image_bytes=tf.constant(data), quality=tf.constant(12.0)
         )
         assert out["edited"].dtype == tf.uint8 and out["edited"].shape == (21, 37, 3)
         np.testing.assert_allclose(out["edited"].numpy(), np.round(ref), atol=1)
-        png = np.asarray(Image.open(io.BytesIO(out["png"].numpy())))
+        png = np.asarray(Image.open(io.BytesIO(out["png_bytes"].numpy())))
         np.testing.assert_array_equal(png, out["edited"].numpy())
+        # serving_default: a batch of files (here the same file twice), one quality each
+        batch = served.signatures["serving_default"](
+            image_bytes=tf.constant([data, data]), quality=tf.constant([12.0, 12.0])
+        )
+        assert batch["png_bytes"].shape == (2,) and list(batch["height"].numpy()) == [21, 21]
+        for png_bytes in batch["png_bytes"].numpy():
+            np.testing.assert_array_equal(tf.io.decode_png(png_bytes).numpy(), png)
     batch = np.stack([image, image[::-1]]).astype("float32")
     tensor = served.signatures["edit_tensor"](
         images=tf.constant(batch), quality=tf.constant([12.0, 20.0])

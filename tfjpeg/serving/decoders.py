@@ -1,26 +1,33 @@
-"""SavedModel export of the consistent decoders: JPEG bytes (+ seed) → uint8 image and PNG.
+"""SavedModel export of the consistent decoders: JPEG bytes (+ seed) → PNG and uint8 image.
 
-Two signatures, stock TF ops only (TF Serving has no custom ops and no Python):
+Three signatures, stock TF ops only (TF Serving has no custom ops and no Python); tensor names
+come from :data:`tfjpeg.serving.client.BYTES_SIGNATURES` (binary tensors end in ``_bytes``, so
+REST clients send and receive ``{"b64": ...}``):
 
-- ``serving_default`` (the JPEG-bytes signature): ``jpeg`` (scalar string, a whole JPEG file) and
-  ``seed`` (scalar int64; < 0 for the neutral decoding z = 0, otherwise the seed of a random
-  per-channel constant z) → ``image`` (uint8 (H, W, C)) and ``png`` (scalar string). The
-  coefficients come from :func:`tfjpeg.io.coefficients_from_jpeg_bytes`, the in-graph reader.
+- ``serving_default`` (the batch JPEG-bytes signature, TF Serving's REST ``instances`` form):
+  ``jpeg_bytes`` (string (N,), whole JPEG files) and ``seed`` (int64 (N,), one per file; < 0 for
+  the neutral decoding z = 0, otherwise the seed of a random per-channel constant z) →
+  ``png_bytes`` (string (N,), one PNG per file: files of different sizes cannot be stacked),
+  ``height``, ``width``, ``channels`` (int32 (N,)). Each file runs through ``decode_bytes``
+  (``tf.map_fn``).
+- ``decode_bytes`` (one file): ``jpeg_bytes`` (scalar string), ``seed`` (scalar int64) →
+  ``image`` (uint8 (H, W, C)) and ``png_bytes`` (scalar string). The coefficients come from
+  :func:`tfjpeg.io.coefficients_from_jpeg_bytes`, the in-graph reader.
 - ``decode_coefficients``: ``y``, ``cb``, ``cr`` (int32 (hb, wb, 8, 8) quantized blocks; chroma
   (0, 0, 8, 8) for gray files), ``tables`` (float32 (3, 8, 8), one per component; (2, 8, 8)
   [luma, chroma] is accepted too), ``height``, ``width``, ``sampling`` (int32 (3, 2) (h, v) per
   component, as the reader gives them) and ``z`` (float32 (hb, wb, 64), or (0, 0, 64) for z = 0)
-  → ``image`` and ``png``.
+  → ``image`` and ``png_bytes``.
 
-Both run :func:`tfjpeg.decoders.core.decode_core` — the network, the projection onto the file's
+All run :func:`tfjpeg.decoders.core.decode_core` — the network, the projection onto the file's
 consistent set (:data:`tfjpeg.decoders.core.PROJECTION_ITERATIONS` rounds at
 :data:`tfjpeg.decoders.core.PROJECTION_MARGIN`) and the rounding to uint8 — through one
 ``tf.function`` traced once for every layout (gray, 4:4:4, 4:2:2, 4:4:0, 4:2:0); other layouts
 fail an in-graph assertion. ``tfjpeg.decode`` calls that same function (:func:`core_function`).
 
 The folder also holds ``keras_config.json`` and ``weights.weights.h5`` (the export convention of
-every tfjpeg model, :mod:`tfjpeg.serving.export`); Python rebuilds the Keras model from them,
-see :func:`load_decoder`.
+every tfjpeg model, :mod:`tfjpeg.serving.export`), from which Python rebuilds the Keras model
+(:func:`load_decoder`), and ``assets.extra/tf_serving_warmup_requests`` (:func:`warmup_requests`).
 
 Reference: ARCHITECTURE.md "Serving"; Bahat & Michaeli 2021 (the decoder).
 """
@@ -31,6 +38,7 @@ import os
 import weakref
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from tfjpeg.decoders.consistent import ConsistentDecoder
@@ -38,12 +46,22 @@ from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_c
 from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
 from tfjpeg.models.saving import CONFIG_FILE, build_model, load_keras_model
-from tfjpeg.serving.export import export_model
+from tfjpeg.serving.client import BYTES_SIGNATURES
+from tfjpeg.serving.export import export_model, tiny_jpegs
 
-__all__ = ["CONFIG_FILE", "DecoderServingModule", "core_function", "export_decoder", "load_decoder"]
+__all__ = [
+    "CONFIG_FILE",
+    "DecoderServingModule",
+    "core_function",
+    "export_decoder",
+    "load_decoder",
+    "warmup_requests",
+]
 
 
 _SIGNATURE = CORE_SIGNATURE[:-1]  # decode_coefficients: the core's inputs, projection fixed
+_NAMES = BYTES_SIGNATURES["decoder"]  # signature and tensor names (one definition)
+_PNG = _NAMES.bytes_output
 
 
 class DecoderServingModule(tf.Module):
@@ -71,11 +89,11 @@ class DecoderServingModule(tf.Module):
         image = self.decode_core(
             y, cb, cr, tables, height, width, sampling, z, tf.constant(PROJECTION_ITERATIONS)
         )["image"]
-        return {"image": image, "png": tf.io.encode_png(image)}
+        return {_NAMES.pixels_output: image, _PNG: tf.io.encode_png(image)}
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([], tf.string, name="jpeg"),
+            tf.TensorSpec([], tf.string, name=_NAMES.bytes_input),
             tf.TensorSpec([], tf.int64, name="seed"),
         ],
         autograph=False,
@@ -98,6 +116,33 @@ class DecoderServingModule(tf.Module):
             coefs["sampling"],
             z,
         )
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name=_NAMES.bytes_input),
+            tf.TensorSpec([None], tf.int64, name="seed"),
+        ],
+        autograph=False,
+    )
+    def decode_batch(self, jpeg_bytes: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """``serving_default``: one file per row (TF Serving's ``instances``), each through
+        :meth:`decode_bytes`; PNG bytes and the size of each decoded image."""
+        check = tf.debugging.assert_equal(
+            tf.size(seed), tf.size(jpeg_bytes), message="give one seed per JPEG file"
+        )
+
+        def one(args):
+            out = self.decode_bytes(args[0], args[1])
+            shape = tf.shape(out[_NAMES.pixels_output])
+            return out[_PNG], shape[0], shape[1], shape[2]
+
+        with tf.control_dependencies([check]):
+            png, height, width, channels = tf.map_fn(
+                one,
+                (jpeg_bytes, seed),
+                fn_output_signature=(tf.string, tf.int32, tf.int32, tf.int32),
+            )
+        return {_PNG: png, "height": height, "width": width, "channels": channels}
 
     @tf.function(input_signature=_SIGNATURE, autograph=False)
     def decode_coefficients(self, y, cb, cr, tables, height, width, sampling, z):
@@ -123,16 +168,31 @@ def core_function(decoder: ConsistentDecoder) -> tf.types.experimental.GenericFu
 
 def export_decoder(decoder: ConsistentDecoder, export_dir: str | os.PathLike) -> Path:
     """Write ``decoder`` in the tfjpeg export convention (:mod:`tfjpeg.serving.export`): Keras
-    config + weights and the SavedModel with both signatures.
+    config + weights, the SavedModel with its three signatures and the warmup requests.
 
     The decoder must be built (called once). Returns the folder.
     """
     module = DecoderServingModule(decoder)
     signatures = {
-        "serving_default": module.decode_bytes,
+        _NAMES.signature: module.decode_batch,
+        _NAMES.single_signature: module.decode_bytes,
         "decode_coefficients": module.decode_coefficients,
     }
-    return export_model(decoder, export_dir, module, signatures)
+    return export_model(decoder, export_dir, module, signatures, warmup=warmup_requests())
+
+
+def warmup_requests() -> list[tuple[str, dict]]:
+    """TF Serving warmup requests (signature name, inputs) for the decoders: tiny colour (4:2:0)
+    and gray JPEGs made in-process, neutral (seed -1) and seeded (3), through ``serving_default``
+    (the signature a batching server can run; see :func:`tfjpeg.serving.export.export_model`)."""
+    color, gray = tiny_jpegs()
+    return [
+        (
+            _NAMES.signature,
+            {_NAMES.bytes_input: [color, gray], "seed": np.array([-1, 3], np.int64)},
+        ),
+        (_NAMES.signature, {_NAMES.bytes_input: [color], "seed": np.array([3], np.int64)}),
+    ]
 
 
 def load_decoder(export_dir: str | os.PathLike) -> ConsistentDecoder:

@@ -5,6 +5,10 @@ One SavedModel serves every fitted rate model: keys ``jpeg_libjpeg``, ``jpeg_lib
 ``factorized_mozjpeg``, each float32 (N,) predicted bits of the file, with exact ("hard")
 rounding and 4:2:0, for ``images`` float32 (N, H, W, 3) in [0, 255] and ``quality`` float32 (N,).
 
+The folder also holds ``assets.extra/tf_serving_warmup_requests`` (:func:`warmup_requests`).
+The signature is batched already: TF Serving's REST ``instances`` rows ``{"images": H×W×3,
+"quality": q}`` stack to (N, H, W, 3) and (N,).
+
 Reference: Talebi et al. 2020 §2 (B_q); ARCHITECTURE.md "Serving".
 """
 
@@ -14,9 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["export_rate_savedmodel", "rate_serving_module"]
+__all__ = ["export_rate_savedmodel", "rate_serving_module", "warmup_requests"]
 
 
 def rate_serving_module(params: dict[str, Any]) -> tf.Module:
@@ -46,7 +51,19 @@ def rate_serving_module(params: dict[str, Any]) -> tf.Module:
 
 
 def export_rate_savedmodel(params: dict[str, Any], directory: str | os.PathLike) -> Path:
-    """Write the rate SavedModel of fitted ``params`` into ``directory``."""
+    """Write the rate SavedModel of fitted ``params`` and its warmup requests into
+    ``directory``."""
+    from tfjpeg.serving.export import write_warmup_requests
+
     module = rate_serving_module(params)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+    write_warmup_requests(directory, warmup_requests())
     return Path(directory)
+
+
+def warmup_requests() -> list[tuple[str, dict]]:
+    """TF Serving warmup requests for the rate SavedModel: two 16×24 images at qualities 10, 50."""
+    yy, xx = np.mgrid[0:16, 0:24].astype(np.float32)
+    image = np.stack([128 + 60 * np.sin(xx / 3 + c) * np.cos(yy / 4) for c in range(3)], -1)
+    images = np.stack([image, image[::-1]]).astype(np.float32)
+    return [("serving_default", {"images": images, "quality": np.array([10.0, 50.0], np.float32)})]
