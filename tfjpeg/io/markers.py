@@ -54,6 +54,7 @@ __all__ = [
     "MAX_MARKERS",
     "MAX_METADATA_SEGMENTS",
     "MAX_SCANS",
+    "MAX_TABLES_PER_SEGMENT",
     "FrameComponent",
     "JpegHeader",
     "libjpeg_color_space",
@@ -71,6 +72,9 @@ COLOR_SPACES = ("gray", "ycbcr", "rgb")
 MAX_SCANS = 1000
 #: Guard against files made of many tiny segments (each costs the in-graph reader a loop step).
 MAX_MARKERS = 5000
+#: At most this many tables in one DQT segment (twice as many in one DHT segment): libjpeg writes
+#: one or two; more only make a file slow to walk.
+MAX_TABLES_PER_SEGMENT = 4
 
 _SOI, _EOI, _SOS, _DQT, _DHT, _DRI, _DNL, _DAC, _COM, _TEM = (
     0xD8,
@@ -172,19 +176,21 @@ def _name(code: int) -> str:
     return msg.marker_name(code)
 
 
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\xff\x0a", "a JPEG XL codestream"),
+    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
+)
+
+
 def _what_is_it(data: bytes) -> str:
-    signatures = (
-        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-        (b"GIF87a", "a GIF image"),
-        (b"GIF89a", "a GIF image"),
-        (b"BM", "a BMP image"),
-        (b"II*\x00", "a TIFF image"),
-        (b"MM\x00*", "a TIFF image"),
-        (b"\xff\x0a", "a JPEG XL codestream"),
-        (b"\x00\x00\x00\x0cJXL ", "a JPEG XL file"),
-        (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
-    )
-    for magic, what in signatures:
+    for magic, what in _SIGNATURES:
         if data.startswith(magic):
             return f"; it looks like {what}"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -417,7 +423,13 @@ class _Parser:
 
     def _dqt(self, p: bytes, where: str) -> None:
         i = 0
+        count = 0
         while i < len(p):
+            if count >= MAX_TABLES_PER_SEGMENT:
+                raise UnsupportedJpegError(
+                    msg.TOO_MANY_TABLES.format(where=where, limit=MAX_TABLES_PER_SEGMENT)
+                )
+            count += 1
             pq, tq = p[i] >> 4, p[i] & 15
             if pq > 1 or tq > 3:
                 raise InvalidJpegError(msg.DQT_PARAMS.format(where=where, tq=tq, pq=pq))
@@ -434,7 +446,13 @@ class _Parser:
 
     def _dht(self, p: bytes, where: str) -> None:
         i = 0
+        count = 0
         while i < len(p):
+            if count >= 2 * MAX_TABLES_PER_SEGMENT:
+                raise UnsupportedJpegError(
+                    msg.TOO_MANY_TABLES.format(where=where, limit=2 * MAX_TABLES_PER_SEGMENT)
+                )
+            count += 1
             tc, th = p[i] >> 4, p[i] & 15
             if tc > 1 or th > 3:
                 raise InvalidJpegError(msg.DHT_PARAMS.format(where=where, tc=tc, th=th))

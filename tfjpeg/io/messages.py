@@ -145,6 +145,10 @@ DQT_PARAMS = (
     "precision 0 or 1)."
 )
 SHORTER_THAN_TABLES = "Corrupt JPEG: {where} is shorter than its tables."
+TOO_MANY_TABLES = (
+    "Unsupported JPEG: {where} defines more than {limit} tables; refusing it as a likely "
+    "decoding bomb."
+)
 DQT_ZERO = "Corrupt JPEG: quantization table {tq} contains a zero."
 DHT_PARAMS = (
     "Corrupt JPEG: {where} defines Huffman table class {tc} slot {th} (class must be 0 or 1, "
