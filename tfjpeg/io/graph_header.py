@@ -36,6 +36,8 @@ from tfjpeg.jpeg.tables import ZIGZAG
 
 _NATURAL_FROM_ZIGZAG = np.argsort(ZIGZAG).astype(np.int32)
 _NARGS = 6
+#: Largest quantization table entry the graph reader accepts (see messages.LARGE_TABLE).
+MAX_TABLE_ENTRY = 255
 
 # Kinds of marker codes (what the walk does with a segment).
 _UNKNOWN, _SOF, _DQT, _DHT, _DAC, _DRI, _DNL, _META, _SOS, _STANDALONE, _EOI = range(11)
@@ -873,7 +875,7 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
     frame, comps = final["frame"], final["comps"]
     present = tf.range(3) < frame[4]
     table_max = tf.reduce_max(final["latched"], axis=1)
-    large = present & (table_max > 255)
+    large = present & (table_max > MAX_TABLE_ENTRY)
     jl = tf.minimum(_first_index(large), 2)
     err, args = _first(
         [

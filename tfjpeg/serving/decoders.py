@@ -5,7 +5,14 @@ Two signatures, stock TF ops only (TF Serving has no custom ops and no Python):
 - ``serving_default`` (the JPEG-bytes signature): ``jpeg`` (scalar string, a whole JPEG file) and
   ``seed`` (scalar int64; < 0 for the neutral decoding z = 0, otherwise the seed of a random
   per-channel constant z) → ``image`` (uint8 (H, W, C)) and ``png`` (scalar string). The
-  coefficients come from :func:`tfjpeg.io.coefficients_from_jpeg_bytes`, the in-graph reader.
+  coefficients come from :func:`tfjpeg.io.coefficients_from_jpeg_bytes`, the in-graph reader,
+  which validates the whole file as :func:`tfjpeg.io.read_jpeg` does (same refusals, same
+  messages, ``InvalidArgumentError`` prefixed with the tfjpeg error class) and checks the limits
+  from the header before anything image-sized is allocated: ``max_pixels`` of the module
+  (default :data:`tfjpeg.io.limits.DEFAULT_DECODER_MAX_PIXELS`, recorded in
+  ``keras_config.json`` as ``"serving": {"max_pixels": ...}``), 65500 pixels per side,
+  :data:`tfjpeg.io.markers.MAX_SCANS` scans and :data:`tfjpeg.io.markers.MAX_MARKERS` markers.
+  RGB-coded files are refused, as ``read_jpeg`` refuses them.
 - ``decode_coefficients``: ``y``, ``cb``, ``cr`` (int32 (hb, wb, 8, 8) quantized blocks; chroma
   (0, 0, 8, 8) for gray files), ``tables`` (float32 (3, 8, 8), one per component; (2, 8, 8)
   [luma, chroma] is accepted too), ``height``, ``width``, ``sampling`` (int32 (3, 2) (h, v) per
@@ -35,11 +42,13 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfjpeg._checks import check_positive_int
 from tfjpeg.decoders.consistent import ConsistentDecoder
 from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_core
 from tfjpeg.errors import ModelNotFoundError
 from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
+from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS
 
 __all__ = ["CONFIG_FILE", "DecoderServingModule", "core_function", "export_decoder", "load_decoder"]
 
@@ -57,9 +66,15 @@ class DecoderServingModule(tf.Module):
     (:func:`core_function`).
     """
 
-    def __init__(self, decoder: ConsistentDecoder) -> None:
+    def __init__(
+        self, decoder: ConsistentDecoder, max_pixels: int = DEFAULT_DECODER_MAX_PIXELS
+    ) -> None:
         super().__init__(name="consistent_decoder_serving")
+        check_positive_int(max_pixels, "max_pixels")
         self.model = decoder
+        #: The largest image (height × width) ``decode_bytes`` decodes; larger requests fail
+        #: from the header, before any decoding (the decoders need ~166 bytes per pixel).
+        self.max_pixels = int(max_pixels)
         # Explicit tf.cond / tf.while_loop only: without AutoGraph's conversion of the Keras
         # layers tracing is about 3x faster (the first tfjpeg.decode call of a model).
         self.decode_core = tf.function(
@@ -83,7 +98,7 @@ class DecoderServingModule(tf.Module):
         autograph=False,
     )
     def decode_bytes(self, jpeg: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        coefs = coefficients_from_jpeg_bytes(jpeg)
+        coefs = coefficients_from_jpeg_bytes(jpeg, max_pixels=self.max_pixels)
         hb, wb = tf.shape(coefs["y"])[0], tf.shape(coefs["y"])[1]
         z = tf.cond(
             seed < 0,
@@ -123,13 +138,20 @@ def core_function(decoder: ConsistentDecoder) -> tf.types.experimental.GenericFu
     return module.decode_core
 
 
-def export_decoder(decoder: ConsistentDecoder, export_dir: str | os.PathLike) -> Path:
+def export_decoder(
+    decoder: ConsistentDecoder,
+    export_dir: str | os.PathLike,
+    max_pixels: int = DEFAULT_DECODER_MAX_PIXELS,
+) -> Path:
     """Write ``decoder`` as a SavedModel (both signatures) plus ``keras_config.json``.
 
-    The decoder must be built (called once). Returns the folder.
+    The decoder must be built (called once). ``max_pixels`` is the largest image the
+    ``serving_default`` (JPEG bytes) signature decodes, checked from the header before any
+    allocation; it is recorded in ``keras_config.json`` (``"serving": {"max_pixels": ...}``) so
+    a model card can state it. Returns the folder.
     """
     export_dir = Path(export_dir)
-    module = DecoderServingModule(decoder)
+    module = DecoderServingModule(decoder, max_pixels=max_pixels)
     tf.saved_model.save(
         module,
         str(export_dir),
@@ -138,7 +160,11 @@ def export_decoder(decoder: ConsistentDecoder, export_dir: str | os.PathLike) ->
             "decode_coefficients": module.decode_coefficients,
         },
     )
-    config = {"class_name": "ConsistentDecoder", "config": _plain_config(decoder)}
+    config = {
+        "class_name": "ConsistentDecoder",
+        "config": _plain_config(decoder),
+        "serving": {"max_pixels": module.max_pixels},
+    }
     (export_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return export_dir
 
