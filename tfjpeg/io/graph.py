@@ -286,7 +286,7 @@ def coefficients_from_jpeg_bytes(
         )
     try:
         return _coefficients_from_jpeg_bytes(
-            jpeg_bytes, refine_iterations, search_sweeps, max_pixels
+            jpeg_bytes, refine_iterations, search_sweeps, max_pixels, eager=True
         )
     except tf.errors.InvalidArgumentError as err:
         raise tfjpeg_error(err) from None
@@ -298,7 +298,7 @@ _CLASSES = {
     "UnsupportedJpegError": UnsupportedJpegError,
     "ImageTooLargeError": ImageTooLargeError,
 }
-_TAGGED = re.compile(r"tfjpeg\.(\w+): (.*?)\]?\n", re.S)
+_TAGGED = re.compile(r"\[b?'?tfjpeg\.(\w+): (.*?)'?\]\n", re.S)
 
 
 def tfjpeg_error(err: tf.errors.InvalidArgumentError) -> Exception:
@@ -309,7 +309,7 @@ def tfjpeg_error(err: tf.errors.InvalidArgumentError) -> Exception:
     """
     found = _TAGGED.search(err.message + "\n")
     if found and found.group(1) in _CLASSES:
-        return _CLASSES[found.group(1)](found.group(2))
+        return _CLASSES[found.group(1)](found.group(2).replace("\\'", "'"))
     detail = err.message.strip().splitlines()[0] if err.message.strip() else "unknown error"
     return InvalidJpegError(msg.DECODE_FAILED.format(detail=detail))
 
@@ -319,8 +319,12 @@ def _coefficients_from_jpeg_bytes(
     refine_iterations: int,
     search_sweeps: int,
     max_pixels: int | None,
+    eager: bool = False,
 ) -> dict[str, tf.Tensor]:
-    """The graph of :func:`coefficients_from_jpeg_bytes`; errors are ``InvalidArgumentError``."""
+    """The graph of :func:`coefficients_from_jpeg_bytes`; errors are ``InvalidArgumentError``.
+
+    ``eager``: raise the walk's refusal as its tfjpeg exception directly.
+    """
     check_non_negative_int(refine_iterations, "refine_iterations")
     check_non_negative_int(search_sweeps, "search_sweeps")
     if max_pixels is not None:
@@ -336,6 +340,9 @@ def _coefficients_from_jpeg_bytes(
 
     limit = resolve_max_pixels(max_pixels)
     h = walk(jpeg_bytes, limit)
+    if eager and int(h["err"]) != 0:
+        cls, text = h["message"].numpy().decode("utf-8").split(": ", 1)
+        raise _CLASSES[cls.removeprefix("tfjpeg.")](text)
     # Every check (limits included) runs before anything image-sized exists: the decoder and
     # all the arrays below depend on this assertion.
     check = tf.debugging.Assert(tf.equal(h["err"], 0), [h["message"]], summarize=-1)

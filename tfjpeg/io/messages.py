@@ -65,6 +65,8 @@ def hex2(byte: int) -> str:
     return f"{byte:02X}"
 
 
+# No quotes or backslashes in the messages: tf.debugging.Assert prints them escaped.
+
 #: ``marker_name`` of every byte value (the graph reader gathers from it).
 MARKER_NAMES = tuple(marker_name(c) for c in range(256))
 
@@ -120,7 +122,7 @@ BAD_TABLE_SLOT = "Corrupt JPEG: component {cid} uses quantization table {tq} (mu
 DUPLICATE_ID = "Corrupt JPEG: component id {cid} appears twice in {where}."
 CMYK = (
     "{kind} JPEG with 4 components is not supported; " + SUPPORTED_TEXT + ". Convert it to RGB "
-    "first (e.g. with Pillow: Image.open(path).convert('RGB'))."
+    "first (e.g. open it with Pillow and convert it to mode RGB)."
 )
 COMPONENTS = "JPEG with {nf} components is not supported; " + SUPPORTED_TEXT + "."
 WIDTH_0 = "Corrupt JPEG: the frame header says the image width is 0."
@@ -225,8 +227,8 @@ LACKS_BITS = "lacks its {bits} lowest bits"
 # read_jpeg.
 RGB_CODED = (
     "RGB-coded JPEG (components R, G, B without the YCbCr transform, e.g. cjpeg -rgb): its "
-    "coefficients are not YCbCr, which tfjpeg's decoders assume. decode_pixels decodes it; "
-    "read_jpeg(..., allow_rgb=True) gives its coefficients with color_space='rgb'."
+    "coefficients are not YCbCr, which the decoders of tfjpeg assume. decode_pixels decodes it; "
+    "read_jpeg(..., allow_rgb=True) gives its coefficients (color space rgb)."
 )
 # The graph reader only (its coefficients come from decoded samples).
 LARGE_TABLE = (
