@@ -335,12 +335,14 @@ def _sniff(jpeg_bytes: tf.Tensor) -> tf.Tensor:
     """``markers._what_is_it`` in-graph."""
     from tfjpeg.io.markers import _SIGNATURES  # the one list of signatures
 
+    # The first 12 bytes, padded with a byte that no signature holds (substr fails past the end).
+    head = tf.strings.join([tf.strings.substr(jpeg_bytes, 0, 12), b"\xfe" * 12])
     what = tf.constant("")
     for magic, name in reversed(_SIGNATURES):
-        hit = tf.equal(tf.strings.substr(jpeg_bytes, 0, len(magic)), magic)
+        hit = tf.equal(tf.strings.substr(head, 0, len(magic)), magic)
         what = tf.where(hit, f"; it looks like {name}", what)
-    webp = tf.equal(tf.strings.substr(jpeg_bytes, 0, 4), b"RIFF") & tf.equal(
-        tf.strings.substr(jpeg_bytes, 8, 4), b"WEBP"
+    webp = tf.equal(tf.strings.substr(head, 0, 4), b"RIFF") & tf.equal(
+        tf.strings.substr(head, 8, 4), b"WEBP"
     )
     return tf.where(webp & tf.equal(what, ""), "; it looks like a WebP image", what)
 
