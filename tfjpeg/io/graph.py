@@ -3,10 +3,17 @@
 TF Serving has no custom ops and no Python, so a SavedModel that takes JPEG bytes cannot call
 jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops every TF build has:
 
-1. **Header.** A ``tf.while_loop`` walks the marker segments of ``tf.io.decode_raw`` bytes up to
-   the first SOS: DQT (8- and 16-bit, several tables per segment, zigzag → natural order) and
-   SOF0/1/2 (precision, size, components, sampling, table selectors). Problems are reported by one
-   in-graph assertion (``tf.errors.InvalidArgumentError``) whose message names the problem.
+1. **Whole-file validation, limits first.** :func:`tfjpeg.io.graph_header.walk` checks the file
+   as :func:`tfjpeg.io.read_jpeg`'s marker parser does, with the same messages
+   (:mod:`tfjpeg.io.messages`): every segment, every scan's parameters and progression, restart
+   marker order, EOI, colour space (RGB-coded files are refused), the pixel limit, 65500 per
+   side, :data:`~tfjpeg.io.markers.MAX_SCANS` scans and :data:`~tfjpeg.io.markers.MAX_MARKERS`
+   markers. It is vectorized (candidate markers and runs of fill bytes are found with
+   whole-tensor ops; a loop step per marker, not per byte), and everything below depends on its
+   one assertion, so a refused file allocates nothing image-sized. Tables with entries above 255
+   are refused too: their coefficients cannot be recovered exactly from 8-bit samples. Problems
+   are reported as ``tf.errors.InvalidArgumentError`` whose message starts with the tfjpeg
+   error class (``tfjpeg.InvalidJpegError: ...``; :func:`tfjpeg_error` maps it back).
 2. **Sample planes without colour conversion.** The header is rewritten before
    ``tf.io.decode_jpeg``: every APP0 (JFIF) and APP14 segment is dropped and an APP14 "Adobe"
    segment with transform flag 0 is inserted after SOI. libjpeg (``jdapimin.c``,
@@ -238,8 +245,9 @@ def coefficients_from_jpeg_bytes(
         search_sweeps: at most this many rounds of greedy ±1 search over the 64 coefficients of
             the blocks that still do not decode bit-exactly (Python int ≥ 0). Mostly matters
             above quality 90.
-        max_pixels: if given, files with more than this many pixels raise
-            ``InvalidArgumentError`` (a decompression-bomb guard for servers).
+        max_pixels: files with more pixels raise ``InvalidArgumentError`` from the header,
+            before any decoding. None: :func:`tfjpeg.io.limits.resolve_max_pixels` (as
+            ``read_jpeg``), read when the function is traced.
 
     Returns:
         A dict with fixed keys:
@@ -258,9 +266,10 @@ def coefficients_from_jpeg_bytes(
             message naming the problem; called eagerly the same problems raise
             :class:`tfjpeg.InvalidJpegError`, :class:`tfjpeg.UnsupportedJpegError` or
             :class:`tfjpeg.ImageTooLargeError` instead. The problems:
-            non-JPEG or truncated data, a corrupt header, 12-bit precision, arithmetic-coded,
-            lossless or hierarchical frames, or a number of components other than 1 or 3. Files
-            without an EOI marker after the scan data are treated as truncated.
+            everything :func:`tfjpeg.io.read_jpeg` refuses from the file's structure, with the
+            same message (non-JPEG, truncated, corrupt segments or scans, restart markers out
+            of order, missing progressive scans, unsupported kinds, RGB-coded, too many pixels,
+            scans or markers), plus tables with entries above 255.
         ValueError: ``jpeg_bytes`` is not a scalar, or the arguments are out of range.
 
     Corruption inside the entropy-coded data that libjpeg only warns about ("Corrupt JPEG data:
