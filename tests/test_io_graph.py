@@ -625,3 +625,12 @@ def test_graph_reader_agrees_with_read_jpeg_on_mutated_valid_files():
     # Coefficients come from decoded samples: a mutated scan can give blocks that are not exactly
     # recoverable (see the module docstring); tables and geometry above are always exact.
     assert min(agreement) >= 0.9 and np.mean(agreement) >= 0.99
+
+
+def test_messages_hold_nothing_that_tf_assert_would_escape():
+    from tfjpeg.io import messages
+
+    templates = {k: v for k, v in vars(messages).items() if k.isupper() and isinstance(v, str)}
+    assert len(templates) > 50
+    for name, text in templates.items():
+        assert not set(text) & set("'\"\\"), name
