@@ -829,7 +829,9 @@ class _Runner:
             )
         elif target == "savedmodel":
             self.loaded = tf.saved_model.load(model_dir)
-            self.sig = self.loaded.signatures["serving_default"]
+            # the single-file signature (serving_default takes a batch of files)
+            sigs = self.loaded.signatures
+            self.sig = sigs["decode_bytes"] if "decode_bytes" in sigs else sigs["serving_default"]
             self.inputs = dict(self.sig.structured_input_signature[1])
 
     def warm_up(self) -> None:
@@ -889,8 +891,8 @@ class _Runner:
         samp = tuple(tuple(int(x) for x in row) for row in out["sampling"][: ref.num_components])
         if samp != ref.sampling:
             problems.append(f"sampling {samp} vs {ref.sampling}")
-        tables = ref.component_tables.astype(np.float32)
-        want = np.stack([tables[0], tables[1] if ref.num_components == 3 else tables[0]])
+        tables = ref.component_tables.astype(np.float32)  # one per component; gray repeats luma
+        want = tables if ref.num_components == 3 else np.stack([tables[0]] * 3)
         if not np.array_equal(out["tables"], want):
             problems.append("tables differ")
         total = differ = 0

@@ -3,8 +3,9 @@
 The same harness as ``python benchmarks/fuzz.py`` (the long campaign), on a few dozen cases: every
 case kind with seeds 0 and 1 against ``read_jpeg`` and ``decode_pixels`` (each case in a capped
 child process), and a handful against the in-graph reader as served. Sub-assertions that the
-current library fails are ``xfail(strict=True)`` with the failing case named, so they flip to
-errors once fixed. Replay a case with ``python benchmarks/fuzz.py --replay KIND:SEED --target T``.
+library failed when the harness was written (a header walk that took minutes on fill bytes,
+files read_jpeg refuses decoded anyway, 16-bit tables read wrongly) are fixed and now asserted.
+Replay a case with ``python benchmarks/fuzz.py --replay KIND:SEED --target T``.
 """
 
 from __future__ import annotations
@@ -87,36 +88,7 @@ def test_graph_reader_decodes_valid_files_like_read_jpeg(outcomes):
 
 
 @pytest.mark.parametrize(
-    "outcome",
-    [
-        "crash",
-        "error",
-        "memory",
-        pytest.param(
-            "timeout",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="zeros-after-soi:0: the graph reader's header walk takes minutes on 1 MiB "
-                "of zero (or 0xFF fill) bytes after SOI",
-            ),
-        ),
-        pytest.param(
-            "disagree-accept",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="garbage-between:0, dri-rst:0: the graph reader decodes files read_jpeg "
-                "refuses (garbage between segments, out-of-order RST markers)",
-            ),
-        ),
-        pytest.param(
-            "disagree-output",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="dqt16-extreme:0: 16-bit tables of 65535: the graph reader's coefficients "
-                "differ from the file's (silently wrong)",
-            ),
-        ),
-    ],
+    "outcome", ["crash", "error", "memory", "timeout", "disagree-accept", "disagree-output"]
 )
 def test_graph_reader_as_served(outcomes, outcome):
     assert _bad(outcomes("graph"), outcome) == []

@@ -100,3 +100,29 @@ def test_shipped_savedmodel_serves_what_tfjpeg_decode_gives(jpeg_bytes):
         pytest.skip("the shipped SavedModel predates the current signatures: re-export it")
     expected = tfjpeg.decode(jpeg_bytes, decoder="consistent-l1")
     np.testing.assert_array_equal(_serve(folder, jpeg_bytes)["image"], expected)
+
+
+def _announcing(height: int, width: int) -> bytes:
+    """A small valid JPEG whose frame header announces ``height`` x ``width``."""
+    data = bytearray(pillow_jpeg(natural_image(16, 16, seed=1), 50))
+    pos = 2
+    while data[pos + 1] != 0xC0:
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    data[pos + 5 : pos + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_decode_defaults_to_the_decoder_pixel_limit(monkeypatch):
+    from tfjpeg.errors import ImageTooLargeError
+    from tfjpeg.io.limits import MAX_PIXELS_ENV
+
+    monkeypatch.delenv(MAX_PIXELS_ENV, raising=False)
+    big = _announcing(4000, 5000)  # 20 MP: under read_jpeg's 100 M, over the decoders' 16 M
+    with pytest.raises(ImageTooLargeError, match="limit of 16,000,000"):
+        tfjpeg.decode(big)
+    monkeypatch.setenv(MAX_PIXELS_ENV, "1000")  # the environment can lower it
+    with pytest.raises(ImageTooLargeError, match="limit of 1,000 "):
+        tfjpeg.decode(pillow_jpeg(natural_image(40, 40), 50))
+    monkeypatch.setenv(MAX_PIXELS_ENV, "50000000")  # ... but not raise it
+    with pytest.raises(ImageTooLargeError, match="limit of 16,000,000"):
+        tfjpeg.decode(big)

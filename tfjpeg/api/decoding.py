@@ -66,7 +66,13 @@ def decode(
             the decoder SavedModels' signatures call
             (:func:`tfjpeg.serving.decoders.core_function`), run on the exact coefficients of
             :func:`tfjpeg.io.read_jpeg`.
-        max_pixels: refuse larger images (see :func:`tfjpeg.io.read_jpeg`).
+        max_pixels: refuse larger images (height × width), from the header, before decoding.
+            None: for the learned decoders the smaller of ``$TFJPEG_MAX_PIXELS`` (or 100 M,
+            :func:`tfjpeg.io.limits.resolve_max_pixels`) and
+            :data:`tfjpeg.io.limits.DEFAULT_DECODER_MAX_PIXELS` (16 M: they need ~166 bytes
+            per pixel), so that setting ``TFJPEG_MAX_PIXELS`` can only lower their limit; pass
+            ``max_pixels`` to raise it. For ``"libjpeg"`` the reader's limit
+            (:func:`tfjpeg.io.read_jpeg`).
         dtype: "uint8" (the image, clipped and rounded) or "float32": the decoding before that
             final clipping and rounding, for measuring consistency
             (:func:`tfjpeg.metrics.evaluation.evaluate_decoding`).
@@ -85,6 +91,7 @@ def decode(
     check_seed(seed, allow_none=True)
     check_choice(dtype, ("uint8", "float32"), "dtype")
     from tfjpeg.io import decode_pixels, read_jpeg
+    from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS, resolve_max_pixels
 
     if isinstance(decoder, str):
         if decoder not in DECODERS:
@@ -93,6 +100,8 @@ def decode(
             if seed is not None or z is not None:
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
             return decode_pixels(jpeg, max_pixels=max_pixels).astype(dtype)
+    if max_pixels is None:
+        max_pixels = min(resolve_max_pixels(None), DEFAULT_DECODER_MAX_PIXELS)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)
     from tfjpeg.decoders import core_inputs
     from tfjpeg.explore import z_from_seed

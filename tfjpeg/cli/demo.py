@@ -263,7 +263,6 @@ def run_demo(
     log(f"tfjpeg demo: drawing the {height}x{width} test chart (seed {seed})")
     chart = make_chart(height, width, seed)
 
-
     log(f"tfjpeg demo: libjpeg-turbo (Pillow) at quality {', '.join(map(str, qualities))}")
     files = [encode_pixels(chart, q, subsampling=subsampling) for q in qualities]
     libjpeg = [decode_pixels(data) for data in files]

@@ -3,10 +3,17 @@
 TF Serving has no custom ops and no Python, so a SavedModel that takes JPEG bytes cannot call
 jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops every TF build has:
 
-1. **Header.** A ``tf.while_loop`` walks the marker segments of ``tf.io.decode_raw`` bytes up to
-   the first SOS: DQT (8- and 16-bit, several tables per segment, zigzag → natural order) and
-   SOF0/1/2 (precision, size, components, sampling, table selectors). Problems are reported by one
-   in-graph assertion (``tf.errors.InvalidArgumentError``) whose message names the problem.
+1. **Whole-file validation, limits first.** :func:`tfjpeg.io.graph_header.walk` checks the file
+   as :func:`tfjpeg.io.read_jpeg`'s marker parser does, with the same messages
+   (:mod:`tfjpeg.io.messages`): every segment, every scan's parameters and progression, restart
+   marker order, EOI, colour space (RGB-coded files are refused), the pixel limit, 65500 per
+   side, :data:`~tfjpeg.io.markers.MAX_SCANS` scans and :data:`~tfjpeg.io.markers.MAX_MARKERS`
+   markers. It is vectorized (candidate markers and runs of fill bytes are found with
+   whole-tensor ops; a loop step per marker, not per byte), and everything below depends on its
+   one assertion, so a refused file allocates nothing image-sized. Tables with entries above 255
+   are refused too: their coefficients cannot be recovered exactly from 8-bit samples. Problems
+   are reported as ``tf.errors.InvalidArgumentError`` whose message starts with the tfjpeg
+   error class (``tfjpeg.InvalidJpegError: ...``; :func:`tfjpeg_error` maps it back).
 2. **Sample planes without colour conversion.** The header is rewritten before
    ``tf.io.decode_jpeg``: every APP0 (JFIF) and APP14 segment is dropped and an APP14 "Adobe"
    segment with transform flag 0 is inserted after SOI. libjpeg (``jdapimin.c``,
@@ -48,7 +55,7 @@ CVPR 2021 (the decoder works on the file's quantized coefficients); ARCHITECTURE
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -56,225 +63,17 @@ import tensorflow as tf
 from tfjpeg import errors
 from tfjpeg._checks import check_non_negative_int, check_positive_int
 from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
+from tfjpeg.io import messages as msg
+from tfjpeg.io.graph_header import walk
+from tfjpeg.io.limits import resolve_max_pixels
 from tfjpeg.jpeg.dct import block_dct, dct_matrix
 from tfjpeg.jpeg.islow import islow_idct_sums, range_limit
 from tfjpeg.jpeg.rounding import round_half_away
-from tfjpeg.jpeg.tables import ZIGZAG
 
-__all__ = ["coefficients_from_jpeg_bytes"]
+__all__ = ["coefficients_from_jpeg_bytes", "tfjpeg_error"]
 
 #: APP14 "Adobe" segment, version 100, flags 0, transform 0 (= the components are not YCbCr).
 _ADOBE_APP14 = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
-
-#: ``_NATURAL_FROM_ZIGZAG[i]`` is the zigzag position of natural (row-major) coefficient ``i``.
-_NATURAL_FROM_ZIGZAG = np.argsort(ZIGZAG).astype(np.int32)
-
-_SUPPORTED = (
-    "tfjpeg reads 8-bit Huffman-coded baseline, extended and progressive JPEGs "
-    "(SOF0/SOF1/SOF2) with 1 or 3 components"
-)
-
-# Error codes of the header and frame checks, and the message each one reports.
-_RUNNING = -1  # the header walk has not reached the first SOS yet
-(
-    _OK,
-    _NOT_JPEG,
-    _TRUNCATED,
-    _EARLY_EOI,
-    _BAD_LENGTH,
-    _BAD_DQT,
-    _BAD_SOF,
-    _UNSUPPORTED_SOF,
-    _NO_SOF,
-    _PRECISION,
-    _COMPONENTS,
-    _SIZE,
-    _SAMPLING,
-    _NO_TABLE,
-    _NO_EOI,
-    _TOO_LARGE,
-) = range(16)
-
-_MESSAGES = {
-    _OK: "ok",
-    _NOT_JPEG: "Not a JPEG: the data does not start with the SOI marker FF D8.",
-    _TRUNCATED: "Truncated JPEG: the data ends inside the header, before the first SOS (start of "
-    "scan) marker.",
-    _EARLY_EOI: "Corrupt JPEG header: SOI or EOI marker before the first scan; there is no image "
-    "data.",
-    _BAD_LENGTH: "Corrupt JPEG header: a marker segment has a length below 2.",
-    _BAD_DQT: "Corrupt JPEG header: bad DQT segment (table precision must be 0 or 1, table id "
-    "0..3, and the tables must fit the segment).",
-    _BAD_SOF: "Corrupt JPEG header: the SOF segment length does not match its number of "
-    "components.",
-    _UNSUPPORTED_SOF: "Unsupported JPEG: arithmetic-coded, lossless or hierarchical frame "
-    f"(SOF3/5/6/7/9..15); {_SUPPORTED}.",
-    _NO_SOF: "Corrupt JPEG header: no SOF frame header before the first scan.",
-    _PRECISION: f"Unsupported JPEG: sample precision is not 8 bits (12-bit JPEG); {_SUPPORTED}.",
-    _COMPONENTS: "Unsupported JPEG: the number of components is not 1 or 3 (CMYK/YCCK or "
-    f"2-channel JPEG); {_SUPPORTED}.",
-    _SIZE: "Unsupported JPEG: the frame header gives a zero height or width (a height defined by "
-    "a DNL marker is not supported).",
-    _SAMPLING: "Unsupported JPEG: sampling factors must be 1..4 and divide the largest factor of "
-    "the frame.",
-    _NO_TABLE: "Corrupt JPEG: a component uses a quantization table that is not defined before "
-    "the first scan, or that contains a zero entry.",
-    _NO_EOI: "Truncated JPEG: no EOI marker (FF D9) after the scan data; the file is cut short.",
-    _TOO_LARGE: "Image too large: width * height exceeds max_pixels.",
-}
-
-
-def _byte_reader(data: tf.Tensor, n: tf.Tensor) -> Callable[[tf.Tensor], tf.Tensor]:
-    """A gather that reads 0 past the end instead of failing (bounds are checked separately)."""
-    padded = tf.concat([data, tf.zeros([1], tf.int32)], axis=0)
-
-    def read(index: tf.Tensor) -> tf.Tensor:
-        return tf.gather(padded, tf.clip_by_value(index, 0, n))
-
-    return read
-
-
-def _parse_dqt(
-    read: Callable[[tf.Tensor], tf.Tensor],
-    start: tf.Tensor,
-    end: tf.Tensor,
-    tables: tf.Tensor,
-    defined: tf.Tensor,
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Every table of one DQT segment (``start``..``end``) into ``tables`` (4, 64), natural."""
-    k = tf.range(64, dtype=tf.int32)
-    natural = tf.constant(_NATURAL_FROM_ZIGZAG)
-
-    def cond(p, ok, tables, defined):
-        return tf.logical_and(ok, p < end)
-
-    def body(p, ok, tables, defined):
-        pq_tq = read(p)
-        pq = pq_tq // 16
-        tq = pq_tq % 16
-        size = 64 * (pq + 1)
-        good = (pq <= 1) & (tq <= 3) & (p + 1 + size <= end)
-        high = read(p + 1 + (1 + pq) * k)
-        low = read(p + 2 + 2 * k)
-        values = tf.where(pq == 1, high * 256 + low, high)
-        table = tf.gather(values, natural)
-        slot = tf.clip_by_value(tq, 0, 3)
-        one_hot = tf.equal(tf.range(4), slot) & good
-        tables = tf.where(one_hot[:, None], table[None, :], tables)
-        defined = defined | one_hot
-        return p + 1 + size, good, tables, defined
-
-    _, ok, tables, defined = tf.while_loop(
-        cond, body, [start, tf.constant(True), tables, defined], parallel_iterations=1
-    )
-    return ok, tables, defined
-
-
-def _parse_header(jpeg_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-    """Walk the marker segments up to the first SOS; also build the rewritten (no-JFIF) header."""
-    data = tf.cast(tf.io.decode_raw(jpeg_bytes, tf.uint8), tf.int32)
-    n = tf.size(data)
-    read = _byte_reader(data, n)
-    is_jpeg = (n >= 4) & tf.equal(read(0), 0xFF) & tf.equal(read(1), 0xD8)
-
-    def cond(pos, code, *_):
-        return tf.equal(code, _RUNNING)
-
-    def body(pos, code, tables, defined, sof, frame, components, header):
-        have_marker = pos + 1 < n
-        is_ff = tf.equal(read(pos), 0xFF)
-        m = read(pos + 1)
-        # libjpeg skips bytes other than FF between segments (with a warning) and FF fill bytes.
-        skip = ~is_ff | tf.equal(m, 0xFF)
-        standalone = is_ff & (tf.equal(m, 0x01) | ((m >= 0xD0) & (m <= 0xD7)))
-        soi_eoi = is_ff & (tf.equal(m, 0xD8) | tf.equal(m, 0xD9))
-        length = read(pos + 2) * 256 + read(pos + 3)
-        end = pos + 2 + length
-        segment = ~(skip | standalone | soi_eoi)
-        seg_truncated = segment & ((pos + 3 >= n) | (end > n))
-        bad_length = segment & ~seg_truncated & (length < 2)
-        seg_ok = segment & ~seg_truncated & ~bad_length
-
-        is_sos = seg_ok & tf.equal(m, 0xDA)
-        is_dqt = seg_ok & tf.equal(m, 0xDB)
-        is_sof = seg_ok & ((m == 0xC0) | (m == 0xC1) | (m == 0xC2))
-        is_bad_sof = seg_ok & (m >= 0xC3) & (m <= 0xCF) & (m != 0xC4) & (m != 0xC8) & (m != 0xCC)
-        dropped = seg_ok & ((m == 0xE0) | (m == 0xEE))  # APP0 (JFIF/JFXX) and APP14 (Adobe)
-
-        dqt_ok, new_tables, new_defined = tf.cond(
-            is_dqt,
-            lambda: _parse_dqt(read, pos + 4, end, tables, defined),
-            lambda: (tf.constant(True), tables, defined),
-        )
-
-        n_comp = read(pos + 9)
-        sof_len_ok = tf.equal(length, 8 + 3 * n_comp)
-        height = read(pos + 5) * 256 + read(pos + 6)
-        width = read(pos + 7) * 256 + read(pos + 8)
-        new_frame = tf.stack([read(pos + 4), height, width, n_comp])
-        j = tf.range(3, dtype=tf.int32)[:, None]
-        new_components = tf.reshape(read(pos + 10 + 3 * j + tf.range(3)[None, :]), [3, 3])
-        new_components = tf.where(j < n_comp, new_components, tf.zeros_like(new_components))
-        frame = tf.where(is_sof, new_frame, frame)
-        components = tf.where(is_sof, new_components, components)
-        sof = tf.where(is_sof, m, sof)
-
-        kept = seg_ok & ~dropped & ~is_sos
-        pos_c = tf.clip_by_value(pos, 0, n)
-        piece = tf.strings.substr(jpeg_bytes, pos_c, tf.clip_by_value(2 + length, 0, n - pos_c))
-        header = tf.where(kept, tf.strings.join([header, piece]), header)
-
-        new_code = tf.case(
-            [
-                (~have_marker, lambda: tf.constant(_TRUNCATED)),
-                (soi_eoi, lambda: tf.constant(_EARLY_EOI)),
-                (seg_truncated, lambda: tf.constant(_TRUNCATED)),
-                (bad_length, lambda: tf.constant(_BAD_LENGTH)),
-                (is_dqt & ~dqt_ok, lambda: tf.constant(_BAD_DQT)),
-                (is_sof & ~sof_len_ok, lambda: tf.constant(_BAD_SOF)),
-                (is_bad_sof, lambda: tf.constant(_UNSUPPORTED_SOF)),
-                (is_sos, lambda: tf.constant(_OK)),
-            ],
-            default=lambda: tf.constant(_RUNNING),
-            exclusive=False,
-        )
-        step = tf.where(skip, 1, tf.where(standalone, 2, 2 + length))
-        new_pos = tf.where(tf.equal(new_code, _RUNNING), pos + step, pos)
-        return new_pos, new_code, new_tables, new_defined, sof, frame, components, header
-
-    loop_vars = (
-        tf.constant(2),
-        tf.where(is_jpeg, _RUNNING, _NOT_JPEG),
-        tf.zeros([4, 64], tf.int32),
-        tf.zeros([4], tf.bool),
-        tf.constant(-1),
-        tf.zeros([4], tf.int32),  # precision, height, width, number of components
-        tf.zeros([3, 3], tf.int32),  # per component: id, h*16 + v, table selector
-        tf.constant(b""),
-    )
-    pos, code, tables, defined, sof, frame, components, header = tf.while_loop(
-        cond, body, loop_vars, parallel_iterations=1
-    )
-    return {
-        "data": data,
-        "n": n,
-        "sos": pos,
-        "code": code,
-        "tables": tables,
-        "defined": defined,
-        "sof": sof,
-        "frame": frame,
-        "components": components,
-        "header": header,
-    }
-
-
-def _first_error(checks: list[tuple[tf.Tensor, int]]) -> tf.Tensor:
-    """The code of the first failing check (``bad`` is True), else ``_OK``."""
-    code = tf.constant(_OK)
-    for bad, err in reversed(checks):
-        code = tf.where(bad, err, code)
-    return code
 
 
 def _islow_idct(coefficients: tf.Tensor, table: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -446,8 +245,9 @@ def coefficients_from_jpeg_bytes(
         search_sweeps: at most this many rounds of greedy ±1 search over the 64 coefficients of
             the blocks that still do not decode bit-exactly (Python int ≥ 0). Mostly matters
             above quality 90.
-        max_pixels: if given, files with more than this many pixels raise
-            ``InvalidArgumentError`` (a decompression-bomb guard for servers).
+        max_pixels: files with more pixels raise ``InvalidArgumentError`` from the header,
+            before any decoding. None: :func:`tfjpeg.io.limits.resolve_max_pixels` (as
+            ``read_jpeg``), read when the function is traced.
 
     Returns:
         A dict with fixed keys:
@@ -466,9 +266,10 @@ def coefficients_from_jpeg_bytes(
             message naming the problem; called eagerly the same problems raise
             :class:`tfjpeg.InvalidJpegError`, :class:`tfjpeg.UnsupportedJpegError` or
             :class:`tfjpeg.ImageTooLargeError` instead. The problems:
-            non-JPEG or truncated data, a corrupt header, 12-bit precision, arithmetic-coded,
-            lossless or hierarchical frames, or a number of components other than 1 or 3. Files
-            without an EOI marker after the scan data are treated as truncated.
+            everything :func:`tfjpeg.io.read_jpeg` refuses from the file's structure, with the
+            same message (non-JPEG, truncated, corrupt segments or scans, restart markers out
+            of order, missing progressive scans, unsupported kinds, RGB-coded, too many pixels,
+            scans or markers), plus tables with entries above 255.
         ValueError: ``jpeg_bytes`` is not a scalar, or the arguments are out of range.
 
     Corruption inside the entropy-coded data that libjpeg only warns about ("Corrupt JPEG data:
@@ -494,16 +295,32 @@ def coefficients_from_jpeg_bytes(
         )
     try:
         return _coefficients_from_jpeg_bytes(
-            jpeg_bytes, refine_iterations, search_sweeps, max_pixels
+            jpeg_bytes, refine_iterations, search_sweeps, max_pixels, eager=True
         )
     except tf.errors.InvalidArgumentError as err:
-        known = [m for m in _MESSAGES.values() if m in err.message]
-        message = known[0] if known else f"Corrupt JPEG: {err.message.strip()}"
-        if message.startswith("Unsupported JPEG"):
-            raise UnsupportedJpegError(message) from err
-        if message.startswith("Image too large"):
-            raise ImageTooLargeError(message) from err
-        raise InvalidJpegError(message) from err
+        raise tfjpeg_error(err) from None
+
+
+#: The exception classes the graph's messages name (``tfjpeg.InvalidJpegError: ...``).
+_CLASSES = {
+    "InvalidJpegError": InvalidJpegError,
+    "UnsupportedJpegError": UnsupportedJpegError,
+    "ImageTooLargeError": ImageTooLargeError,
+}
+_TAGGED = re.compile(r"\[b?'?tfjpeg\.(\w+): (.*?)'?\]\n", re.S)
+
+
+def tfjpeg_error(err: tf.errors.InvalidArgumentError) -> Exception:
+    """The tfjpeg exception for an ``InvalidArgumentError`` of the reader's graph.
+
+    The reader's own checks name their class and message (``tfjpeg.InvalidJpegError: ...``);
+    any other error (``tf.io.decode_jpeg``'s "jpeg::Uncompress failed", ...) is corrupt data.
+    """
+    found = _TAGGED.search(err.message + "\n")
+    if found and found.group(1) in _CLASSES:
+        return _CLASSES[found.group(1)](found.group(2).replace("\\'", "'"))
+    detail = err.message.strip().splitlines()[0] if err.message.strip() else "unknown error"
+    return InvalidJpegError(msg.DECODE_FAILED.format(detail=detail))
 
 
 def _coefficients_from_jpeg_bytes(
@@ -511,8 +328,12 @@ def _coefficients_from_jpeg_bytes(
     refine_iterations: int,
     search_sweeps: int,
     max_pixels: int | None,
+    eager: bool = False,
 ) -> dict[str, tf.Tensor]:
-    """The graph of :func:`coefficients_from_jpeg_bytes`; errors are ``InvalidArgumentError``."""
+    """The graph of :func:`coefficients_from_jpeg_bytes`; errors are ``InvalidArgumentError``.
+
+    ``eager``: raise the walk's refusal as its tfjpeg exception directly.
+    """
     check_non_negative_int(refine_iterations, "refine_iterations")
     check_non_negative_int(search_sweeps, "search_sweeps")
     if max_pixels is not None:
@@ -526,67 +347,32 @@ def _coefficients_from_jpeg_bytes(
             f"Received: dtype={jpeg_bytes.dtype.name}, shape={jpeg_bytes.shape}"
         )
 
-    h = _parse_header(jpeg_bytes)
-    frame, comps = h["frame"], h["components"]
-    precision, height, width, num_components = frame[0], frame[1], frame[2], frame[3]
-    hv = comps[:, 1]
+    limit = resolve_max_pixels(max_pixels)
+    h = walk(jpeg_bytes, limit)
+    if eager and int(h["err"]) != 0:
+        cls, text = h["message"].numpy().decode("utf-8").split(": ", 1)
+        raise _CLASSES[cls.removeprefix("tfjpeg.")](text)
+    # Every check (limits included) runs before anything image-sized exists: the decoder and
+    # all the arrays below depend on this assertion.
+    check = tf.debugging.Assert(tf.equal(h["err"], 0), [h["message"]], summarize=-1)
+    with tf.control_dependencies([check]):
+        frame, comps, latched = (tf.identity(h[k]) for k in ("frame", "comps", "latched"))
+        first_sos, end, header = (tf.identity(h[k]) for k in ("first_sos", "end", "header"))
+    height, width, num_components = frame[2], frame[3], frame[4]
     present = tf.range(3) < num_components
-    samp_h = tf.where(present, hv // 16, 0)
-    samp_v = tf.where(present, hv % 16, 0)
+    samp_h = tf.where(present, comps[:, 1], 0)
+    samp_v = tf.where(present, comps[:, 2], 0)
     h_max = tf.maximum(tf.reduce_max(samp_h), 1)
     v_max = tf.maximum(tf.reduce_max(samp_v), 1)
-    selectors = tf.clip_by_value(comps[:, 2], 0, 3)
-    table_used = tf.gather(h["tables"], selectors)  # (3, 64)
-    table_ok = tf.gather(h["defined"], selectors) & tf.reduce_all(table_used >= 1, axis=1)
-    sampling_ok = tf.reduce_all(
-        ~present
-        | (
-            (samp_h >= 1)
-            & (samp_h <= 4)
-            & (samp_v >= 1)
-            & (samp_v <= 4)
-            & tf.equal(h_max % tf.maximum(samp_h, 1), 0)
-            & tf.equal(v_max % tf.maximum(samp_v, 1), 0)
-        )
-    )
-    data, n, sos = h["data"], h["n"], h["sos"]
-    after_scan = tf.range(tf.maximum(n - 1, 0)) > sos
-    has_eoi = tf.reduce_any(after_scan & tf.equal(data[:-1], 0xFF) & tf.equal(data[1:], 0xD9))
-    checks = [
-        (h["sof"] < 0, _NO_SOF),
-        (tf.not_equal(precision, 8), _PRECISION),
-        (
-            tf.logical_and(tf.not_equal(num_components, 1), tf.not_equal(num_components, 3)),
-            _COMPONENTS,
-        ),
-        ((height < 1) | (width < 1), _SIZE),
-        (~sampling_ok, _SAMPLING),
-        (tf.reduce_any(present & ~table_ok), _NO_TABLE),
-        (~has_eoi, _NO_EOI),
-    ]
-    if max_pixels is not None:
-        pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
-        checks.append((pixels > max_pixels, _TOO_LARGE))
-    # The parser's own error comes first; the frame checks only mean something after it succeeded.
-    code = tf.where(tf.not_equal(h["code"], _OK), h["code"], _first_error(checks))
-    messages = tf.constant([_MESSAGES[i] for i in range(len(_MESSAGES))])
-    message = tf.gather(messages, tf.clip_by_value(code, 0, len(_MESSAGES) - 1))
-    check = tf.debugging.Assert(
-        tf.equal(code, _OK),
-        ["Cannot read JPEG coefficients.", message, "Parser stopped at byte", h["sos"]],
-    )
-    # Everything below depends on the check, so a rejected file fails with its message and not
-    # in some later op (a division by a zero sampling factor, the JPEG decoder, ...).
-    with tf.control_dependencies([check]):
-        samp_h, samp_v, h_max, v_max, height, width, num_components, table_used, sos = (
-            tf.identity(t)
-            for t in (samp_h, samp_v, h_max, v_max, height, width, num_components, table_used, sos)
-        )
+    # The table each component latched at its first scan (what libjpeg uses), natural order.
+    table_used = tf.where(present[:, None], latched, latched[:1])
+    n = tf.size(tf.io.decode_raw(jpeg_bytes, tf.uint8))
+    first_sos = tf.clip_by_value(first_sos, 0, n)
     rewritten = tf.strings.join(
         [
             tf.constant(b"\xff\xd8" + _ADOBE_APP14),
-            h["header"],
-            tf.strings.substr(jpeg_bytes, sos, n - sos),
+            header,
+            tf.strings.substr(jpeg_bytes, first_sos, tf.maximum(end - first_sos, 0)),
         ]
     )
     image = tf.io.decode_jpeg(
@@ -594,7 +380,10 @@ def _coefficients_from_jpeg_bytes(
     )
     shape_check = tf.debugging.Assert(
         tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.stack([height, width]))),
-        ["Corrupt JPEG: decoded size differs from the frame header.", tf.shape(image), frame],
+        [
+            "tfjpeg.InvalidJpegError: "
+            + msg.DECODE_FAILED.format(detail="decoded size differs from the frame header")
+        ],
     )
     with tf.control_dependencies([shape_check]):
         image = tf.identity(image)

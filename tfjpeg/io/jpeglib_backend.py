@@ -48,6 +48,7 @@ from tfjpeg.errors import (
 from tfjpeg.io.coefficients import JpegCoefficients
 from tfjpeg.io.limits import load_source, naming, resolve_max_pixels
 from tfjpeg.io.markers import parse_jpeg_header, renumber_components
+from tfjpeg.io.messages import RGB_CODED
 from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS, LAYOUTS
 
 __all__ = [
@@ -224,12 +225,7 @@ def read_jpeg(
     with naming(label):
         header = parse_jpeg_header(data, max_pixels=resolve_max_pixels(max_pixels))
         if header.color_space == "rgb" and not allow_rgb:
-            raise UnsupportedJpegError(
-                "RGB-coded JPEG (components R, G, B without the YCbCr transform, e.g. cjpeg -rgb): "
-                "its coefficients are not YCbCr, which tfjpeg's decoders assume. decode_pixels "
-                "decodes it; read_jpeg(..., allow_rgb=True) gives its coefficients with "
-                "color_space='rgb'."
-            )
+            raise UnsupportedJpegError(RGB_CODED)
         components = _read_dct(data[: header.end], len(header.components))
         # Tables as latched by the decoder at each component's first scan, one per (slot, value):
         # components sharing a DQT slot share an entry (slots are only split if redefined).

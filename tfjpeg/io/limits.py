@@ -31,9 +31,11 @@ __all__ = [
 #: peak RSS of ``read_jpeg`` + ``decode_pixels`` on 1-32 MP files): about 10 bytes per pixel
 #: plus 42 MiB, so 100 MP needs about 1 GiB, well within an 8 GiB machine.
 DEFAULT_MAX_PIXELS = 100_000_000
-#: Proposed limit for the learned decoders (``tfjpeg.decode``), not wired here: measured at about
-#: 166 bytes per pixel plus 0.7 GiB (consistent-l1, 1-4 MP), so 100 MP would need ~16 GiB while
-#: 16 MP needs ~3.2 GiB, under half of 8 GiB.
+#: Limit for the learned decoders: the default of ``tfjpeg.decode`` (capped by
+#: ``$TFJPEG_MAX_PIXELS`` when that is lower) and of the decoder SavedModels' JPEG-bytes signature
+#: (``export_decoder(..., max_pixels=...)``). Measured at about 166 bytes per pixel plus 0.7 GiB
+#: (consistent-l1, 1-4 MP), so 100 MP would need ~16 GiB while 16 MP needs ~3.2 GiB, under half
+#: of 8 GiB.
 DEFAULT_DECODER_MAX_PIXELS = 16_000_000
 #: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS` (a positive integer).
 MAX_PIXELS_ENV = "TFJPEG_MAX_PIXELS"

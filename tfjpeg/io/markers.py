@@ -45,13 +45,16 @@ from tfjpeg.errors import (
     InvalidJpegError,
     UnsupportedJpegError,
 )
+from tfjpeg.io import messages as msg
 from tfjpeg.jpeg.tables import ZIGZAG
 
 __all__ = [
     "COLOR_SPACES",
     "LIBJPEG_MAX_DIMENSION",
+    "MAX_MARKERS",
     "MAX_METADATA_SEGMENTS",
     "MAX_SCANS",
+    "MAX_TABLES_PER_SEGMENT",
     "FrameComponent",
     "JpegHeader",
     "libjpeg_color_space",
@@ -67,6 +70,11 @@ MAX_METADATA_SEGMENTS = 50
 COLOR_SPACES = ("gray", "ycbcr", "rgb")
 #: Guard against "scan bombs" (thousands of tiny progressive scans that make decoding slow).
 MAX_SCANS = 1000
+#: Guard against files made of many tiny segments (each costs the in-graph reader a loop step).
+MAX_MARKERS = 5000
+#: At most this many tables in one DQT segment (twice as many in one DHT segment): libjpeg writes
+#: one or two; more only make a file slow to walk.
+MAX_TABLES_PER_SEGMENT = 4
 
 _SOI, _EOI, _SOS, _DQT, _DHT, _DRI, _DNL, _DAC, _COM, _TEM = (
     0xD8,
@@ -83,24 +91,8 @@ _SOI, _EOI, _SOS, _DQT, _DHT, _DRI, _DNL, _DAC, _COM, _TEM = (
 _SUPPORTED_SOF = {0xC0, 0xC1, 0xC2, 0xC9, 0xCA}
 _PROGRESSIVE_SOF = {0xC2, 0xCA}
 _ARITHMETIC_SOF = {0xC9, 0xCA}
-_UNSUPPORTED_SOF = {
-    0xC3: "lossless (SOF3)",
-    0xC5: "hierarchical differential sequential (SOF5)",
-    0xC6: "hierarchical differential progressive (SOF6)",
-    0xC7: "hierarchical differential lossless (SOF7)",
-    0xCB: "lossless arithmetic-coded (SOF11)",
-    0xCD: "hierarchical differential arithmetic sequential (SOF13)",
-    0xCE: "hierarchical differential arithmetic progressive (SOF14)",
-    0xCF: "hierarchical differential arithmetic lossless (SOF15)",
-    0xDE: "hierarchical (DHP marker)",
-    0xDF: "hierarchical (EXP marker)",
-    0xF7: "JPEG-LS (SOF55)",
-    0xF8: "JPEG-LS (LSE marker)",
-}
-_SUPPORTED_TEXT = (
-    "tfjpeg reads 8-bit baseline, extended-sequential and progressive Huffman-coded JPEGs "
-    "with 1 (grayscale) or 3 (YCbCr or RGB) components"
-)
+_UNSUPPORTED_SOF = msg.UNSUPPORTED_SOF_KINDS
+_SUPPORTED_TEXT = msg.SUPPORTED_TEXT
 
 # End of an entropy-coded segment: one or more 0xFF followed by a byte that is neither a stuffed
 # zero nor another fill byte. RSTn (D0-D7) matches too and is handled by the caller.
@@ -181,43 +173,24 @@ class JpegHeader:
 
 
 def _name(code: int) -> str:
-    names = {
-        _SOI: "SOI",
-        _EOI: "EOI",
-        _SOS: "SOS",
-        _DQT: "DQT",
-        _DHT: "DHT",
-        _DRI: "DRI",
-        _DNL: "DNL",
-        _DAC: "DAC",
-        _COM: "COM",
-        _TEM: "TEM",
-        0xC8: "JPG",
-    }
-    if code in names:
-        return names[code]
-    if 0xC0 <= code <= 0xCF:
-        return f"SOF{code - 0xC0}"
-    if 0xD0 <= code <= 0xD7:
-        return f"RST{code - 0xD0}"
-    if 0xE0 <= code <= 0xEF:
-        return f"APP{code - 0xE0}"
-    return f"0x{code:02X}"
+    return msg.marker_name(code)
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\xff\x0a", "a JPEG XL codestream"),
+    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
+)
 
 
 def _what_is_it(data: bytes) -> str:
-    signatures = (
-        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-        (b"GIF87a", "a GIF image"),
-        (b"GIF89a", "a GIF image"),
-        (b"BM", "a BMP image"),
-        (b"II*\x00", "a TIFF image"),
-        (b"MM\x00*", "a TIFF image"),
-        (b"\xff\x0a", "a JPEG XL codestream"),
-        (b"\x00\x00\x00\x0cJXL ", "a JPEG XL file"),
-        (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
-    )
-    for magic, what in signatures:
+    for magic, what in _SIGNATURES:
         if data.startswith(magic):
             return f"; it looks like {what}"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -226,11 +199,7 @@ def _what_is_it(data: bytes) -> str:
 
 
 def _truncated(where: str, n: int) -> InvalidJpegError:
-    return InvalidJpegError(
-        f"The JPEG data is truncated: it ends {where} (after {n} bytes), before the EOI marker. "
-        "libjpeg would silently fill the missing part with zeros; re-download or re-export "
-        "the file."
-    )
+    return InvalidJpegError(msg.TRUNCATED.format(where=where, n=n))
 
 
 def _check_huffman_table(counts: bytes, symbols: bytes, is_dc: bool, where: str) -> None:
@@ -239,13 +208,10 @@ def _check_huffman_table(counts: bytes, symbols: bytes, is_dc: bool, where: str)
     for length in range(1, 17):
         code += counts[length - 1]
         if code >= (1 << length) and any(counts[length - 1 :]):
-            raise InvalidJpegError(
-                f"Corrupt JPEG: the Huffman table in {where} has more codes of length ≤ {length} "
-                "than fit in the code space."
-            )
+            raise InvalidJpegError(msg.DHT_CODE_SPACE.format(where=where, length=length))
         code <<= 1
     if is_dc and any(s > 15 for s in symbols):
-        raise InvalidJpegError(f"Corrupt JPEG: the DC Huffman table in {where} has a symbol > 15.")
+        raise InvalidJpegError(msg.DHT_DC_SYMBOL.format(where=where))
 
 
 def libjpeg_color_space(
@@ -285,9 +251,7 @@ def libjpeg_color_space(
     if len(component_ids) == 1:
         return "gray"
     if len(component_ids) != 3:
-        raise UnsupportedJpegError(
-            f"JPEG with {len(component_ids)} components is not supported; {_SUPPORTED_TEXT}."
-        )
+        raise UnsupportedJpegError(msg.COMPONENTS.format(nf=len(component_ids)))
     if jfif:
         return "ycbcr"
     if adobe_transform is not None:
@@ -322,51 +286,50 @@ class _Parser:
     def parse(self) -> JpegHeader:
         data, n = self.data, self.n
         if n == 0:
-            raise InvalidJpegError("The JPEG data is empty (0 bytes).")
+            raise InvalidJpegError(msg.EMPTY)
         if n < 2 or data[0] != 0xFF or data[1] != _SOI:
             raise InvalidJpegError(
-                "Not a JPEG file: it does not start with the SOI marker FF D8 "
-                f"(starts with {data[:4].hex(' ').upper() or 'nothing'}){_what_is_it(data)}."
+                msg.NOT_JPEG.format(
+                    start=data[:4].hex(" ").upper() or "nothing", what=_what_is_it(data)
+                )
             )
         pos = 2
+        markers = 0
         while True:
             if pos >= n:
-                raise _truncated("between two segments", n)
+                raise _truncated(msg.WHERE_BETWEEN, n)
             if data[pos] != 0xFF:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: expected a marker (0xFF) at byte {pos}, found "
-                    f"0x{data[pos]:02X} (garbage between segments)."
-                )
+                raise InvalidJpegError(msg.GARBAGE.format(pos=pos, byte=msg.hex2(data[pos])))
             while pos < n and data[pos] == 0xFF:  # fill bytes
                 pos += 1
             if pos >= n:
-                raise _truncated("inside a marker", n)
+                raise _truncated(msg.WHERE_IN_MARKER, n)
+            markers += 1
+            if markers > MAX_MARKERS:
+                raise UnsupportedJpegError(msg.TOO_MANY_MARKERS.format(limit=MAX_MARKERS))
             code = data[pos]
             marker_at = pos - 1
             pos += 1
             if code == _EOI:
                 return self._finish(pos)
             if code == 0x00:
-                raise InvalidJpegError(f"Corrupt JPEG: invalid marker FF 00 at byte {marker_at}.")
+                raise InvalidJpegError(msg.FF00.format(at=marker_at))
             if code == _SOI:
-                raise InvalidJpegError(f"Corrupt JPEG: a second SOI marker at byte {marker_at}.")
+                raise InvalidJpegError(msg.SECOND_SOI.format(at=marker_at))
             if 0xD0 <= code <= 0xD7 or code == _TEM:
                 continue  # parameterless markers; libjpeg ignores them between segments
             if pos + 2 > n:
-                raise _truncated(f"inside the length of the {_name(code)} marker", n)
+                raise _truncated(msg.WHERE_IN_LENGTH.format(name=_name(code)), n)
             length = (data[pos] << 8) | data[pos + 1]
             if length < 2:
                 raise InvalidJpegError(
-                    f"Corrupt JPEG: the {_name(code)} segment at byte {marker_at} has length "
-                    f"{length} (must be at least 2)."
+                    msg.BAD_LENGTH.format(name=_name(code), at=marker_at, length=length)
                 )
             end = pos + length
             if end > n:
-                raise _truncated(
-                    f"inside the {_name(code)} segment that starts at byte {marker_at}", n
-                )
+                raise _truncated(msg.WHERE_IN_SEGMENT.format(name=_name(code), at=marker_at), n)
             payload = data[pos + 2 : end]
-            where = f"the {_name(code)} segment at byte {marker_at}"
+            where = msg.SEGMENT.format(name=_name(code), at=marker_at)
             pos = end
             if code in _SUPPORTED_SOF or code in _UNSUPPORTED_SOF:
                 self._frame(code, payload, where)
@@ -378,72 +341,51 @@ class _Parser:
                 self._dac(payload, where)
             elif code == _DRI:
                 if length != 4:
-                    raise InvalidJpegError(f"Corrupt JPEG: {where} must have length 4.")
+                    raise InvalidJpegError(msg.LENGTH_4.format(where=where))
                 self.restart_interval = (payload[0] << 8) | payload[1]
             elif code == _DNL:
                 if length != 4:
-                    raise InvalidJpegError(f"Corrupt JPEG: {where} must have length 4.")
+                    raise InvalidJpegError(msg.LENGTH_4.format(where=where))
             elif 0xE0 <= code <= 0xEF or code == _COM:
                 self._metadata(code, payload)
             elif code == _SOS:
                 self._scan_header(payload, where)
                 pos = self._entropy_coded_segment(pos)
             else:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: unknown or reserved marker FF {code:02X} at byte {marker_at}."
-                )
+                raise InvalidJpegError(msg.UNKNOWN_MARKER.format(code=msg.hex2(code), at=marker_at))
 
     def _frame(self, code: int, p: bytes, where: str) -> None:
         if code in _UNSUPPORTED_SOF:
             raise UnsupportedJpegError(
-                f"{_UNSUPPORTED_SOF[code].capitalize()} JPEG is not supported; {_SUPPORTED_TEXT}."
+                msg.UNSUPPORTED_SOF.format(kind=_UNSUPPORTED_SOF[code].capitalize())
             )
         if code in _ARITHMETIC_SOF and not self.allow_arithmetic:
-            raise UnsupportedJpegError(
-                "Arithmetic-coded JPEG (SOF9/SOF10) is not supported: a truncated arithmetic scan "
-                "decodes silently with zeros (libjpeg cannot report it), so its data cannot be "
-                f"trusted; {_SUPPORTED_TEXT}. Convert it losslessly with "
-                "`jpegtran -optimize in.jpg > out.jpg`."
-            )
+            raise UnsupportedJpegError(msg.ARITHMETIC)
         if self.frame is not None:
-            raise InvalidJpegError(
-                f"Corrupt JPEG: more than one frame header (second one is {where})."
-            )
+            raise InvalidJpegError(msg.SECOND_FRAME.format(where=where))
         if len(p) < 6:
-            raise InvalidJpegError(f"Corrupt JPEG: {where} is too short.")
+            raise InvalidJpegError(msg.FRAME_SHORT.format(where=where))
         precision, height, width, nf = p[0], (p[1] << 8) | p[2], (p[3] << 8) | p[4], p[5]
         if len(p) != 6 + 3 * nf:
             raise InvalidJpegError(
-                f"Corrupt JPEG: {where} has length {len(p) + 2}, which does not match its "
-                f"{nf} components (expected {8 + 3 * nf})."
+                msg.FRAME_LENGTH.format(where=where, length=len(p) + 2, nf=nf, expected=8 + 3 * nf)
             )
         if precision != 8:
             if precision in (12, 16):
-                raise UnsupportedJpegError(
-                    f"{precision}-bit JPEG (sample precision {precision}) is not supported; "
-                    f"{_SUPPORTED_TEXT}."
-                )
-            raise InvalidJpegError(
-                f"Corrupt JPEG: invalid sample precision {precision} in {where}."
-            )
+                raise UnsupportedJpegError(msg.PRECISION.format(precision=precision))
+            raise InvalidJpegError(msg.BAD_PRECISION.format(precision=precision, where=where))
         if nf == 0:
-            raise InvalidJpegError(f"Corrupt JPEG: {where} declares 0 components.")
+            raise InvalidJpegError(msg.NO_COMPONENTS.format(where=where))
         comps = []
         for k in range(nf):
             cid, hv, tq = p[6 + 3 * k], p[7 + 3 * k], p[8 + 3 * k]
             h, v = hv >> 4, hv & 15
             if not (1 <= h <= 4 and 1 <= v <= 4):
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: component {cid} has sampling factors {h}x{v} (must be 1..4)."
-                )
+                raise InvalidJpegError(msg.BAD_SAMPLING.format(cid=cid, h=h, v=v))
             if tq > 3:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: component {cid} uses quantization table {tq} (must be 0..3)."
-                )
+                raise InvalidJpegError(msg.BAD_TABLE_SLOT.format(cid=cid, tq=tq))
             if any(c.component_id == cid for c in comps):
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: component id {cid} appears twice in {where}."
-                )
+                raise InvalidJpegError(msg.DUPLICATE_ID.format(cid=cid, where=where))
             comps.append(FrameComponent(cid, h, v, tq))
         if nf == 4:
             if self.adobe_transform == 2:
@@ -452,57 +394,51 @@ class _Parser:
                 kind = "CMYK (Adobe)"
             else:
                 kind = "CMYK"
-            raise UnsupportedJpegError(
-                f"{kind} JPEG with 4 components is not supported; {_SUPPORTED_TEXT}. "
-                "Convert it to RGB first (e.g. with Pillow: Image.open(path).convert('RGB'))."
-            )
+            raise UnsupportedJpegError(msg.CMYK.format(kind=kind))
         if nf not in (1, 3):
-            raise UnsupportedJpegError(
-                f"JPEG with {nf} components is not supported; {_SUPPORTED_TEXT}."
-            )
+            raise UnsupportedJpegError(msg.COMPONENTS.format(nf=nf))
         if width == 0:
-            raise InvalidJpegError("Corrupt JPEG: the frame header says the image width is 0.")
+            raise InvalidJpegError(msg.WIDTH_0)
         if height == 0:
-            raise UnsupportedJpegError(
-                "JPEG whose height is given later by a DNL marker (height 0 in the frame "
-                "header) is not supported."
-            )
+            raise UnsupportedJpegError(msg.HEIGHT_0)
         if height > LIBJPEG_MAX_DIMENSION or width > LIBJPEG_MAX_DIMENSION:
             raise ImageTooLargeError(
-                f"The image is {width}x{height} pixels; libjpeg reads at most "
-                f"{LIBJPEG_MAX_DIMENSION} pixels per side."
+                msg.MAX_DIMENSION.format(width=width, height=height, limit=LIBJPEG_MAX_DIMENSION)
             )
         if self.max_pixels is not None and height * width > self.max_pixels:
             raise ImageTooLargeError(
-                f"The image is {width}x{height} = {height * width:,} pixels, more than the "
-                f"limit of {self.max_pixels:,} (raise it with max_pixels=... or the "
-                "TFJPEG_MAX_PIXELS environment variable if you trust the file)."
+                msg.TOO_LARGE.format(
+                    width=width,
+                    height=height,
+                    pixels=f"{height * width:,}",
+                    limit=f"{self.max_pixels:,}",
+                )
             )
         hmax = max(c.h for c in comps)
         vmax = max(c.v for c in comps)
         if any(hmax % c.h or vmax % c.v for c in comps):
             factors = ", ".join(f"{c.h}x{c.v}" for c in comps)
-            raise UnsupportedJpegError(
-                f"Sampling factors {factors} are not integer ratios of the largest one "
-                "(fractional subsampling), which libjpeg cannot decode."
-            )
+            raise UnsupportedJpegError(msg.FRACTIONAL.format(factors=factors))
         self.frame = (code, precision, height, width, tuple(comps))
 
     def _dqt(self, p: bytes, where: str) -> None:
         i = 0
+        count = 0
         while i < len(p):
+            if count >= MAX_TABLES_PER_SEGMENT:
+                raise UnsupportedJpegError(
+                    msg.TOO_MANY_TABLES.format(where=where, limit=MAX_TABLES_PER_SEGMENT)
+                )
+            count += 1
             pq, tq = p[i] >> 4, p[i] & 15
             if pq > 1 or tq > 3:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: {where} defines table {tq} with precision code {pq} "
-                    "(table must be 0..3, precision 0 or 1)."
-                )
+                raise InvalidJpegError(msg.DQT_PARAMS.format(where=where, tq=tq, pq=pq))
             size = 64 * (pq + 1)
             if i + 1 + size > len(p):
-                raise InvalidJpegError(f"Corrupt JPEG: {where} is shorter than its tables.")
+                raise InvalidJpegError(msg.SHORTER_THAN_TABLES.format(where=where))
             raw = np.frombuffer(p, dtype=np.uint8 if pq == 0 else ">u2", count=64, offset=i + 1)
             if np.any(raw == 0):
-                raise InvalidJpegError(f"Corrupt JPEG: quantization table {tq} contains a zero.")
+                raise InvalidJpegError(msg.DQT_ZERO.format(tq=tq))
             table = np.empty(64, dtype=np.uint16)
             table[ZIGZAG] = raw
             self.quant[tq] = table.reshape(8, 8)
@@ -510,19 +446,22 @@ class _Parser:
 
     def _dht(self, p: bytes, where: str) -> None:
         i = 0
+        count = 0
         while i < len(p):
+            if count >= 2 * MAX_TABLES_PER_SEGMENT:
+                raise UnsupportedJpegError(
+                    msg.TOO_MANY_TABLES.format(where=where, limit=2 * MAX_TABLES_PER_SEGMENT)
+                )
+            count += 1
             tc, th = p[i] >> 4, p[i] & 15
             if tc > 1 or th > 3:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: {where} defines Huffman table class {tc} slot {th} "
-                    "(class must be 0 or 1, slot 0..3)."
-                )
+                raise InvalidJpegError(msg.DHT_PARAMS.format(where=where, tc=tc, th=th))
             if i + 17 > len(p):
-                raise InvalidJpegError(f"Corrupt JPEG: {where} is shorter than its tables.")
+                raise InvalidJpegError(msg.SHORTER_THAN_TABLES.format(where=where))
             counts = p[i + 1 : i + 17]
             total = sum(counts)
             if total > 256 or i + 17 + total > len(p):
-                raise InvalidJpegError(f"Corrupt JPEG: {where} has an invalid symbol count.")
+                raise InvalidJpegError(msg.DHT_COUNT.format(where=where))
             symbols = p[i + 17 : i + 17 + total]
             _check_huffman_table(counts, symbols, tc == 0, where)
             (self.dc_tables if tc == 0 else self.ac_tables).add(th)
@@ -530,21 +469,18 @@ class _Parser:
 
     def _dac(self, p: bytes, where: str) -> None:
         if len(p) % 2:
-            raise InvalidJpegError(f"Corrupt JPEG: {where} has an odd length.")
+            raise InvalidJpegError(msg.DAC_ODD.format(where=where))
         for i in range(0, len(p), 2):
             index, value = p[i], p[i + 1]
             if index >= 32:
-                raise InvalidJpegError(f"Corrupt JPEG: {where} has a bad table index {index}.")
+                raise InvalidJpegError(msg.DAC_INDEX.format(where=where, index=index))
             if index < 16 and (value & 15) > (value >> 4):
-                raise InvalidJpegError(f"Corrupt JPEG: {where} has a bad DC conditioning value.")
+                raise InvalidJpegError(msg.DAC_VALUE.format(where=where))
 
     def _metadata(self, code: int, p: bytes) -> None:
         self.metadata_segments += 1
         if self.metadata_segments > MAX_METADATA_SEGMENTS:
-            raise UnsupportedJpegError(
-                f"The file has more than {MAX_METADATA_SEGMENTS} APPn/COM metadata segments, which "
-                "the jpeglib reader cannot hold; strip the metadata (e.g. re-save with Pillow)."
-            )
+            raise UnsupportedJpegError(msg.TOO_MANY_METADATA.format(limit=MAX_METADATA_SEGMENTS))
         if self.num_scans:
             return  # libjpeg only looks at colour markers before the first scan
         if code == 0xE0 and len(p) >= 14 and p[:5] == b"JFIF\x00":
@@ -558,9 +494,7 @@ class _Parser:
         comps = self.frame[4]
         if len(comps) == 3 and self.adobe_transform not in (None, 0, 1) and not self.jfif:
             # libjpeg warns (JWRN_ADOBE_XFORM) and guesses YCbCr: refuse rather than guess.
-            raise UnsupportedJpegError(
-                f"Unknown Adobe colour transform code {self.adobe_transform}; {_SUPPORTED_TEXT}."
-            )
+            raise UnsupportedJpegError(msg.ADOBE_TRANSFORM.format(code=self.adobe_transform))
         self.color_space = libjpeg_color_space(
             tuple(c.component_id for c in comps),
             jfif=self.jfif,
@@ -569,7 +503,7 @@ class _Parser:
 
     def _scan_header(self, p: bytes, where: str) -> None:
         if self.frame is None:
-            raise InvalidJpegError(f"Corrupt JPEG: {where} comes before any frame header (SOF).")
+            raise InvalidJpegError(msg.SOS_BEFORE_SOF.format(where=where))
         sof, _, _, _, comps = self.frame
         progressive = sof in _PROGRESSIVE_SOF
         arithmetic = sof in _ARITHMETIC_SOF
@@ -577,38 +511,29 @@ class _Parser:
             self._decide_color_space()
         self.num_scans += 1
         if self.num_scans > MAX_SCANS:
-            raise UnsupportedJpegError(
-                f"The file has more than {MAX_SCANS} scans; refusing it as a likely decoding bomb."
-            )
+            raise UnsupportedJpegError(msg.TOO_MANY_SCANS.format(limit=MAX_SCANS))
         if not p:
-            raise InvalidJpegError(f"Corrupt JPEG: {where} is empty.")
+            raise InvalidJpegError(msg.SOS_EMPTY.format(where=where))
         ns = p[0]
         if not 1 <= ns <= 4 or len(p) != 4 + 2 * ns:
-            raise InvalidJpegError(
-                f"Corrupt JPEG: {where} has {ns} components and length {len(p) + 2} "
-                "(need 1..4 components and length 6 + 2·components)."
-            )
+            raise InvalidJpegError(msg.SOS_LENGTH.format(where=where, ns=ns, length=len(p) + 2))
         ss, se, ah, al = p[1 + 2 * ns], p[2 + 2 * ns], p[3 + 2 * ns] >> 4, p[3 + 2 * ns] & 15
         indices = []
         for k in range(ns):
             cid, tables = p[1 + 2 * k], p[2 + 2 * k]
             idx = next((i for i, c in enumerate(comps) if c.component_id == cid), None)
             if idx is None:
-                raise InvalidJpegError(f"Corrupt JPEG: {where} refers to unknown component {cid}.")
+                raise InvalidJpegError(msg.SOS_UNKNOWN_COMPONENT.format(where=where, cid=cid))
             if idx in indices:
-                raise InvalidJpegError(f"Corrupt JPEG: {where} lists component {cid} twice.")
+                raise InvalidJpegError(msg.SOS_TWICE.format(where=where, cid=cid))
             indices.append(idx)
             td, ta = tables >> 4, tables & 15
             if td > 3 or ta > 3:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: {where} selects entropy table {max(td, ta)} (must be 0..3)."
-                )
+                raise InvalidJpegError(msg.SOS_TABLE.format(where=where, table=max(td, ta)))
             if not arithmetic:
                 self._require_huffman(progressive, ss, ah, td, ta, cid, where)
         if ns > 1 and sum(comps[i].h * comps[i].v for i in indices) > 10:
-            raise InvalidJpegError(
-                f"Corrupt JPEG: {where} interleaves components whose MCU has more than 10 blocks."
-            )
+            raise InvalidJpegError(msg.MCU_BLOCKS.format(where=where))
         if progressive:
             bad = (
                 ss > se
@@ -621,45 +546,36 @@ class _Parser:
             )
             if bad:
                 raise InvalidJpegError(
-                    f"Corrupt JPEG: invalid progressive scan parameters Ss={ss} Se={se} Ah={ah} "
-                    f"Al={al} in {where}."
+                    msg.PROGRESSIVE_PARAMS.format(ss=ss, se=se, ah=ah, al=al, where=where)
                 )
             for idx in indices:
                 self._progression(idx, ss, se, ah, al, comps[idx].component_id, where)
         elif (ss, se, ah, al) != (0, 63, 0, 0):
             raise InvalidJpegError(
-                f"Corrupt JPEG: sequential scan with progressive parameters Ss={ss} Se={se} "
-                f"Ah={ah} Al={al} in {where}."
+                msg.SEQUENTIAL_PARAMS.format(ss=ss, se=se, ah=ah, al=al, where=where)
             )
         for idx in indices:
             comp = comps[idx]
             if idx not in self.latched:
                 if comp.table_slot not in self.quant:
                     raise InvalidJpegError(
-                        f"Corrupt JPEG: component {comp.component_id} uses quantization table "
-                        f"{comp.table_slot}, which is not defined before its first scan."
+                        msg.TABLE_UNDEFINED.format(cid=comp.component_id, slot=comp.table_slot)
                     )
                 self.latched[idx] = self.quant[comp.table_slot].copy()
             self.scanned[idx] = self.scanned.get(idx, 0) + 1
             if not progressive and self.scanned[idx] > 1:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: component {comp.component_id} appears in more than one scan of "
-                    "a sequential JPEG."
-                )
+                raise InvalidJpegError(msg.SEQUENTIAL_TWICE.format(cid=comp.component_id))
 
     def _progression(self, idx, ss, se, ah, al, cid, where) -> None:
         """libjpeg's progression bookkeeping (``jdphuff.c``), with errors instead of warnings."""
         bits = self.coef_bits.setdefault(idx, [-1] * 64)
         if ss > 0 and bits[0] < 0:
-            raise InvalidJpegError(
-                f"Corrupt JPEG: AC scan for component {cid} before its DC scan ({where})."
-            )
+            raise InvalidJpegError(msg.AC_BEFORE_DC.format(cid=cid, where=where))
         for k in range(ss, se + 1):
             expected = 0 if bits[k] < 0 else bits[k]
             if ah != expected:
                 raise InvalidJpegError(
-                    f"Corrupt JPEG: inconsistent progression sequence for component {cid} "
-                    f"coefficient {k} ({where})."
+                    msg.INCONSISTENT_PROGRESSION.format(cid=cid, k=k, where=where)
                 )
             bits[k] = al
 
@@ -676,8 +592,7 @@ class _Parser:
             # Sequential decoding falls back to the standard tables for slots 0 and 1 (motion JPEG).
             if slot not in defined and (progressive or slot > 1):
                 raise InvalidJpegError(
-                    f"Corrupt JPEG: component {cid} in {where} uses {kind} Huffman table {slot}, "
-                    "which is not defined."
+                    msg.NO_HUFFMAN.format(cid=cid, where=where, kind=kind, slot=slot)
                 )
 
     def _entropy_coded_segment(self, pos: int) -> int:
@@ -686,18 +601,18 @@ class _Parser:
         while True:
             m = _ECS_MARKER.search(self.data, pos)
             if m is None:
-                raise _truncated(f"inside the entropy-coded data of scan {self.num_scans}", self.n)
+                raise _truncated(msg.WHERE_IN_SCAN.format(scan=self.num_scans), self.n)
             code = m.group(1)[0]
             if 0xD0 <= code <= 0xD7:
                 if self.restart_interval == 0:
                     raise InvalidJpegError(
-                        f"Corrupt JPEG: restart marker RST{code - 0xD0} in scan {self.num_scans}, "
-                        "which has no restart interval (DRI)."
+                        msg.RST_WITHOUT_DRI.format(found=code - 0xD0, scan=self.num_scans)
                     )
                 if code - 0xD0 != expected_rst:
                     raise InvalidJpegError(
-                        f"Corrupt JPEG: restart markers out of order in scan {self.num_scans} "
-                        f"(found RST{code - 0xD0} where RST{expected_rst} was expected)."
+                        msg.RST_ORDER.format(
+                            scan=self.num_scans, found=code - 0xD0, expected=expected_rst
+                        )
                     )
                 expected_rst = (expected_rst + 1) % 8
                 pos = m.end()
@@ -706,25 +621,20 @@ class _Parser:
 
     def _finish(self, end: int) -> JpegHeader:
         if self.frame is None:
-            raise InvalidJpegError("Corrupt JPEG: EOI reached without a frame header (SOF).")
+            raise InvalidJpegError(msg.EOI_WITHOUT_FRAME)
         if self.num_scans == 0:
-            raise InvalidJpegError("Corrupt JPEG: EOI reached without any scan (no image data).")
+            raise InvalidJpegError(msg.EOI_WITHOUT_SCAN)
         sof, precision, height, width, comps = self.frame
         progressive = sof in _PROGRESSIVE_SOF
         for idx, comp in enumerate(comps):
             if idx not in self.scanned:
-                raise InvalidJpegError(
-                    f"Corrupt JPEG: component {comp.component_id} never receives scan data "
-                    "(its coefficients would silently be zero)."
-                )
+                raise InvalidJpegError(msg.NEVER_SCANNED.format(cid=comp.component_id))
             bits = self.coef_bits.get(idx, [])
             if progressive and any(b != 0 for b in bits):
                 k = next(k for k, b in enumerate(bits) if b != 0)
-                missing = "is never coded" if bits[k] < 0 else f"lacks its {bits[k]} lowest bits"
+                missing = msg.NEVER_CODED if bits[k] < 0 else msg.LACKS_BITS.format(bits=bits[k])
                 raise InvalidJpegError(
-                    f"Incomplete progressive JPEG: coefficient {k} of component "
-                    f"{comp.component_id} {missing} (scans are missing, e.g. a cut-off download); "
-                    "its exact quantized coefficients are unknown."
+                    msg.INCOMPLETE_PROGRESSIVE.format(k=k, cid=comp.component_id, missing=missing)
                 )
         return JpegHeader(
             sof_marker=sof,

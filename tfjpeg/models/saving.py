@@ -34,14 +34,22 @@ CONFIG_FILE = "keras_config.json"
 WEIGHTS_FILE = "weights.weights.h5"
 
 
-def save_keras_model(model: keras.layers.Layer, directory: str | os.PathLike) -> Path:
+def save_keras_model(
+    model: keras.layers.Layer,
+    directory: str | os.PathLike,
+    serving: dict[str, Any] | None = None,
+) -> Path:
     """Write ``keras_config.json`` (full serialized config) and ``weights.weights.h5``.
 
-    The model must be built (called once), so that its weights exist.
+    The model must be built (called once), so that its weights exist. ``serving``: settings of
+    the exported SavedModel (e.g. its pixel limit), recorded under ``"serving"`` beside the
+    Keras config so that cards and tools can read them.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     spec = keras.saving.serialize_keras_object(model)
+    if serving:
+        spec = {**spec, "serving": dict(serving)}
     (directory / CONFIG_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     keras.saving.save_weights(model, str(directory / WEIGHTS_FILE))  # layers too
     return directory
@@ -68,7 +76,7 @@ def _read_spec(directory: Path) -> dict[str, Any]:
         raise TfjpegError(f"{path} is not a Keras config: expected class_name and config.")
     if not spec.get("registered_name"):  # folders written before this convention
         spec = {**spec, "registered_name": f"tfjpeg>{spec['class_name']}"}
-    return spec
+    return {k: v for k, v in spec.items() if k != "serving"}  # export settings, not Keras
 
 
 def build_model(model: keras.layers.Layer) -> None:

@@ -19,6 +19,14 @@ REST clients send and receive ``{"b64": ...}``):
   component, as the reader gives them) and ``z`` (float32 (hb, wb, 64), or (0, 0, 64) for z = 0)
   → ``image`` and ``png_bytes``.
 
+The in-graph reader validates the whole file as :func:`tfjpeg.io.read_jpeg` does (same refusals,
+same messages, ``InvalidArgumentError`` prefixed with the tfjpeg error class) and checks the
+limits from the header before anything image-sized is allocated: ``max_pixels`` of the module
+(default :data:`tfjpeg.io.limits.DEFAULT_DECODER_MAX_PIXELS`, recorded in ``keras_config.json``
+as ``"serving": {"max_pixels": ...}``), 65500 pixels per side, :data:`tfjpeg.io.markers.MAX_SCANS`
+scans and :data:`tfjpeg.io.markers.MAX_MARKERS` markers. RGB-coded files are refused, as
+``read_jpeg`` refuses them.
+
 All run :func:`tfjpeg.decoders.core.decode_core` — the network, the projection onto the file's
 consistent set (:data:`tfjpeg.decoders.core.PROJECTION_ITERATIONS` rounds at
 :data:`tfjpeg.decoders.core.PROJECTION_MARGIN`) and the rounding to uint8 — through one
@@ -41,10 +49,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg._checks import check_positive_int
 from tfjpeg.decoders.consistent import ConsistentDecoder
 from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_core
 from tfjpeg.explore.control import z_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
+from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS
 from tfjpeg.models.saving import CONFIG_FILE, build_model, load_keras_model
 from tfjpeg.serving.client import BYTES_SIGNATURES
 from tfjpeg.serving.export import export_model, tiny_jpegs
@@ -73,9 +83,15 @@ class DecoderServingModule(tf.Module):
     (:func:`core_function`).
     """
 
-    def __init__(self, decoder: ConsistentDecoder) -> None:
+    def __init__(
+        self, decoder: ConsistentDecoder, max_pixels: int = DEFAULT_DECODER_MAX_PIXELS
+    ) -> None:
         super().__init__(name="consistent_decoder_serving")
+        check_positive_int(max_pixels, "max_pixels")
         self.model = decoder
+        #: The largest image (height × width) ``decode_bytes`` decodes; larger requests fail
+        #: from the header, before any decoding (the decoders need ~166 bytes per pixel).
+        self.max_pixels = int(max_pixels)
         # Explicit tf.cond / tf.while_loop only: without AutoGraph's conversion of the Keras
         # layers tracing is about 3x faster (the first tfjpeg.decode call of a model).
         self.decode_core = tf.function(
@@ -99,7 +115,7 @@ class DecoderServingModule(tf.Module):
         autograph=False,
     )
     def decode_bytes(self, jpeg: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        coefs = coefficients_from_jpeg_bytes(jpeg)
+        coefs = coefficients_from_jpeg_bytes(jpeg, max_pixels=self.max_pixels)
         hb, wb = tf.shape(coefs["y"])[0], tf.shape(coefs["y"])[1]
         z = tf.cond(
             seed < 0,
@@ -166,19 +182,29 @@ def core_function(decoder: ConsistentDecoder) -> tf.types.experimental.GenericFu
     return module.decode_core
 
 
-def export_decoder(decoder: ConsistentDecoder, export_dir: str | os.PathLike) -> Path:
+def export_decoder(
+    decoder: ConsistentDecoder,
+    export_dir: str | os.PathLike,
+    max_pixels: int = DEFAULT_DECODER_MAX_PIXELS,
+) -> Path:
     """Write ``decoder`` in the tfjpeg export convention (:mod:`tfjpeg.serving.export`): Keras
     config + weights, the SavedModel with its three signatures and the warmup requests.
 
-    The decoder must be built (called once). Returns the folder.
+    The decoder must be built (called once). ``max_pixels`` is the largest image the
+    ``serving_default`` (JPEG bytes) signature decodes, checked from the header before any
+    allocation; it is recorded in ``keras_config.json`` (``"serving": {"max_pixels": ...}``) so
+    a model card can state it. Returns the folder.
     """
-    module = DecoderServingModule(decoder)
+    module = DecoderServingModule(decoder, max_pixels=max_pixels)
     signatures = {
         _NAMES.signature: module.decode_batch,
         _NAMES.single_signature: module.decode_bytes,
         "decode_coefficients": module.decode_coefficients,
     }
-    return export_model(decoder, export_dir, module, signatures, warmup=warmup_requests())
+    serving = {"max_pixels": module.max_pixels}
+    return export_model(
+        decoder, export_dir, module, signatures, warmup=warmup_requests(), serving=serving
+    )
 
 
 def warmup_requests() -> list[tuple[str, dict]]:

@@ -68,15 +68,17 @@ def export_model(
     module: tf.Module,
     signatures: Mapping[str, Any],
     warmup: list[WarmupRequest] | None = None,
+    serving: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` in the tfjpeg convention: Keras config + weights, then the SavedModel of
     ``module`` (which tracks ``model``) with ``signatures`` in the same folder, and the
-    ``warmup`` requests (:func:`write_warmup_requests`) if given.
+    ``warmup`` requests (:func:`write_warmup_requests`) if given; ``serving`` settings are
+    recorded in ``keras_config.json`` (:func:`tfjpeg.models.saving.save_keras_model`).
 
     Returns:
         The folder.
     """
-    directory = save_keras_model(model, directory)
+    directory = save_keras_model(model, directory, serving=serving)
     tf.saved_model.save(module, str(directory), signatures=dict(signatures))
     if warmup:
         write_warmup_requests(directory, warmup)
