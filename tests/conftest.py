@@ -5,9 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The suite tests the *installed* tfjpeg: the checkout goes at the end of sys.path (after
+# site-packages), only so that trainers/ (not installed) stays importable. pytest itself puts
+# tests/ on sys.path (for ``from conftest import ...``), never the repository root.
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
 
 import numpy as np
 import pytest
@@ -20,29 +29,70 @@ with contextlib.suppress(RuntimeError):  # devices already initialised by an ear
         _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
     )
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def kodak_dir() -> Path | None:
-    """The Kodak folder from TFJPEG_KODAK_DIR (or ../shared/data/kodak), if it exists."""
-    path = Path(os.environ.get("TFJPEG_KODAK_DIR", REPO.parent / "shared" / "data" / "kodak"))
+    """The Kodak folder, if there is one: TFJPEG_KODAK_DIR, else ``../shared/data/kodak`` beside
+    the checkout (not with ``TFJPEG_NO_SHARED=1``, which CI sets to run as a fresh clone would).
+    None when neither holds PNGs: Kodak tests skip and :func:`natural_image` is synthetic."""
+    if "TFJPEG_KODAK_DIR" in os.environ:
+        path = Path(os.environ["TFJPEG_KODAK_DIR"])
+    elif os.environ.get("TFJPEG_NO_SHARED", "") not in ("", "0"):
+        return None
+    else:
+        path = REPO.parent / "shared" / "data" / "kodak"
     return path if path.is_dir() and any(path.glob("*.png")) else None
 
 
 def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A smooth-plus-texture RGB uint8 image: a crop of Kodak if available, else synthetic."""
+    """A photo-like RGB uint8 image: a crop of Kodak if available, else :func:`synthetic_photo`."""
     folder = kodak_dir()
     if folder is not None:
         img = np.asarray(Image.open(sorted(folder.glob("*.png"))[seed % 24]).convert("RGB"))
         if img.shape[0] >= height and img.shape[1] >= width:
             return np.ascontiguousarray(img[:height, :width])
+    return synthetic_photo(height, width, seed)
+
+
+def _blur(field: np.ndarray, radius: int) -> np.ndarray:
+    """A separable box blur (three passes ~ Gaussian) along the first two axes, edges reflected."""
+    for axis in (0, 1):
+        for _ in range(3):
+            pad = [(0, 0)] * field.ndim
+            pad[axis] = (radius, radius)
+            padded = np.pad(field, pad, mode="reflect" if field.shape[axis] > radius else "edge")
+            cums = np.cumsum(padded, axis=axis, dtype=np.float64)
+            zero = np.zeros_like(np.take(cums, [0], axis=axis))
+            cums = np.concatenate([zero, cums], axis=axis)
+            n = field.shape[axis]
+            field = (
+                np.take(cums, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
+                - np.take(cums, np.arange(n), axis=axis)
+            ) / (2 * radius + 1)
+    return field
+
+
+def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A synthetic stand-in for a Kodak crop, with a photo's statistics: smooth shading, a few
+    objects with slightly soft edges, spatially correlated texture and little sensor noise (so
+    JPEG behaves on it as on a photo: most energy in low frequencies)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    base = np.stack(
-        [128 + 90 * np.sin(xx / 17 + c) * np.cos(yy / 23 - c) for c in range(3)], axis=-1
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    image = np.stack(
+        [110 + 50 * np.sin(xx / 41 + phase[c]) * np.cos(yy / 53 - phase[c]) for c in range(3)],
+        axis=-1,
     )
-    noise = rng.normal(0, 12, size=(height, width, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
+    for _ in range(6):  # objects: ellipses of a flat colour
+        cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+        ry, rx = rng.uniform(0.1, 0.4) * max(height, 8), rng.uniform(0.1, 0.4) * max(width, 8)
+        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+        image[inside] = 0.35 * image[inside] + 0.65 * rng.uniform(30, 220, 3)
+    image = _blur(image, 1)  # optics: edges a pixel or two wide
+    texture = _blur(rng.normal(0, 1, (height, width, 1)), 2)
+    texture -= texture.mean()
+    texture *= 6.0 / max(float(texture.std()), 1e-3)
+    image += texture + rng.normal(0, 1.0, (height, width, 3))
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
 def pillow_jpeg(image: np.ndarray, quality: int, subsampling: str = "420") -> bytes:
