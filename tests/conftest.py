@@ -10,6 +10,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
 REPO = Path(__file__).resolve().parents[1]
 
 # The suite tests the *installed* tfjpeg: the checkout goes at the end of sys.path (after
@@ -17,11 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 # tests/ on sys.path (for ``from conftest import ...``), never the repository root.
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
-
-import numpy as np
-import pytest
-import tensorflow as tf
-from PIL import Image
 
 _cpus = tf.config.list_physical_devices("CPU")
 with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import
