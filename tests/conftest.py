@@ -23,6 +23,38 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
+
+
+def _shipped_models_fallback() -> str | None:
+    """Points TFJPEG_SAVED_MODELS at this checkout's ``saved_models/`` when the tfjpeg under test
+    cannot find its shipped models by itself (an installed package that does not carry them
+    yet). A no-op when the variable is set or the package finds them; see the report header."""
+    from tfjpeg.errors import TfjpegError
+    from tfjpeg.models import SAVED_MODELS_ENV, model_dir
+
+    if SAVED_MODELS_ENV in os.environ or not (REPO / "saved_models").is_dir():
+        return None
+    try:
+        model_dir("consistent-l1")
+        return None
+    except TfjpegError:
+        os.environ[SAVED_MODELS_ENV] = str(REPO / "saved_models")
+        return os.environ[SAVED_MODELS_ENV]
+
+
+_MODELS_FALLBACK = _shipped_models_fallback()
+
+
+def pytest_report_header(config) -> list[str]:
+    import tfjpeg
+
+    lines = [f"tfjpeg under test: {Path(tfjpeg.__file__).parent}"]
+    lines.append(f"Kodak: {kodak_dir() or 'none (Kodak tests skip, synthetic images)'}")
+    if _MODELS_FALLBACK:
+        lines.append(f"shipped models not found by the package: using {_MODELS_FALLBACK}")
+    return lines
+
+
 _cpus = tf.config.list_physical_devices("CPU")
 with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import
     tf.config.set_logical_device_configuration(

@@ -74,9 +74,6 @@ def test_readme_python_block_runs(line: int, code: str, skipped: bool, workdir: 
     env = {**os.environ, "TFJPEG_KODAK_DIR": str(workdir / "kodak")}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.pop("PYTHONSAFEPATH", None)
-    shipped = REPO / "saved_models"
-    if shipped.is_dir():  # "run from a checkout or point TFJPEG_SAVED_MODELS at it" (README)
-        env.setdefault("TFJPEG_SAVED_MODELS", str(shipped))
     proc = subprocess.run(
         [sys.executable, str(script)],
         cwd=workdir,
