@@ -24,6 +24,12 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
 
+_cpus = tf.config.list_physical_devices("CPU")
+with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+
 
 def _shipped_models_fallback() -> list[str]:
     """Points TFJPEG_SAVED_MODELS (and TFJPEG_RATE_PARAMS) at this checkout's ``saved_models/``
@@ -69,13 +75,6 @@ def pytest_report_header(config) -> list[str]:
     if _MODELS_FALLBACK:
         lines.append(f"shipped models not found by the package; set {', '.join(_MODELS_FALLBACK)}")
     return lines
-
-
-_cpus = tf.config.list_physical_devices("CPU")
-with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import
-    tf.config.set_logical_device_configuration(
-        _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
-    )
 
 
 def kodak_dir() -> Path | None:
