@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+    sys.path.append(str(REPO))  # an installed tfjpeg first
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchutil import median_seconds  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,35 +15,131 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+REPO = Path(__file__).resolve().parents[1]
+
+# The suite tests the *installed* tfjpeg: the checkout goes at the end of sys.path (after
+# site-packages), only so that trainers/ (not installed) stays importable. pytest itself puts
+# tests/ on sys.path (for ``from conftest import ...``), never the repository root.
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+
+
 _cpus = tf.config.list_physical_devices("CPU")
 with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import
     tf.config.set_logical_device_configuration(
         _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
     )
 
-REPO = Path(__file__).resolve().parents[1]
+
+def _shipped_models_fallback() -> list[str]:
+    """Points TFJPEG_SAVED_MODELS (and TFJPEG_RATE_PARAMS) at this checkout's ``saved_models/``
+    when the tfjpeg under test cannot find its shipped models by itself (an installed package
+    that does not carry them yet). A no-op when the variables are set or the package finds the
+    files; what was set is shown in the report header."""
+    from tfjpeg.errors import TfjpegError
+    from tfjpeg.models import SAVED_MODELS_ENV, model_dir
+    from tfjpeg.rate.predictor import PARAMS_ENV, default_params_path
+
+    shipped = REPO / "saved_models"
+    if not shipped.is_dir():
+        return []
+    done = []
+    if SAVED_MODELS_ENV not in os.environ:
+        try:
+            model_dir("consistent-l1")
+        except TfjpegError:
+            os.environ[SAVED_MODELS_ENV] = str(shipped)
+            done.append(f"{SAVED_MODELS_ENV}={shipped}")
+    rate_params = shipped / "rate_predictor" / "1" / "rate_predictor.json"
+    if PARAMS_ENV not in os.environ and rate_params.is_file():
+        here = os.getcwd()
+        os.chdir(os.sep)  # as from any folder, not only the checkout
+        try:
+            found = default_params_path().is_file()
+        finally:
+            os.chdir(here)
+        if not found:
+            os.environ[PARAMS_ENV] = str(rate_params)
+            done.append(f"{PARAMS_ENV}={rate_params}")
+    return done
+
+
+_MODELS_FALLBACK = _shipped_models_fallback()
+
+
+def pytest_report_header(config) -> list[str]:
+    import tfjpeg
+
+    lines = [f"tfjpeg under test: {Path(tfjpeg.__file__).parent}"]
+    lines.append(f"Kodak: {kodak_dir() or 'none (Kodak tests skip, synthetic images)'}")
+    if _MODELS_FALLBACK:
+        lines.append(f"shipped models not found by the package; set {', '.join(_MODELS_FALLBACK)}")
+    return lines
 
 
 def kodak_dir() -> Path | None:
-    """The Kodak folder from TFJPEG_KODAK_DIR (or ../shared/data/kodak), if it exists."""
-    path = Path(os.environ.get("TFJPEG_KODAK_DIR", REPO.parent / "shared" / "data" / "kodak"))
+    """The Kodak folder, if there is one: TFJPEG_KODAK_DIR, else ``../shared/data/kodak`` beside
+    the checkout (not with ``TFJPEG_NO_SHARED=1``, which CI sets to run as a fresh clone would).
+    None when neither holds PNGs: Kodak tests skip and :func:`natural_image` is synthetic."""
+    if "TFJPEG_KODAK_DIR" in os.environ:
+        path = Path(os.environ["TFJPEG_KODAK_DIR"])
+    elif os.environ.get("TFJPEG_NO_SHARED", "") not in ("", "0"):
+        return None
+    else:
+        path = REPO.parent / "shared" / "data" / "kodak"
     return path if path.is_dir() and any(path.glob("*.png")) else None
 
 
 def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A smooth-plus-texture RGB uint8 image: a crop of Kodak if available, else synthetic."""
+    """A photo-like RGB uint8 image: a crop of Kodak if available, else :func:`synthetic_photo`."""
     folder = kodak_dir()
     if folder is not None:
         img = np.asarray(Image.open(sorted(folder.glob("*.png"))[seed % 24]).convert("RGB"))
         if img.shape[0] >= height and img.shape[1] >= width:
             return np.ascontiguousarray(img[:height, :width])
+    return synthetic_photo(height, width, seed)
+
+
+def _blur(field: np.ndarray, radius: int) -> np.ndarray:
+    """A separable box blur (three passes ~ Gaussian) along the first two axes, edges reflected."""
+    for axis in (0, 1):
+        for _ in range(3):
+            pad = [(0, 0)] * field.ndim
+            pad[axis] = (radius, radius)
+            padded = np.pad(field, pad, mode="reflect" if field.shape[axis] > radius else "edge")
+            cums = np.cumsum(padded, axis=axis, dtype=np.float64)
+            zero = np.zeros_like(np.take(cums, [0], axis=axis))
+            cums = np.concatenate([zero, cums], axis=axis)
+            n = field.shape[axis]
+            field = (
+                np.take(cums, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
+                - np.take(cums, np.arange(n), axis=axis)
+            ) / (2 * radius + 1)
+    return field
+
+
+def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A synthetic stand-in for a Kodak crop, with a photo's statistics: smooth shading, a few
+    objects with slightly soft edges, spatially correlated texture and little sensor noise (so
+    JPEG behaves on it as on a photo: most energy in low frequencies)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    base = np.stack(
-        [128 + 90 * np.sin(xx / 17 + c) * np.cos(yy / 23 - c) for c in range(3)], axis=-1
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    image = np.stack(
+        [110 + 50 * np.sin(xx / 41 + phase[c]) * np.cos(yy / 53 - phase[c]) for c in range(3)],
+        axis=-1,
     )
-    noise = rng.normal(0, 12, size=(height, width, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
+    for _ in range(6):  # objects: ellipses of a flat colour
+        cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+        ry, rx = rng.uniform(0.1, 0.4) * max(height, 8), rng.uniform(0.1, 0.4) * max(width, 8)
+        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+        image[inside] = 0.35 * image[inside] + 0.65 * rng.uniform(30, 220, 3)
+    image = _blur(image, 1)  # optics: edges a pixel or two wide
+    texture = _blur(rng.normal(0, 1, (height, width, 1)), 2)
+    texture -= texture.mean()
+    texture *= 6.0 / max(float(texture.std()), 1e-3)
+    image += texture + rng.normal(0, 1.0, (height, width, 3))
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
 def pillow_jpeg(image: np.ndarray, quality: int, subsampling: str = "420") -> bytes:

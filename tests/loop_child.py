@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+    sys.path.append(str(REPO))  # trainers/ only: tfjpeg is the installed one
 
 GLOBAL_BATCH = 4
 CROP = 8

@@ -90,6 +90,7 @@ def served(tmp_path_factory):
         (root / f"{name}.jpg").write_bytes(data)
     subprocess.run(
         [sys.executable, "-c", SERVE, str(folder), json.dumps(sorted(files))],
+        cwd=root,  # not the checkout: "-c" puts the working folder first on sys.path
         check=True,
         timeout=600,
     )

@@ -61,3 +61,96 @@ def test_cli_compress_writes_atomically_and_never_overwrites(
     assert main([*args, "--overwrite", "--encoder", "mozjpeg", "--quiet"]) == 0
     assert 8 * os.path.getsize(out) / (32 * 40) <= 2.0
     assert not list(tmp_path.glob(".out.jpg.*"))
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the model ran although the command should have been refused first")
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.webp", "out"])
+def test_compress_refuses_an_output_name_that_is_not_jpeg(name, tmp_path, monkeypatch, capsys):
+    import tfjpeg.api.compression
+
+    monkeypatch.setattr(tfjpeg.api.compression, "compress_image", _must_not_run)
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(32, 40)))
+    assert main(["compress", str(src), "-o", str(tmp_path / name), "--editor", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "writes a JPEG" in err[0] and ".jpg or .jpeg" in err[0]
+    assert not (tmp_path / name).exists()
+
+
+def test_compress_accepts_jpeg_suffixes_in_any_case(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(32, 40)))
+    for name in ("a.jpeg", "b.JPG"):
+        argv = ["compress", str(src), "-o", str(tmp_path / name), "--editor", "none", "--quiet"]
+        assert main(argv) == 0
+        assert decode_pixels(tmp_path / name).shape == (32, 40, 3)
+    assert capsys.readouterr().out == ""
+
+
+def test_compress_checks_the_output_folder_before_any_work(tmp_path, monkeypatch, capsys):
+    import tfjpeg.api.compression
+
+    monkeypatch.setattr(tfjpeg.api.compression, "compress_image", _must_not_run)
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(32, 40)))
+    missing = tmp_path / "no" / "such" / "out.jpg"
+    assert main(["compress", str(src), "-o", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"output folder '{missing.parent}' does not exist" in err
+    assert ".tfjpeg" not in err and "tmp" not in err.replace(str(tmp_path), "")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["compress", str(src), "-o", str(blocker / "out.jpg")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_compress_refuses_an_unwritable_output_folder_first(tmp_path, monkeypatch, capsys):
+    import tfjpeg.api.compression
+
+    monkeypatch.setattr(tfjpeg.api.compression, "compress_image", _must_not_run)
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(32, 40)))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["compress", str(src), "-o", str(locked / "out.jpg")]) == 2
+    finally:
+        locked.chmod(0o700)
+    assert "cannot write to output folder" in capsys.readouterr().err
+
+
+def test_compress_says_a_folder_input_is_a_folder(tmp_path, capsys):
+    assert main(["compress", str(tmp_path), "-o", str(tmp_path / "out.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "no such file" not in err
+
+
+@pytest.mark.slow
+def test_compress_warning_is_one_line_and_start_up_is_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    from test_cli_main import NOISE
+
+    (tmp_path / "in.png").write_bytes(_png(natural_image(32, 40)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = ["in.png", "-o", "out.jpg", "--editor", "none", "--target-bpp", "0.01", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfjpeg", "compress", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("tfjpeg: warning: target_bpp=0.01 is below what quality 1")
+    assert "UserWarning" not in proc.stderr and not any(n in proc.stderr.lower() for n in NOISE)
+    assert proc.stdout == "" and (tmp_path / "out.jpg").is_file()

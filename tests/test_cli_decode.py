@@ -60,3 +60,45 @@ def test_decode_bad_arguments_exit_2_with_one_error_line(args, fragment, tmp_pat
     assert main(["decode", "in.jpg", "-o", str(tmp_path / "o.png"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("tfjpeg: error: ") and fragment in err[0]
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the decoder ran although the command should have been refused first")
+
+
+@pytest.mark.parametrize("name", ["out.jpg", "out.PNG.txt", "out"])
+def test_decode_refuses_an_output_name_that_is_not_png(
+    name, tmp_path, jpeg_bytes, monkeypatch, capsys
+):
+    import tfjpeg.api.decoding
+
+    monkeypatch.setattr(tfjpeg.api.decoding, "decode", _must_not_run)
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes)
+    assert main(["decode", str(src), "-o", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "writes PNG images" in err[0] and "must end in .png" in err[0]
+
+
+def test_decode_checks_the_output_folder_before_any_work(tmp_path, jpeg_bytes, monkeypatch, capsys):
+    import tfjpeg.api.decoding
+
+    monkeypatch.setattr(tfjpeg.api.decoding, "decode", _must_not_run)
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes)
+    missing = tmp_path / "missing" / "out.png"
+    for extra in ([], ["--samples", "3"]):
+        assert main(["decode", str(src), "-o", str(missing), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            f"tfjpeg: error: output folder '{missing.parent}' does not exist; create it first."
+        ]
+    assert not missing.parent.exists()
+
+
+def test_decode_says_a_folder_input_is_a_folder(tmp_path, capsys):
+    folder = tmp_path / "photos.jpg"
+    folder.mkdir()
+    assert main(["decode", str(folder), "-o", str(tmp_path / "out.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: is a folder" in err and "no such file" not in err

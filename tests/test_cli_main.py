@@ -13,8 +13,19 @@ import pytest
 import tfjpeg
 from tfjpeg.cli import build_parser, main
 from tfjpeg.cli.main import COMMANDS, bounded_int, qualities_type
+from tfjpeg.errors import TfjpegIOError
 
-REPO = Path(__file__).resolve().parents[1]
+#: Fragments of TensorFlow's native start-up lines (absl, oneDNN, CPU features, CUDA probe).
+NOISE = (
+    "cuda",
+    "onednn",
+    "i0000",
+    "w0000",
+    "e0000",
+    "absl",
+    "cpu_feature_guard",
+    "rebuild tensorflow",
+)
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -62,14 +73,14 @@ def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.slow
-def test_python_dash_m_tfjpeg_reports_bad_quality_without_traceback() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def test_python_dash_m_tfjpeg_reports_bad_quality_without_traceback(tmp_path) -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run(
         [sys.executable, "-m", "tfjpeg", "demo", "--qualities", "0"],
         capture_output=True,
         text=True,
         env=env,
-        cwd=REPO,
+        cwd=tmp_path,  # not the checkout: "-m" puts the working folder first on sys.path
         timeout=120,
     )
     assert proc.returncode == 2
@@ -109,3 +120,82 @@ def test_build_parser_parses_without_running_anything() -> None:
         "consistent-l1",
     )
     assert callable(args.handler)
+
+
+def test_help_describes_every_command_as_available(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "to come" not in out.lower() and "not yet" not in out.lower()
+    assert "consistent decoding (decode)" in " ".join(out.split())
+
+
+def _jpeg(tmp_path: Path) -> Path:
+    from conftest import natural_image, pillow_jpeg
+
+    src = tmp_path / "in.jpg"
+    src.write_bytes(pillow_jpeg(natural_image(24, 32, seed=1), 50))
+    return src
+
+
+def test_tfjpeg_io_error_is_one_clean_error_line(tmp_path, monkeypatch, capsys) -> None:
+    import tfjpeg.api.decoding
+
+    def full_disk(*args, **kwargs):
+        raise TfjpegIOError(28, "tfjpeg could not use its temporary files in '/tmp' (disk full)")
+
+    monkeypatch.setattr(tfjpeg.api.decoding, "decode", full_disk)
+    src = _jpeg(tmp_path)
+    assert main(["decode", str(src), "-o", str(tmp_path / "out.png")]) == 2
+    line = _error_line(capsys)
+    assert line == "tfjpeg: error: tfjpeg could not use its temporary files in '/tmp' (disk full)"
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_an_unreadable_input_is_one_clean_error_line(tmp_path, monkeypatch, capsys) -> None:
+    import tfjpeg.api.decoding
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "in.jpg")
+
+    monkeypatch.setattr(tfjpeg.api.decoding, "decode", denied)
+    src = _jpeg(tmp_path)
+    assert main(["decode", str(src), "-o", str(tmp_path / "out.png")]) == 2
+    assert _error_line(capsys) == "tfjpeg: error: in.jpg: Permission denied"
+
+
+def test_python_warnings_become_one_line_without_source(tmp_path, monkeypatch, capsys) -> None:
+    import warnings
+
+    import numpy as np
+
+    import tfjpeg.api.decoding
+
+    def warns(*args, **kwargs):
+        warnings.warn("something odd\n  happened", UserWarning, stacklevel=2)
+        return np.zeros((24, 32, 3), np.uint8)
+
+    monkeypatch.setattr(tfjpeg.api.decoding, "decode", warns)
+    src = _jpeg(tmp_path)
+    assert main(["decode", str(src), "-o", str(tmp_path / "out.png"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == ["tfjpeg: warning: something odd happened"]
+
+
+@pytest.mark.slow
+def test_a_cli_call_prints_no_tensorflow_start_up_noise(tmp_path) -> None:
+    src = _jpeg(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfjpeg", "decode", str(src), "-o", "out.png"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["out.png: 32x24 (consistent-l1, z = 0)"]
+    noisy = [line for line in proc.stderr.splitlines() if any(n in line.lower() for n in NOISE)]
+    assert noisy == [] and proc.stderr.strip() == ""
+    assert (tmp_path / "out.png").is_file()

@@ -3,8 +3,8 @@
 Why children: a ``MultiWorkerMirroredStrategy`` must be created before any other TensorFlow
 work in its process, two ``MirroredStrategy`` runs in one process collide in their collective
 ops, and a SIGKILL test needs a process to kill. Every child gets this checkout on
-``PYTHONPATH``, the single-thread TensorFlow settings of the CI machine and its output in a log
-file (shown when it fails).
+``PYTHONPATH`` (``trainers/`` only: tfjpeg is the installed one), the single-thread TensorFlow
+settings of the CI machine and its output in a log file (shown when it fails).
 
 Reuse from any trainer test (``tests/`` is on ``sys.path`` under pytest)::
 
@@ -59,10 +59,35 @@ def python_command(*args: str | os.PathLike) -> list[str]:
     return [sys.executable, *map(str, args)]
 
 
+_TRAINERS_ONLY: Path | None = None
+
+
+def trainers_only_path() -> Path:
+    """A folder holding only a link to the checkout's ``trainers/``, for a child's PYTHONPATH:
+    children import ``trainers`` from the checkout and ``tfjpeg`` from where it is installed
+    (the checkout's root on PYTHONPATH would shadow the installed package)."""
+    global _TRAINERS_ONLY
+    if _TRAINERS_ONLY is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="tfjpeg-trainers-path-"))
+        (folder / "trainers").symlink_to(REPO / "trainers", target_is_directory=True)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _TRAINERS_ONLY = folder
+    return _TRAINERS_ONLY
+
+
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment plus the checkout on PYTHONPATH and CI's TensorFlow thread limits."""
+    """This environment plus ``trainers/`` (not the checkout's ``tfjpeg/``) on PYTHONPATH and
+    CI's TensorFlow thread limits. Children start in the repository root; PYTHONSAFEPATH keeps
+    that folder off their ``sys.path`` (Python >= 3.11), so they too import the installed
+    ``tfjpeg``."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    paths = (str(trainers_only_path()), env.get("PYTHONPATH", ""))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    env["PYTHONSAFEPATH"] = "1"
     for key, value in (
         ("TF_CPP_MIN_LOG_LEVEL", "2"),
         ("TF_NUM_INTRAOP_THREADS", "1"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from tfjpeg.cli.main import (
     EXIT_OK,
+    check_input_file,
     check_output,
+    check_output_folder,
+    check_output_suffix,
     quality_type,
     subsampling_type,
     target_bpp_type,
@@ -15,7 +17,10 @@ from tfjpeg.cli.main import (
 from tfjpeg.errors import TfjpegError
 from tfjpeg.models import names
 
-__all__ = ["add_parser", "run"]
+__all__ = ["JPEG_SUFFIXES", "add_parser", "run"]
+
+#: Output names ``compress`` accepts (it writes JPEG bytes).
+JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -31,7 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         ),
     )
     parser.add_argument("input", metavar="IN", help="input image (PNG, JPEG, ...)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output .jpg")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output .jpg or .jpeg file"
+    )
     parser.add_argument(
         "--editor",
         choices=(*names("editor"), "none"),
@@ -69,11 +76,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compresses ``args.input`` into ``args.output``; returns the exit status."""
-    from tfjpeg.errors import InvalidImageError
-
-    if not os.path.isfile(args.input):
-        raise InvalidImageError(f"{args.input}: no such file.")
+    check_input_file(args.input)
     check_output(args.input, args.output, args.overwrite)
+    check_output_suffix(args.output, JPEG_SUFFIXES, "a JPEG")
+    check_output_folder(args.output)  # before the model runs, not after
     from tfjpeg.api.compression import compress_image
     from tfjpeg.io import save_bytes_atomic
 

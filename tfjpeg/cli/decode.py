@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from tfjpeg.cli.main import EXIT_OK, bounded_int, check_output, seed_type
+from tfjpeg.cli.main import (
+    EXIT_OK,
+    bounded_int,
+    check_input_file,
+    check_output,
+    check_output_folder,
+    check_output_suffix,
+    seed_type,
+)
 from tfjpeg.errors import TfjpegError
 from tfjpeg.models import names
 
@@ -66,11 +73,9 @@ def run(args: argparse.Namespace) -> int:
     import io
     from pathlib import Path
 
-    if not os.path.isfile(args.input):
-        raise TfjpegError(f"{args.input}: no such file.")
+    check_input_file(args.input)
+    check_output_suffix(args.output, (".png",), "PNG images")
     out = Path(args.output)
-    if out.suffix.lower() != ".png":
-        raise TfjpegError(f"output must be a .png file, got {args.output!r}")
     if args.decoder == "libjpeg" and (args.seed is not None or args.samples > 1):
         raise TfjpegError("the libjpeg decoder is deterministic: drop --seed and --samples.")
     if args.samples == 1:
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         ]
     for path, _ in targets:
         check_output(args.input, path, args.overwrite)
+    check_output_folder(out)  # before the model runs, not after
     from PIL import Image
 
     from tfjpeg.api.decoding import decode

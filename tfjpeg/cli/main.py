@@ -7,6 +7,11 @@ Each command lives in its own module (``tfjpeg/cli/<command>.py``) with an
 stderr with exit status 2. Command modules import their heavy modules (TensorFlow) inside their
 handlers, so ``tfjpeg --help`` stays fast.
 
+Quiet by default: unless the user set ``TF_CPP_MIN_LOG_LEVEL``, the CLI sets it to 2 and imports
+TensorFlow with the process's stderr parked in a temporary file, so the native absl/oneDNN/CUDA
+lines TensorFlow prints while it loads and looks for GPUs never reach the terminal (they are
+shown if the import fails). Python warnings become one line ``tfjpeg: warning: <message>``.
+
 Example:
     $ tfjpeg demo --out /tmp/tfjpeg_demo --qualities 10,30,50,90 --subsampling 420
 """
@@ -14,14 +19,18 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import NoReturn
 
-from tfjpeg.errors import TfjpegError
+from tfjpeg.errors import TfjpegError, TfjpegIOError
 from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS
 
 __all__ = [
@@ -31,7 +40,10 @@ __all__ = [
     "PROG",
     "bounded_int",
     "build_parser",
+    "check_input_file",
     "check_output",
+    "check_output_folder",
+    "check_output_suffix",
     "main",
     "qualities_type",
     "quality_type",
@@ -167,6 +179,41 @@ def target_bpp_type(text: str) -> float:
     return value
 
 
+def check_input_file(path: str | os.PathLike) -> None:
+    """The input must be an existing file: a folder or a missing path is refused by name."""
+    if os.path.isdir(path):
+        raise TfjpegError(f"{os.fspath(path)}: is a folder; give an image file.")
+    if not os.path.isfile(path):
+        raise TfjpegError(f"{os.fspath(path)}: no such file.")
+
+
+def check_output_suffix(output: str | os.PathLike, suffixes: Sequence[str], what: str) -> None:
+    """Refuse an output name whose suffix does not say what is written (e.g. JPEG in ``.png``)."""
+    suffix = Path(output).suffix.lower()
+    if suffix not in suffixes:
+        shown = f"'{suffix}'" if suffix else "no suffix"
+        raise TfjpegError(
+            f"{os.fspath(output)}: this command writes {what}; the output name must end in "
+            f"{' or '.join(suffixes)}, got {shown}."
+        )
+
+
+def check_output_folder(output: str | os.PathLike) -> None:
+    """The output's folder must exist and be writable, checked before any (long) model run."""
+    folder = Path(output).parent
+    if not folder.exists():
+        raise TfjpegError(f"output folder {os.fspath(folder)!r} does not exist; create it first.")
+    if not folder.is_dir():
+        raise TfjpegError(f"output folder {os.fspath(folder)!r} is not a folder.")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tfjpeg-probe-"):
+            pass
+    except OSError as exc:
+        raise TfjpegError(
+            f"cannot write to output folder {os.fspath(folder)!r}: {exc.strerror or exc}"
+        ) from None
+
+
 def check_output(source: str, output: str | os.PathLike, overwrite: bool) -> None:
     """Refuse to replace the input file, and an existing output unless ``--overwrite``."""
     if not os.path.exists(output):
@@ -227,9 +274,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices = ", ".join(COMMANDS)
         return _fail(f"missing command; choose one of: {choices} (see '{PROG} --help')")
     try:
-        return int(args.handler(args))
+        with _one_line_warnings():
+            _import_tensorflow_quietly()
+            return int(args.handler(args))
+    except TfjpegIOError as exc:
+        return _fail(_os_error_message(exc))
     except TfjpegError as exc:
         return _fail(str(exc))
+    except OSError as exc:  # the user's files: unreadable input, vanished folder, ...
+        return _fail(_os_error_message(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -238,3 +291,84 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _os_error_message(exc: OSError) -> str:
+    """``<strerror>[: <filename>]`` without the ``[Errno N]`` prefix (plain text kept as is)."""
+    if not exc.strerror:
+        return str(exc)
+    return exc.strerror if exc.filename is None else f"{exc.filename}: {exc.strerror}"
+
+
+# ----------------------------------------------------------------------------- quiet runtime
+
+#: Set for TensorFlow unless the user set it: C++ INFO and WARNING logs off.
+DEFAULT_TF_LOG_LEVEL = "2"
+
+
+def _user_wants_tf_logs() -> bool:
+    """True when the user set ``TF_CPP_MIN_LOG_LEVEL`` to show INFO or WARNING lines (0 or 1)."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", DEFAULT_TF_LOG_LEVEL).strip() in ("0", "1")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow (and finds its devices) with file descriptor 2 parked in a temp file.
+
+    TensorFlow's native code writes absl lines ("All log messages before absl::InitializeLog"),
+    the oneDNN notice, the CPU-feature notice and the CUDA probe ("Could not find cuda drivers",
+    "failed call to cuInit") straight to fd 2 while it loads and initialises devices, before
+    ``TF_CPP_MIN_LOG_LEVEL`` applies. What was captured is replayed only if the import fails.
+    Nothing is hidden when the user asked for logs (``TF_CPP_MIN_LOG_LEVEL`` 0 or 1).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_TF_LOG_LEVEL)
+    if "tensorflow" in sys.modules or _user_wants_tf_logs():
+        _quiet_python_loggers()
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to protect
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        failed = True
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe logs here
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode("utf-8", "replace"))
+    _quiet_python_loggers()
+
+
+def _quiet_python_loggers() -> None:
+    """TensorFlow's and absl's Python loggers: errors only."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    with contextlib.suppress(ImportError):
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Python warnings as one line ``tfjpeg: warning: <message>`` (no source line), each once."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split())
+        print(f"{PROG}: warning: {text}", file=sys.stderr if file is None else file)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        warnings.showwarning = show
+        yield
