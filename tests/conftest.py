@@ -31,49 +31,14 @@ with contextlib.suppress(RuntimeError):  # devices already initialised by an ear
     )
 
 
-def _shipped_models_fallback() -> list[str]:
-    """Points TFJPEG_SAVED_MODELS (and TFJPEG_RATE_PARAMS) at this checkout's ``saved_models/``
-    when the tfjpeg under test cannot find its shipped models by itself (an installed package
-    that does not carry them yet). A no-op when the variables are set or the package finds the
-    files; what was set is shown in the report header."""
-    from tfjpeg.errors import TfjpegError
-    from tfjpeg.models import SAVED_MODELS_ENV, model_dir
-    from tfjpeg.rate.predictor import PARAMS_ENV, default_params_path
-
-    shipped = REPO / "saved_models"
-    if not shipped.is_dir():
-        return []
-    done = []
-    if SAVED_MODELS_ENV not in os.environ:
-        try:
-            model_dir("consistent-l1")
-        except TfjpegError:
-            os.environ[SAVED_MODELS_ENV] = str(shipped)
-            done.append(f"{SAVED_MODELS_ENV}={shipped}")
-    rate_params = shipped / "rate_predictor" / "1" / "rate_predictor.json"
-    if PARAMS_ENV not in os.environ and rate_params.is_file():
-        here = os.getcwd()
-        os.chdir(os.sep)  # as from any folder, not only the checkout
-        try:
-            found = default_params_path().is_file()
-        finally:
-            os.chdir(here)
-        if not found:
-            os.environ[PARAMS_ENV] = str(rate_params)
-            done.append(f"{PARAMS_ENV}={rate_params}")
-    return done
-
-
-_MODELS_FALLBACK = _shipped_models_fallback()
-
-
 def pytest_report_header(config) -> list[str]:
     import tfjpeg
 
     lines = [f"tfjpeg under test: {Path(tfjpeg.__file__).parent}"]
     lines.append(f"Kodak: {kodak_dir() or 'none (Kodak tests skip, synthetic images)'}")
-    if _MODELS_FALLBACK:
-        lines.append(f"shipped models not found by the package; set {', '.join(_MODELS_FALLBACK)}")
+    from tfjpeg.models import saved_models_root
+
+    lines.append(f"shipped models: {saved_models_root()}")
     return lines
 
 
