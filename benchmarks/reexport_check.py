@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         same = set(outs[0]) == set(outs[1]) and all(d == 0.0 for d in diffs.values())
         failures += not same
         worst = max(diffs.values())
+        per_key = ", ".join(f"{k} {diffs[k]:g}" for k in sorted(diffs))
         print(f"{name:15s} {'identical' if same else 'DIFFERENT'} (max |diff| {worst:g}; "
-              f"{', '.join(sorted(diffs))})", flush=True)  # fmt: skip
+              f"{per_key})", flush=True)  # fmt: skip
     return 1 if failures else 0
 
 

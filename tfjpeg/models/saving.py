@@ -74,8 +74,6 @@ def _read_spec(directory: Path) -> dict[str, Any]:
         raise TfjpegError(f"{path} is not a readable Keras config: {err}") from err
     if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
         raise TfjpegError(f"{path} is not a Keras config: expected class_name and config.")
-    if not spec.get("registered_name"):  # folders written before this convention
-        spec = {**spec, "registered_name": f"tfjpeg>{spec['class_name']}"}
     return {k: v for k, v in spec.items() if k != "serving"}  # export settings, not Keras
 
 
@@ -94,24 +92,6 @@ def build_model(model: keras.layers.Layer) -> None:
         size = tf.constant(16)
         inputs = model_inputs(blocks, tf.ones([1, 2, 8, 8]) * 16.0, size, size)
         model(inputs, training=False, subsampling="420")
-
-
-def _restore_legacy_checkpoint(model: keras.layers.Layer, directory: Path) -> None:
-    """Folders written before this convention without a weights file (the decoders): the
-    SavedModel's own checkpoint, where the serving module tracked the model as ``model``."""
-    prefix = directory / "variables" / "variables"
-    if not prefix.with_suffix(".index").is_file():
-        raise TfjpegError(
-            f"{directory} is not an exported tfjpeg model: no {WEIGHTS_FILE} and no SavedModel "
-            "variables."
-        )
-    try:
-        status = tf.train.Checkpoint(model=model).read(str(prefix))
-        status.expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise TfjpegError(
-            f"{directory}: the SavedModel variables do not fit the model: {err}"
-        ) from err
 
 
 def load_keras_model(
@@ -147,8 +127,10 @@ def load_keras_model(
     if build is not None:
         build(model)
     weights = directory / WEIGHTS_FILE
-    if weights.is_file():
+    if not weights.is_file():
+        raise TfjpegError(f"{directory} is not an exported tfjpeg model: no {WEIGHTS_FILE}.")
+    try:
         keras.saving.load_weights(model, str(weights))
-    else:
-        _restore_legacy_checkpoint(model, directory)
+    except (OSError, ValueError) as err:
+        raise TfjpegError(f"{weights}: the weights do not fit the model: {err}") from err
     return model
