@@ -182,3 +182,21 @@ def test_other_layouts_fail_in_the_graph_with_the_supported_list(served):
     inputs["sampling"] = tf.constant([[4, 1], [1, 1], [1, 1]])  # 4:1:1
     with pytest.raises(tf.errors.InvalidArgumentError, match="4:4:0"):
         core_function(decoder)(**inputs, iterations=5)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"decoder": 123}, "decoder must be a name"),
+        ({"z": np.full((4, 6, 64), np.nan, np.float32)}, "z must be finite"),
+        ({"z": "abc"}, "z must be a float array"),
+        ({"z": np.zeros((3, 3, 64))}, r"z must have shape \(4, 6, 64\)"),
+        ({"project": "yes"}, "project must be True or False"),
+        ({"seed": 2**70}, "seed must be"),
+        ({"dtype": "int8"}, "dtype"),
+    ],
+)
+def test_decode_refuses_bad_arguments_naming_them(kwargs, match):
+    data = pillow_jpeg(natural_image(32, 48), 30)
+    with pytest.raises(tfjpeg.TfjpegError, match=match):
+        tfjpeg.decode(data, **kwargs)

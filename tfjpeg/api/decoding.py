@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from tfjpeg._checks import check_choice, check_seed
+from tfjpeg._checks import check_bool, check_choice, check_seed
 from tfjpeg.decoders.core import PROJECTION_ITERATIONS, PROJECTION_MARGIN
-from tfjpeg.errors import TfjpegError
+from tfjpeg.errors import InvalidArgumentTypeError, TfjpegError
 from tfjpeg.models import names
 
 __all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "load_decoder_model"]
@@ -90,6 +90,7 @@ def decode(
     """
     check_seed(seed, allow_none=True)
     check_choice(dtype, ("uint8", "float32"), "dtype")
+    check_bool(project, "project")
     from tfjpeg.io import decode_pixels, read_jpeg
     from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS, resolve_max_pixels
 
@@ -100,6 +101,14 @@ def decode(
             if seed is not None or z is not None:
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
             return decode_pixels(jpeg, max_pixels=max_pixels).astype(dtype)
+    else:
+        from tfjpeg.decoders import ConsistentDecoder
+
+        if not isinstance(decoder, ConsistentDecoder):
+            raise InvalidArgumentTypeError(
+                f"decoder must be a name ({', '.join(DECODERS)}) or a ConsistentDecoder. "
+                f"Received: decoder of type {type(decoder).__name__}"
+            )
     if max_pixels is None:
         max_pixels = min(resolve_max_pixels(None), DEFAULT_DECODER_MAX_PIXELS)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)

@@ -13,9 +13,30 @@ import numpy as np
 import tensorflow as tf
 
 from tfjpeg.decoders.geometry import chroma_factors
+from tfjpeg.errors import InvalidArgumentError
 from tfjpeg.io.coefficients import JpegCoefficients
 
 __all__ = ["core_inputs", "decoder_inputs", "model_inputs"]
+
+
+def _checked_z(z: Any, jpeg: JpegCoefficients) -> tf.Tensor:
+    """``z`` as float32 (hb, wb, 64) on the file's luma block grid; refused with a message
+    naming it when it is not numeric, has another shape, or holds NaN or infinity."""
+    try:
+        value = np.asarray(z, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise InvalidArgumentError(
+            f"z must be a float array (hb, wb, 64). Received: z of type {type(z).__name__}"
+        ) from err
+    value = value[0] if value.ndim == 4 and value.shape[0] == 1 else value
+    expected = (*jpeg.components[0].shape[:2], 64)
+    if value.shape != expected:
+        raise InvalidArgumentError(
+            f"z must have shape {expected} for this file. Received: z.shape={value.shape}"
+        )
+    if not np.all(np.isfinite(value)):
+        raise InvalidArgumentError("z must be finite. Received: z with NaN or infinite values")
+    return tf.constant(value)
 
 
 def model_inputs(
@@ -55,13 +76,7 @@ def decoder_inputs(jpeg: JpegCoefficients, z: Any = None) -> tuple[dict[str, Any
     chroma_factors(subsampling)
     comps = [tf.constant(c[None].astype(np.float32)) for c in jpeg.components]
     if z is not None:
-        z = tf.convert_to_tensor(z, tf.float32)
-        z = z if z.shape.rank == 4 else z[None]
-        expected = (1, *jpeg.components[0].shape[:2], 64)
-        if tuple(z.shape) != expected:
-            raise ValueError(
-                f"z must have shape {expected[1:]} for this file. Received: z.shape={z.shape}"
-            )
+        z = _checked_z(z, jpeg)[None]
     tables = tf.constant(jpeg.component_tables[None].astype(np.float32))
     height, width = tf.constant(jpeg.height, tf.int32), tf.constant(jpeg.width, tf.int32)
     return model_inputs(comps, tables, height, width, z), subsampling
@@ -83,16 +98,7 @@ def core_inputs(jpeg: JpegCoefficients, z: Any = None) -> dict[str, tf.Tensor]:
     empty = tf.zeros([0, 0, 8, 8], tf.int32)
     sampling = np.zeros((3, 2), np.int32)
     sampling[: jpeg.num_components] = jpeg.sampling
-    if z is None:
-        z = tf.zeros([0, 0, 64])
-    else:
-        z = tf.convert_to_tensor(z, tf.float32)
-        z = z[0] if z.shape.rank == 4 else z
-        expected = (*jpeg.components[0].shape[:2], 64)
-        if tuple(z.shape) != expected:
-            raise ValueError(
-                f"z must have shape {expected} for this file. Received: z.shape={z.shape}"
-            )
+    z = tf.zeros([0, 0, 64]) if z is None else _checked_z(z, jpeg)
     return {
         "y": comps[0],
         "cb": comps[1] if len(comps) == 3 else empty,
