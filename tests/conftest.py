@@ -24,6 +24,9 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
 
+#: Fixtures shared by the tfjpeg.io tests (an odd-sized image and its baseline JPEG).
+pytest_plugins = ["io_fixtures"]
+
 _cpus = tf.config.list_physical_devices("CPU")
 with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import
     tf.config.set_logical_device_configuration(

@@ -9,25 +9,12 @@ import subprocess
 import sys
 import threading
 
-import numpy as np
 import pytest
-from conftest import natural_image
 
 from tfjpeg.io import atomic as atomic_module
 from tfjpeg.io import (
-    encode_pixels,
     save_bytes_atomic,
 )
-
-
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    return natural_image(37, 53, seed=3)  # odd size: partial blocks and partial MCUs
-
-
-@pytest.fixture(scope="module")
-def baseline(image) -> bytes:
-    return encode_pixels(image, 75)
 
 
 def test_save_bytes_atomic_writes_and_refuses_to_overwrite(tmp_path):

@@ -14,16 +14,6 @@ from tfjpeg.io import (
 )
 
 
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    return natural_image(37, 53, seed=3)  # odd size: partial blocks and partial MCUs
-
-
-@pytest.fixture(scope="module")
-def baseline(image) -> bytes:
-    return encode_pixels(image, 75)
-
-
 def test_components_hold_real_blocks_without_mcu_padding(tmp_path):
     data = encode_pixels(natural_image(100, 100), 75, subsampling="420")
     coeffs = read_jpeg(data)

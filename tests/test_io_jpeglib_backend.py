@@ -35,16 +35,6 @@ from tfjpeg.io import jpeglib_backend as backend_module
 from tfjpeg.jpeg.tables import quality_to_tables
 
 
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    return natural_image(37, 53, seed=3)  # odd size: partial blocks and partial MCUs
-
-
-@pytest.fixture(scope="module")
-def baseline(image) -> bytes:
-    return encode_pixels(image, 75)
-
-
 @pytest.mark.parametrize("subsampling", ["420", "422", "444"])
 def test_read_jpeg_coefficients_equal_jpeglib_for_each_subsampling(image, tmp_path, subsampling):
     data = encode_pixels(image, 80, subsampling=subsampling)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from conftest import natural_image
 from jpeg_bytes import offset
 
 from tfjpeg.errors import (
@@ -12,21 +10,10 @@ from tfjpeg.errors import (
 )
 from tfjpeg.io import (
     decode_pixels,
-    encode_pixels,
     read_jpeg,
 )
 from tfjpeg.io import jpeglib_backend as backend_module
 from tfjpeg.io.limits import resolve_max_pixels
-
-
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    return natural_image(37, 53, seed=3)  # odd size: partial blocks and partial MCUs
-
-
-@pytest.fixture(scope="module")
-def baseline(image) -> bytes:
-    return encode_pixels(image, 75)
 
 
 def test_images_over_max_pixels_raise_image_too_large_before_decoding(baseline, monkeypatch):

@@ -8,7 +8,6 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import natural_image
 from jpeg_bytes import offset, patched, scan_start, segments
 from PIL import Image
 
@@ -25,16 +24,6 @@ from tfjpeg.io import (
 from tfjpeg.io import markers as markers_module
 from tfjpeg.io.markers import libjpeg_color_space
 from tfjpeg.jpeg.tables import ZIGZAG, quality_to_tables
-
-
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    return natural_image(37, 53, seed=3)  # odd size: partial blocks and partial MCUs
-
-
-@pytest.fixture(scope="module")
-def baseline(image) -> bytes:
-    return encode_pixels(image, 75)
 
 
 def test_empty_data_raises_invalid_jpeg_error():

@@ -9,7 +9,6 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import natural_image
 from jpeg_bytes import same_coefficients
 from PIL import Image
 
@@ -25,16 +24,6 @@ from tfjpeg.io import (
 )
 from tfjpeg.io.pixels import load_pillow_image, pillow_to_uint8
 from tfjpeg.jpeg.tables import quality_to_tables
-
-
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    return natural_image(37, 53, seed=3)  # odd size: partial blocks and partial MCUs
-
-
-@pytest.fixture(scope="module")
-def baseline(image) -> bytes:
-    return encode_pixels(image, 75)
 
 
 @pytest.mark.parametrize("subsampling", ["420", "422", "444"])
