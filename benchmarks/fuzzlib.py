@@ -803,7 +803,8 @@ def _classify_exception(target: str, exc: BaseException) -> tuple[str, str]:
         and isinstance(exc, tf.errors.InvalidArgumentError)
     ):
         message = exc.message
-        if any(m in message for m in _TF_REFUSALS):
+        # The reader's own refusals carry the tfjpeg class ("tfjpeg.InvalidJpegError: ...").
+        if ("tfjpeg." in message and "Error: " in message) or any(m in message for m in _TF_REFUSALS):
             return "refused", _summary(exc)
         return "refused-other", _summary(exc)
     return "error", _summary(exc) + " | " + traceback.format_exc(limit=-3).replace("\n", " ")[-400:]
@@ -1055,17 +1056,19 @@ class Result:
 
 
 def export_tiny_decoder(folder: str | os.PathLike) -> str:
-    """Export a tiny randomly-initialised ConsistentDecoder to ``folder`` (in a child process)."""
+    """Export a tiny randomly-initialised ConsistentDecoder to ``folder`` (in a child process),
+    always anew: a folder left by an earlier version of tfjpeg would test that version's graph."""
     folder = Path(folder)
-    if (folder / "saved_model.pb").is_file():
-        return str(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
     code = (
         "import sys, tensorflow as tf\n"
         "tf.keras.utils.set_random_seed(0)\n"
         "from tfjpeg.decoders import ConsistentDecoder\n"
-        "from tfjpeg.serving.decoders import export_decoder, _build\n"
+        "from tfjpeg.models.saving import build_model\n"
+        "from tfjpeg.serving.decoders import export_decoder\n"
         "d = ConsistentDecoder(luma_width=8, luma_depth=1, chroma_width=8, chroma_depth=1)\n"
-        "_build(d)\n"
+        "build_model(d)\n"
         "export_decoder(d, sys.argv[1])\n"
     )
     subprocess.run(
