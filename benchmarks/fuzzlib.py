@@ -804,7 +804,8 @@ def _classify_exception(target: str, exc: BaseException) -> tuple[str, str]:
     ):
         message = exc.message
         # The reader's own refusals carry the tfjpeg class ("tfjpeg.InvalidJpegError: ...").
-        if ("tfjpeg." in message and "Error: " in message) or any(m in message for m in _TF_REFUSALS):
+        tagged = "tfjpeg." in message and "Error: " in message
+        if tagged or any(m in message for m in _TF_REFUSALS):
             return "refused", _summary(exc)
         return "refused-other", _summary(exc)
     return "error", _summary(exc) + " | " + traceback.format_exc(limit=-3).replace("\n", " ")[-400:]
