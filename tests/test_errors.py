@@ -39,7 +39,7 @@ def test_an_existing_output_raises_output_exists_error(tmp_path):
 def test_a_folder_without_a_decoder_raises_model_not_found_error(tmp_path):
     from tfjpeg.serving.decoders import load_decoder
 
-    with pytest.raises(errors.ModelNotFoundError, match="not an exported decoder"):
+    with pytest.raises(errors.ModelNotFoundError, match="not an exported tfjpeg model"):
         load_decoder(tmp_path)
 
 

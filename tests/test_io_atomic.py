@@ -53,6 +53,9 @@ from tfjpeg.io import atomic
 
 if sys.argv[2] == "exit":
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(3))
+else:  # the default action, whatever this child inherited (nohup and some CI runners ignore HUP)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 real_fdopen = os.fdopen
 
 

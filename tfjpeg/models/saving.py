@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfjpeg.errors import TfjpegError
+from tfjpeg.errors import ModelNotFoundError, TfjpegError
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "build_model", "load_keras_model", "save_keras_model"]
 
@@ -67,7 +67,7 @@ def _import_model_classes() -> None:
 def _read_spec(directory: Path) -> dict[str, Any]:
     path = directory / CONFIG_FILE
     if not path.is_file():
-        raise TfjpegError(f"{directory} is not an exported tfjpeg model: no {CONFIG_FILE}.")
+        raise ModelNotFoundError(f"{directory} is not an exported tfjpeg model: no {CONFIG_FILE}.")
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -113,7 +113,7 @@ def load_keras_model(
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise TfjpegError(f"{directory} is not an exported tfjpeg model: no such folder.")
+        raise ModelNotFoundError(f"{directory} is not an exported tfjpeg model: no such folder.")
     spec = _read_spec(directory)
     _import_model_classes()
     try:
@@ -128,7 +128,7 @@ def load_keras_model(
         build(model)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
-        raise TfjpegError(f"{directory} is not an exported tfjpeg model: no {WEIGHTS_FILE}.")
+        raise ModelNotFoundError(f"{directory} is not an exported tfjpeg model: no {WEIGHTS_FILE}.")
     try:
         keras.saving.load_weights(model, str(weights))
     except (OSError, ValueError) as err:
