@@ -187,3 +187,13 @@ def exported_smoothing(tmp_path_factory):
     editor = trained_like(SmoothingEditor(filters=8))
     export_editor(editor, root / "smoothing" / "1")
     return root, editor
+
+
+def cli_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The CLI's one-line error on stderr (no traceback), checked to start with its prefix."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tfjpeg: error: ")
+    return lines[0]

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import cli_error_line
 from PIL import Image
 
 from tfjpeg.cli import demo, main
@@ -17,15 +18,6 @@ SMALL = ["--size", "64x96"]
 
 def _run_demo(out: Path, *extra: str) -> int:
     return main(["demo", "--out", str(out), *SMALL, "--qualities", "10,90", *extra])
-
-
-def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("tfjpeg: error: ")
-    return lines[0]
 
 
 @pytest.mark.parametrize("subsampling", ["420", "422", "444"])
@@ -81,10 +73,10 @@ def test_unwritable_output_directory_exits_2_before_any_work(
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     assert _run_demo(blocker / "out") == 2
-    line = _error_line(capsys)
+    line = cli_error_line(capsys)
     assert "cannot write to output directory" in line and str(blocker / "out") in line
     assert _run_demo(blocker) == 2
-    assert "exists and is not a directory" in _error_line(capsys)
+    assert "exists and is not a directory" in cli_error_line(capsys)
     assert blocker.read_text() == "not a directory"
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli_error_line
 
 import tfjpeg
 from tfjpeg.cli import build_parser, main
@@ -28,15 +29,6 @@ NOISE = (
 )
 
 
-def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("tfjpeg: error: ")
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -54,11 +46,11 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
         ([], "missing command; choose one of: demo"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_error_line(
+def test_bad_arguments_exit_2_with_onecli_error_line(
     args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(args) == 2
-    assert fragment in _error_line(capsys)
+    assert fragment in cli_error_line(capsys)
 
 
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,7 +129,7 @@ def _jpeg(tmp_path: Path) -> Path:
     return src
 
 
-def test_tfjpeg_io_error_is_one_clean_error_line(tmp_path, monkeypatch, capsys) -> None:
+def test_tfjpeg_io_error_is_one_cleancli_error_line(tmp_path, monkeypatch, capsys) -> None:
     import tfjpeg.api.decoding
 
     def full_disk(*args, **kwargs):
@@ -146,12 +138,12 @@ def test_tfjpeg_io_error_is_one_clean_error_line(tmp_path, monkeypatch, capsys) 
     monkeypatch.setattr(tfjpeg.api.decoding, "decode", full_disk)
     src = _jpeg(tmp_path)
     assert main(["decode", str(src), "-o", str(tmp_path / "out.png")]) == 2
-    line = _error_line(capsys)
+    line = cli_error_line(capsys)
     assert line == "tfjpeg: error: tfjpeg could not use its temporary files in '/tmp' (disk full)"
     assert not (tmp_path / "out.png").exists()
 
 
-def test_an_unreadable_input_is_one_clean_error_line(tmp_path, monkeypatch, capsys) -> None:
+def test_an_unreadable_input_is_one_cleancli_error_line(tmp_path, monkeypatch, capsys) -> None:
     import tfjpeg.api.decoding
 
     def denied(*args, **kwargs):
@@ -160,7 +152,7 @@ def test_an_unreadable_input_is_one_clean_error_line(tmp_path, monkeypatch, caps
     monkeypatch.setattr(tfjpeg.api.decoding, "decode", denied)
     src = _jpeg(tmp_path)
     assert main(["decode", str(src), "-o", str(tmp_path / "out.png")]) == 2
-    assert _error_line(capsys) == "tfjpeg: error: in.jpg: Permission denied"
+    assert cli_error_line(capsys) == "tfjpeg: error: in.jpg: Permission denied"
 
 
 def test_python_warnings_become_one_line_without_source(tmp_path, monkeypatch, capsys) -> None:
