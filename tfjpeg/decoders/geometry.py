@@ -37,14 +37,17 @@ __all__ = [
 DECODABLE_SUBSAMPLINGS = ("gray", "444", "422", "440", "420")
 #: What the consistent decoders accept, for error messages.
 SUPPORTED_LAYOUTS = "gray, 4:4:4, 4:2:2, 4:4:0 and 4:2:0"
+#: The refusal of another layout (no quotes: the in-graph assertion would escape them).
+LAYOUT_UNSUPPORTED = (
+    "The consistent decoders of tfjpeg handle " + SUPPORTED_LAYOUTS + " files. Received: {received}"
+)
 
 
 def chroma_factors(subsampling: str) -> tuple[int, int]:
     """(fh, fv) chroma downsampling factors of a layout name, or UnsupportedJpegError."""
     if subsampling not in DECODABLE_SUBSAMPLINGS:
         raise UnsupportedJpegError(
-            f"tfjpeg's consistent decoding handles {SUPPORTED_LAYOUTS} files. "
-            f"Received: subsampling={subsampling!r}"
+            LAYOUT_UNSUPPORTED.format(received="subsampling=") + repr(subsampling)
         )
     return LAYOUTS[subsampling].chroma
 
@@ -63,12 +66,22 @@ def chroma_factors_of_sampling(sampling_factors: tf.Tensor) -> tuple[tf.Tensor, 
         & tf.reduce_all(s[1] >= 1)
         & tf.reduce_all((factors == 1) | (factors == 2))
     )
+    # One tagged message, as the in-graph reader's refusals (tfjpeg.io.graph.tfjpeg_error).
+    factors_text = tf.strings.reduce_join(
+        tf.strings.join([tf.strings.as_string(s[:, 0]), "x", tf.strings.as_string(s[:, 1])]),
+        separator=", ",
+    )
     check = tf.debugging.Assert(
         ok,
         [
-            f"Unsupported JPEG: tfjpeg's consistent decoders handle {SUPPORTED_LAYOUTS} files. "
-            "Received sampling factors (h, v) per component:",
-            s,
+            tf.strings.join(
+                [
+                    "tfjpeg.UnsupportedJpegError: ",
+                    LAYOUT_UNSUPPORTED.format(received="sampling factors (h x v) "),
+                    factors_text,
+                    ".",
+                ]
+            )
         ],
     )
     with tf.control_dependencies([check]):

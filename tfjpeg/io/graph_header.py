@@ -27,11 +27,13 @@ import tensorflow as tf
 from tfjpeg.io import messages as msg
 from tfjpeg.io.markers import (
     LIBJPEG_MAX_DIMENSION,
+    MAX_EOB_RUN,
     MAX_MARKERS,
     MAX_METADATA_SEGMENTS,
     MAX_SCANS,
     MAX_TABLES_PER_SEGMENT,
 )
+from tfjpeg.jpeg.blocks import ceil_div
 from tfjpeg.jpeg.tables import ZIGZAG
 
 _NATURAL_FROM_ZIGZAG = np.argsort(ZIGZAG).astype(np.int32)
@@ -284,6 +286,9 @@ E_TABLE_UNDEFINED = _error("InvalidJpegError")(
     lambda a, c: _fmt(msg.TABLE_UNDEFINED, cid=a[2], slot=a[3])
 )
 E_SEQUENTIAL_TWICE = _error("InvalidJpegError")(lambda a, c: _fmt(msg.SEQUENTIAL_TWICE, cid=a[2]))
+E_SCAN_TOO_SHORT = _error("InvalidJpegError")(
+    lambda a, c: _fmt(msg.SCAN_TOO_SHORT, scan=a[0], size=a[1], need=a[2], blocks=a[3])
+)
 E_RST_WITHOUT_DRI = _error("InvalidJpegError")(
     lambda a, c: _fmt(msg.RST_WITHOUT_DRI, found=a[1], scan=a[0])
 )
@@ -837,6 +842,21 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
             r_bad = _first_index(tf.not_equal(rst, order))
             r_c = tf.minimum(r_bad, tf.maximum(b_i - a_i - 1, 0))
             rst_pad = tf.concat([rst, [0]], 0)
+            # markers.min_scan_bytes: at least a bit per block (sequential, DC scans), or per
+            # EOB run of at most MAX_EOB_RUN blocks (AC scans); component_blocks per component.
+            in_frame = tf.range(3) < nf
+            samp_h = tf.where(in_frame, comps[:, 1], 1)
+            samp_v = tf.where(in_frame, comps[:, 2], 1)
+            hmax, vmax = tf.reduce_max(samp_h), tf.reduce_max(samp_v)
+            comp_blocks = ceil_div(ceil_div(frame[2] * samp_v, vmax), 8) * ceil_div(
+                ceil_div(frame[3] * samp_h, hmax), 8
+            )
+            scan_blocks = tf.reduce_sum(tf.where(valid & found, tf.gather(comp_blocks, idx), 0))
+            need_bits = tf.where(
+                progressive & (ss > 0), ceil_div(scan_blocks, MAX_EOB_RUN), scan_blocks
+            )
+            need = ceil_div(need_bits, 8)
+            size = m - seg_end
             checks = [
                 (frame[0] < 0, E_SOS_BEFORE_SOF, where),
                 (adobe_bad, E_ADOBE_TRANSFORM, sa(adobe)),
@@ -866,6 +886,7 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
                     _args(scans, rst_pad[0]),
                 ),
                 (r_bad < b_i - a_i, E_RST_ORDER, _args(scans, rst_pad[r_c], r_c % 8)),
+                (size < need, E_SCAN_TOO_SHORT, _args(scans, size, need, scan_blocks)),
             ]
             e, a = _first(checks, tf.constant(-1), none)
             out = fail(st, e, a)

@@ -33,6 +33,7 @@ Reference: ITU-T T.81 (1992) Annex B (syntax), Annex G (progressive); libjpeg-tu
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 
 import numpy as np
@@ -57,7 +58,9 @@ __all__ = [
     "MAX_TABLES_PER_SEGMENT",
     "FrameComponent",
     "JpegHeader",
+    "component_blocks",
     "libjpeg_color_space",
+    "min_scan_bytes",
     "parse_jpeg_header",
     "renumber_components",
 ]
@@ -75,6 +78,9 @@ MAX_MARKERS = 5000
 #: At most this many tables in one DQT segment (twice as many in one DHT segment): libjpeg writes
 #: one or two; more only make a file slow to walk.
 MAX_TABLES_PER_SEGMENT = 4
+#: Most blocks one Huffman symbol can cover in a progressive AC scan (an EOB run: T.81 G.1.2.2,
+#: EOBn with n ≤ 14 extra bits, libjpeg ``jdphuff.c``).
+MAX_EOB_RUN = 32767
 
 _SOI, _EOI, _SOS, _DQT, _DHT, _DRI, _DNL, _DAC, _COM, _TEM = (
     0xD8,
@@ -202,6 +208,27 @@ def _truncated(where: str, n: int) -> InvalidJpegError:
     return InvalidJpegError(msg.TRUNCATED.format(where=where, n=n))
 
 
+def component_blocks(height: int, width: int, h: int, v: int, hmax: int, vmax: int) -> int:
+    """8x8 blocks of a component of a ``height`` x ``width`` frame: ⌈⌈H·v/vmax⌉/8⌉·⌈⌈W·h/hmax⌉/8⌉.
+
+    What a non-interleaved scan codes (T.81 A.2.2); an interleaved one adds the MCU padding.
+    """
+    return math.ceil(math.ceil(height * v / vmax) / 8) * math.ceil(math.ceil(width * h / hmax) / 8)
+
+
+def min_scan_bytes(blocks: int, dc_or_sequential: bool) -> int:
+    """The fewest bytes of entropy-coded data a valid Huffman-coded scan of ``blocks`` blocks has.
+
+    Every block of a sequential scan and of a progressive DC scan costs at least one bit (a DC
+    Huffman code, or the refinement bit); in a progressive AC scan one EOB-run symbol (≥ 1 bit)
+    covers at most :data:`MAX_EOB_RUN` blocks. Stuffed bytes, restart markers and padding only
+    add bytes, so a scan shorter than this is cut short (or its frame header claims a larger
+    image than the data holds: a decompression bomb of a few hundred bytes).
+    """
+    bits = blocks if dc_or_sequential else math.ceil(blocks / MAX_EOB_RUN)
+    return math.ceil(bits / 8)
+
+
 def _check_huffman_table(counts: bytes, symbols: bytes, is_dc: bool, where: str) -> None:
     """The checks of libjpeg's ``jpeg_make_d_derived_tbl`` (code space and DC symbol range)."""
     code = 0
@@ -281,6 +308,7 @@ class _Parser:
         self.scanned: dict[int, int] = {}  # component index → number of scans containing it
         # progressive: per component, libjpeg's coef_bits (-1 = never coded, else current Al)
         self.coef_bits: dict[int, list[int]] = {}
+        self.scan_blocks = (0, 0)  # the current scan's (blocks, fewest bytes of data)
 
     # ----------------------------------------------------------------------------------- segments
     def parse(self) -> JpegHeader:
@@ -350,7 +378,14 @@ class _Parser:
                 self._metadata(code, payload)
             elif code == _SOS:
                 self._scan_header(payload, where)
-                pos = self._entropy_coded_segment(pos)
+                start, pos = pos, self._entropy_coded_segment(pos)
+                blocks, need = self.scan_blocks
+                if pos - start < need:
+                    raise InvalidJpegError(
+                        msg.SCAN_TOO_SHORT.format(
+                            scan=self.num_scans, size=pos - start, need=need, blocks=blocks
+                        )
+                    )
             else:
                 raise InvalidJpegError(msg.UNKNOWN_MARKER.format(code=msg.hex2(code), at=marker_at))
 
@@ -554,6 +589,14 @@ class _Parser:
             raise InvalidJpegError(
                 msg.SEQUENTIAL_PARAMS.format(ss=ss, se=se, ah=ah, al=al, where=where)
             )
+        _, _, height, width, _ = self.frame
+        hmax, vmax = max(c.h for c in comps), max(c.v for c in comps)
+        blocks = sum(
+            component_blocks(height, width, comps[i].h, comps[i].v, hmax, vmax) for i in indices
+        )
+        # Arithmetic coding (inspection only) can code a block in less than a bit.
+        need = 0 if arithmetic else min_scan_bytes(blocks, not progressive or ss == 0)
+        self.scan_blocks = (blocks, need)
         for idx in indices:
             comp = comps[idx]
             if idx not in self.latched:

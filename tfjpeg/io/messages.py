@@ -204,6 +204,12 @@ TABLE_UNDEFINED = (
 SEQUENTIAL_TWICE = (
     "Corrupt JPEG: component {cid} appears in more than one scan of a sequential JPEG."
 )
+SCAN_TOO_SHORT = (
+    "The JPEG data is truncated: scan {scan} has {size} bytes of entropy-coded data, fewer than "
+    "the {need} its {blocks} blocks need at least (a frame header that claims a larger image "
+    "than the data holds). libjpeg would silently fill the missing part with zeros; re-download "
+    "or re-export the file."
+)
 RST_WITHOUT_DRI = (
     "Corrupt JPEG: restart marker RST{found} in scan {scan}, which has no restart interval (DRI)."
 )
