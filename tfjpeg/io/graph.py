@@ -10,8 +10,15 @@ jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops eve
    side, :data:`~tfjpeg.io.markers.MAX_SCANS` scans and :data:`~tfjpeg.io.markers.MAX_MARKERS`
    markers. It is vectorized (candidate markers and runs of fill bytes are found with
    whole-tensor ops; a loop step per marker, not per byte), and everything below depends on its
-   one assertion, so a refused file allocates nothing image-sized. Tables with entries above 255
-   are refused too: their coefficients cannot be recovered exactly from 8-bit samples. Problems
+   one assertion, so a refused file allocates nothing image-sized. Each scan must hold at least
+   the entropy-coded data its blocks need (:func:`tfjpeg.io.markers.min_scan_bytes`), so a tiny
+   file whose frame header claims a huge image is refused as truncated before it is decoded.
+   Tables with entries above 255 are refused too: their coefficients cannot be recovered exactly
+   from 8-bit samples. So are tables written with 16-bit entries that all fit in 8 bits: no
+   standard encoder writes them, and in the fuzz campaign such contrived tables, which do not
+   match the file's coefficients, clamped the decoded samples so that a third of the
+   coefficients could not be recovered (the same holds for contrived 8-bit tables, which this
+   reader cannot tell from real ones; ``read_jpeg`` is exact for all of them). Problems
    are reported as ``tf.errors.InvalidArgumentError`` whose message starts with the tfjpeg
    error class (``tfjpeg.InvalidJpegError: ...``; :func:`tfjpeg_error` maps it back).
 2. **Sample planes without colour conversion.** The header is rewritten before
@@ -269,7 +276,8 @@ def coefficients_from_jpeg_bytes(
             everything :func:`tfjpeg.io.read_jpeg` refuses from the file's structure, with the
             same message (non-JPEG, truncated, corrupt segments or scans, restart markers out
             of order, missing progressive scans, unsupported kinds, RGB-coded, too many pixels,
-            scans or markers), plus tables with entries above 255.
+            scans or markers, scans with less data than their blocks need), plus tables with
+            entries above 255 or written with 16-bit entries.
         ValueError: ``jpeg_bytes`` is not a scalar, or the arguments are out of range.
 
     Corruption inside the entropy-coded data that libjpeg only warns about ("Corrupt JPEG data:

@@ -311,6 +311,8 @@ E_LARGE_TABLE = _error("UnsupportedJpegError")(
     lambda a, c: _fmt(msg.LARGE_TABLE, cid=a[0], value=a[1])
 )
 
+E_WIDE_TABLE = _error("UnsupportedJpegError")(lambda a, c: _fmt(msg.WIDE_TABLE, cid=a[0]))
+
 
 def _args(*values) -> tf.Tensor:
     values = [tf.cast(v, tf.int32) for v in values]
@@ -394,8 +396,10 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
         "markers": tf.constant(0),
         "quant": tf.zeros([4, 64], tf.int32),
         "qdef": tf.zeros([4], tf.bool),
+        "qwide": tf.zeros([4], tf.bool),  # the slot's table was written with 16-bit entries
         "latched": tf.zeros([3, 64], tf.int32),
         "ldef": tf.zeros([3], tf.bool),
+        "lwide": tf.zeros([3], tf.bool),
         "dc": tf.zeros([4], tf.bool),
         "ac": tf.zeros([4], tf.bool),
         "restart": tf.constant(0),
@@ -607,10 +611,10 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
             return out
 
         def on_dqt():
-            def cond(i, count, e, a, quant, qdef):
+            def cond(i, count, e, a, quant, qdef, qwide):
                 return (e < 0) & (i < seg_end)
 
-            def step(i, count, e, a, quant, qdef):
+            def step(i, count, e, a, quant, qdef, qwide):
                 pq_tq = rd(i)
                 pq, tq = pq_tq // 16, pq_tq % 16
                 size = 64 * (pq + 1)
@@ -633,16 +637,17 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
                 )
                 slot = tf.equal(tf.range(4), tf.clip_by_value(tq, 0, 3)) & (e < 0)
                 quant = tf.where(slot[:, None], tf.gather(values, natural)[None, :], quant)
-                return i + 1 + size, count + 1, e, a, quant, qdef | slot
+                qwide = tf.where(slot, tf.equal(pq, 1), qwide)
+                return i + 1 + size, count + 1, e, a, quant, qdef | slot, qwide
 
-            _, _, e, a, quant, qdef = tf.while_loop(
+            _, _, e, a, quant, qdef, qwide = tf.while_loop(
                 cond,
                 step,
-                (p0, tf.constant(0), tf.constant(-1), none, st["quant"], st["qdef"]),
+                (p0, tf.constant(0), tf.constant(-1), none, st["quant"], st["qdef"], st["qwide"]),
                 parallel_iterations=1,
             )
             out = fail(st, e, a)
-            out["quant"], out["qdef"], out["pos"] = quant, qdef, seg_end
+            out["quant"], out["qdef"], out["qwide"], out["pos"] = quant, qdef, qwide, seg_end
             return out
 
         def on_dht():
@@ -899,6 +904,9 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
                 tf.gather(st["quant"], tf.clip_by_value(comps[:, 3], 0, 3)),
                 st["latched"],
             )
+            out["lwide"] = tf.where(
+                new_latch, tf.gather(st["qwide"], tf.clip_by_value(comps[:, 3], 0, 3)), st["lwide"]
+            )
             out["ldef"] = st["ldef"] | in_scan
             out["scanned"] = st["scanned"] + tf.cast(in_scan, tf.int32)
             out["bits"] = tf.where(in_scan[:, None] & band[None, :], al, st["bits"])
@@ -942,10 +950,13 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
     table_max = tf.reduce_max(final["latched"], axis=1)
     large = present & (table_max > MAX_TABLE_ENTRY)
     jl = tf.minimum(_first_index(large), 2)
+    wide = present & final["lwide"]
+    jw = tf.minimum(_first_index(wide), 2)
     err, args = _first(
         [
             (tf.equal(final["color"], 2), E_RGB, _args()),
             (large[jl], E_LARGE_TABLE, _args(comps[jl, 0], table_max[jl])),
+            (wide[jw], E_WIDE_TABLE, _args(comps[jw, 0])),
         ],
         final["err"],
         final["args"],

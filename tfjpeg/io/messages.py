@@ -242,4 +242,10 @@ LARGE_TABLE = (
     "entry above 255 ({value}); its coefficients cannot be recovered exactly from 8-bit decoded "
     "samples. Read it with tfjpeg.io.read_jpeg."
 )
+WIDE_TABLE = (
+    "Unsupported JPEG for the in-graph reader: component {cid} uses a quantization table written "
+    "with 16-bit entries that all fit in 8 bits. No standard encoder writes one (libjpeg uses 16 "
+    "bits only for entries above 255), and the in-graph reader, which recovers coefficients from "
+    "decoded samples, does not serve such contrived tables. Read it with tfjpeg.io.read_jpeg."
+)
 DECODE_FAILED = "Corrupt JPEG: libjpeg could not decode the scan data ({detail})."
