@@ -83,5 +83,16 @@ def test_bad_images_and_layouts_raise_tfjpeg_errors(image):
 
     with pytest.raises(UnsupportedJpegError, match="4:2:0"):
         chroma_factors("411")
+    # The served graph's layout check is a tagged tfjpeg refusal like the reader's.
+    import tensorflow as tf
+
+    from tfjpeg.decoders.geometry import chroma_factors_of_sampling
+    from tfjpeg.io.graph import tfjpeg_error
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        tf.function(chroma_factors_of_sampling)(tf.constant([[2, 1], [1, 2], [1, 1]]))
+    refusal = tfjpeg_error(err.value)
+    assert isinstance(refusal, UnsupportedJpegError)
+    assert str(refusal).endswith("4:2:0 files. Received: sampling factors (h x v) 2x1, 1x2, 1x1.")
     with pytest.raises(ValueError, match="margin"):
         project(image, data, margin=0.7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 
@@ -63,6 +64,64 @@ def test_truncated_progressive_file_raises_invalid_jpeg_error(image):
         read_jpeg(data[: sos[-1]])  # cut cleanly between two scans
     with pytest.raises(InvalidJpegError, match="Incomplete progressive"):
         read_jpeg(data[: sos[-1]] + b"\xff\xd9")  # ... and EOI appended: refinement bits missing
+
+
+def _with_size(data: bytes, height: int, width: int) -> bytes:
+    sof = next(off for code, off, _ in segments(data) if code in (0xC0, 0xC1, 0xC2))
+    return data[: sof + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[sof + 9 :]
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_tiny_file_claiming_a_large_image_is_refused_as_truncated_before_decoding(
+    image, progressive
+):
+    # A few hundred bytes whose frame header claims 9999x9999 (under the 100 MP default): libjpeg
+    # would zero-fill ~2.3 million blocks (seconds, 300 MB of pixels) and only warn.
+    data = _with_size(encode_pixels(image[:8, :8], 75, progressive=progressive), 9999, 9999)
+    blocks = 1250 * 1250 + 2 * 625 * 625  # 4:2:0: one luma block per 8x8, chroma per 16x16
+    for reader in (read_jpeg, decode_pixels, parse_jpeg_header):
+        with pytest.raises(InvalidJpegError, match="truncated") as err:
+            reader(data)
+        assert f"fewer than the {-(-blocks // 8)} its {blocks} blocks need" in str(err.value)
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_minimum_scan_data_is_met_exactly_by_the_tightest_valid_files(subsampling):
+    # A mid-grey image at quality 1, progressive with optimized tables: every DC difference is 0
+    # and its code one bit, so the first (DC) scan holds exactly one bit per block coded: the
+    # bound's minimum (plus the MCU padding blocks of the interleaved 4:2:0 scan).
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 120), (128, 128, 128)).save(
+        buf, "JPEG", quality=1, progressive=True, optimize=True, subsampling=subsampling
+    )
+    data = buf.getvalue()
+    header = parse_jpeg_header(data)
+    comps = header.components
+    hmax, vmax = max(c.h for c in comps), max(c.v for c in comps)
+    blocks = sum(markers_module.component_blocks(120, 200, c.h, c.v, hmax, vmax) for c in comps)
+    mcus = -(-120 // (8 * vmax)) * -(-200 // (8 * hmax))
+    coded = mcus * sum(c.h * c.v for c in comps)
+    dc_scan = scan_start(data)
+    dc_bytes = re.compile(rb"\xff[^\x00]").search(data, dc_scan).start() - dc_scan
+    assert dc_bytes == -(-coded // 8)
+    assert dc_bytes >= markers_module.min_scan_bytes(blocks, True) >= dc_bytes - 10
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 17), (17, 1), (9, 15), (33, 31)])
+def test_valid_odd_sized_files_pass_the_minimum_scan_data_check(size, tmp_path):
+    arr = np.full((*size, 3), 128, np.uint8)
+    files = [
+        encode_pixels(arr, q, subsampling=sub, progressive=p, encoder=enc)
+        for q in (1, 100)
+        for sub in ("444", "420")
+        for p in (False, True)
+        for enc in ("libjpeg", "mozjpeg")
+    ]
+    if shutil.which("cjpeg"):
+        files.append(_cjpeg(tmp_path, arr, "-restart", "1B", "-progressive", "-sample", "4x1"))
+    for data in files:
+        header = parse_jpeg_header(data)
+        assert (header.height, header.width) == size
 
 
 @pytest.mark.parametrize(
