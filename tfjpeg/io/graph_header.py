@@ -6,8 +6,8 @@ ops only and without a loop over bytes:
 
 * vectorized over the whole file once: the positions of the candidate markers (``FF`` followed
   by a byte other than ``00`` and ``FF``; an entropy-coded segment ends at the first one that is
-  not a restart marker) and a prefix count of the non-``FF`` bytes, so a run of fill bytes of any
-  length is skipped with one ``tf.searchsorted``;
+  not a restart marker) and of the last byte of every run of ``FF`` bytes, so a run of fill
+  bytes of any length is skipped with one ``tf.searchsorted``;
 * one ``tf.while_loop`` step per marker, bounded by :data:`~tfjpeg.io.markers.MAX_MARKERS`: a
   segment is skipped by its length field, a scan by one search for the marker that ends it (its
   restart markers are checked for order with one vectorized comparison), DQT/DHT segments hold at
@@ -357,25 +357,28 @@ def _sniff(jpeg_bytes: tf.Tensor) -> tf.Tensor:
 def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
     """Validate the whole file; return its header state, an error code and the message."""
     raw = tf.io.decode_raw(jpeg_bytes, tf.uint8)
-    data = tf.cast(raw, tf.int32)
-    n = tf.size(data)
-    padded = tf.concat([data, tf.zeros([8], tf.int32)], 0)
+    n = tf.size(raw)
+    # Whole-file passes stay in uint8 (a 20 MB file costs a quarter of the memory traffic);
+    # only the bytes read are widened.
+    padded = tf.concat([raw, tf.zeros([8], tf.uint8)], 0)
 
     def rd(i):
-        return tf.gather(padded, tf.clip_by_value(i, 0, n + 7))
+        return tf.cast(tf.gather(padded, tf.clip_by_value(i, 0, n + 7)), tf.int32)
 
-    # Non-FF prefix count: the first non-FF byte at or after p in one search.
-    nonff = tf.concat([[0], tf.cumsum(tf.cast(tf.not_equal(data, 0xFF), tf.int32))], 0)
+    cur, nxt = padded[:n], padded[1 : n + 1]
+    is_ff = tf.equal(cur, 0xFF)
+    # Last byte of every run of FF bytes: the first non-FF byte at or after p in one search.
+    ff_end = tf.cast(tf.reshape(tf.where(is_ff & tf.not_equal(nxt, 0xFF)), [-1]), tf.int32)
+    ff_end = tf.concat([ff_end, [n]], 0)
 
     def first_non_ff(p):
-        target = tf.gather(nonff, tf.clip_by_value(p, 0, n)) + 1
-        return tf.searchsorted(nonff, target[None], side="left")[0] - 1
+        run_end = tf.gather(ff_end, tf.searchsorted(ff_end, tf.reshape(p, [1]), side="left")[0])
+        return tf.where(p >= n, n, tf.where(tf.equal(rd(p), 0xFF), run_end + 1, p))
 
     # Candidate markers: FF followed by neither 00 nor FF (the last FF of a fill run).
-    cur, nxt = padded[:n], padded[1 : n + 1]
-    is_cand = tf.equal(cur, 0xFF) & tf.not_equal(nxt, 0) & tf.not_equal(nxt, 0xFF)
+    is_cand = is_ff & tf.not_equal(nxt, 0) & tf.not_equal(nxt, 0xFF)
     cand = tf.cast(tf.reshape(tf.where(is_cand), [-1]), tf.int32)
-    cand_code = tf.gather(padded, cand + 1)
+    cand_code = tf.cast(tf.gather(padded, cand + 1), tf.int32)
     cand_rst = (cand_code >= 0xD0) & (cand_code <= 0xD7)
     nonrst = tf.boolean_mask(cand, ~cand_rst)
     n_nonrst = tf.size(nonrst)
@@ -965,7 +968,7 @@ def walk(jpeg_bytes: tf.Tensor, max_pixels: int) -> dict[str, tf.Tensor]:
     args = tf.where(final["err"] > 0, final["args"], args)
     context = {
         "n": n,
-        "start": tf.strings.reduce_join(_hex(data[:4]), separator=" "),
+        "start": tf.strings.reduce_join(_hex(tf.cast(raw[:4], tf.int32)), separator=" "),
         "what": _sniff(jpeg_bytes),
         "limit": _commas(tf.constant(max_pixels, tf.int64)),
         "nf": frame[4],
