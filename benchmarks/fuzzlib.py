@@ -839,11 +839,11 @@ class _Runner:
     def warm_up(self) -> None:
         self.run(make_case("valid", 0))
 
-    def _reference(self, data: bytes):
+    def _reference(self, data: bytes, allow_rgb: bool = False):
         from tfjpeg.io import read_jpeg
 
         try:
-            return read_jpeg(data), None
+            return read_jpeg(data, allow_rgb=allow_rgb), None
         except Exception as e:  # any refusal, classified by the caller
             return None, e
 
@@ -858,7 +858,9 @@ class _Runner:
             from tfjpeg.io import decode_pixels
 
             p = decode_pixels(data)
-            ref, err = self._reference(data)  # the same validation as read_jpeg, bar scan data
+            # The same validation as read_jpeg, bar scan data; decode_pixels decodes RGB-coded
+            # files as RGB (documented), which read_jpeg reads with allow_rgb=True.
+            ref, err = self._reference(data, allow_rgb=True)
             if ref is None:
                 return self._not_read(data, err, "decode_pixels")
             return "ok", f"{p.shape}"
