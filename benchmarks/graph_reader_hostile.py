@@ -44,13 +44,17 @@ def _extra_files() -> tuple[dict[str, bytes], dict[str, str]]:
     from conftest import cjpeg_jpeg, natural_image
     from PIL import Image
 
+    # Three different tables, one per component (as tests/test_api_decoding.py's OWN_TABLES).
+    tables = [np.arange(64).reshape(8, 8) % 11 + 4 + 6 * k for k in range(3)]
     tile = natural_image(100, 100, seed=7)
     big = np.tile(tile, (130, 130, 1))  # 13000 x 13000, real image data
     buf = io.BytesIO()
     Image.fromarray(big).save(buf, "JPEG", quality=75)
     files = {
         "13000x13000 valid (real pixels)": buf.getvalue(),
-        "cjpeg -qslots 0,1,2": cjpeg_jpeg(natural_image(48, 64, seed=8), "-qslots", "0,1,2"),
+        "cjpeg -qslots 0,1,2": cjpeg_jpeg(
+            natural_image(48, 64, seed=8), "-qslots", "0,1,2", "-sample", "2x2", tables=tables
+        ),
     }
     expected = {"13000x13000 valid (real pixels)": "more than the limit of 16,000,000"}
     return files, expected

@@ -103,13 +103,17 @@ def decode_core(
 
     def colour() -> tf.Tensor:
         factors = chroma_factors_of_sampling(sampling)
-        chroma = [tf.cast(cb, tf.float32), tf.cast(cr, tf.float32)]
-        comps = [y[None], chroma[0][None], chroma[1][None]]
-        feed = model_inputs(comps, tables[None], height, width, z[None])
+        # Every block waits for the layout check: else a shape op of the model, run first on an
+        # unsupported layout, would fail with TF's own message instead of tfjpeg's refusal.
+        with tf.control_dependencies(list(factors)):
+            luma, zc = tf.identity(y), tf.identity(z)
+            chroma = [tf.identity(tf.cast(cb, tf.float32)), tf.identity(tf.cast(cr, tf.float32))]
+        comps = [luma[None], chroma[0][None], chroma[1][None]]
+        feed = model_inputs(comps, tables[None], height, width, zc[None])
         decoded = model(feed, training=False, subsampling=factors)["decoded"][0]
         return project_tensors(
             decoded,
-            [y, *chroma],
+            [luma, *chroma],
             tables,
             height,
             width,
