@@ -255,7 +255,8 @@ def campaign(args) -> int:
 
 
 def report(results, meta, out: Path, examples: int = 4) -> int:
-    """Rescore, print and write ``fuzz.md`` and ``fuzz.json``; 1 if any bad outcome."""
+    """Rescore, print and write ``fuzz.md``, ``fuzz.json`` (every case) and
+    ``fuzz_summary.json`` (the table and the bad cases only); 1 if any bad outcome."""
     targets = meta["targets"]
     results = [fuzzlib.rescore(r) for r in results]
     results.sort(key=lambda r: (targets.index(r.target), r.kind, r.seed))
@@ -295,7 +296,15 @@ def report(results, meta, out: Path, examples: int = 4) -> int:
     (out / "fuzz.md").write_text(text + "\n", encoding="utf-8")
     payload = dict(meta, table=table, results=[r.__dict__ for r in results])
     (out / "fuzz.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    print(f"\nwrote {out / 'fuzz.md'} and {out / 'fuzz.json'}")
+    # A small summary (the table and the bad cases) that can be kept with the results.
+    bad_cases = [
+        {k: (v[:300] if k == "detail" else v) for k, v in r.__dict__.items()}
+        for r in results
+        if r.outcome in fuzzlib.BAD_OUTCOMES
+    ]
+    summary = dict(meta, table=table, bad_cases=bad_cases)
+    (out / "fuzz_summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    print(f"\nwrote {out / 'fuzz.md'}, {out / 'fuzz.json'} and {out / 'fuzz_summary.json'}")
     bad = sum(row[o] for row in table.values() for o in fuzzlib.BAD_OUTCOMES)
     return 1 if bad else 0
 
