@@ -16,7 +16,7 @@ jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops eve
    Tables with entries above 255 are refused too: their coefficients cannot be recovered exactly
    from 8-bit samples. So are tables written with 16-bit entries that all fit in 8 bits: no
    standard encoder writes them, and in the fuzz campaign such contrived tables, which do not
-   match the file's coefficients, clamped the decoded samples so that a third of the
+   match the file's coefficients, clamped the decoded samples so that a third to a half of the
    coefficients could not be recovered (the same holds for contrived 8-bit tables, which this
    reader cannot tell from real ones; ``read_jpeg`` is exact for all of them). Problems
    are reported as ``tf.errors.InvalidArgumentError`` whose message starts with the tfjpeg
