@@ -6,7 +6,8 @@ its output onto the file's consistent set (alternating with clipping to [0, 255]
 :func:`tfjpeg.decoders.consistency.project_tensors`) and rounds to uint8, correcting the blocks
 that libjpeg would re-encode differently (:func:`tfjpeg.decoders.exact.correct_uint8`). Stock
 TF ops only and one traced graph for every layout: gray and colour are the two branches of one
-``tf.cond``, and the colour layouts (4:4:4, 4:2:2, 4:4:0, 4:2:0) differ only in the chroma factors, which are tensors.
+``tf.cond``, and the colour layouts (4:4:4, 4:2:2, 4:4:0, 4:2:0) differ only in the chroma
+factors, which are tensors.
 :class:`tfjpeg.serving.decoders.DecoderServingModule` wraps it in the ``tf.function`` that both
 SavedModel signatures call and that ``tfjpeg.decode`` calls on the Keras model (ARCHITECTURE.md,
 "The served artefact is the product").
