@@ -189,5 +189,10 @@ def correct_uint8(
         lambda i, x, done: (i < iterations) & tf.logical_not(done),
         body,
         (tf.constant(0), x, tf.constant(False)),
+        shape_invariants=(
+            tf.TensorShape([]),
+            tf.TensorShape([1, None, None, x.shape[-1]]),
+            tf.TensorShape([]),
+        ),
     )
     return rounded(x[0])
