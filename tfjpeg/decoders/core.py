@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from tfjpeg.decoders.consistency import project_tensors
 from tfjpeg.decoders.exact import CORRECTION_ITERATIONS, correct_uint8
-from tfjpeg.decoders.geometry import chroma_factors_of_sampling
-from tfjpeg.decoders.inputs import model_inputs
+from tfjpeg.decoders.geometry import chroma_factors_of_sampling, image_from_coefficients
+from tfjpeg.decoders.tiling import TILE_BLOCKS, tiled_coefficients
 
 __all__ = ["CORE_SIGNATURE", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode_core"]
 
@@ -68,6 +68,7 @@ def decode_core(
     z: tf.Tensor,
     iterations: tf.Tensor | int,
     margin: float | None = None,
+    tile_blocks: int = TILE_BLOCKS,
 ) -> tf.Tensor:
     """The decoding of one file: network → projection → uint8 with the exact correction.
 
@@ -84,6 +85,9 @@ def decode_core(
             correction rounds at most).
         margin: distance kept from the bin edges, default
             :data:`PROJECTION_MARGIN`.
+        tile_blocks: the network runs on tiles of this many luma blocks a side plus a halo
+            (:func:`tfjpeg.decoders.tiling.tiled_coefficients`; the same coefficients as one
+            pass over the whole file, in memory bounded by the tile size).
 
     Returns:
         ``{"image": uint8 (H, W, C), "decoded": float32 (H, W, C)}``, C = 3, or 1 for gray
@@ -102,8 +106,10 @@ def decode_core(
     corrections = tf.where(tf.cast(iterations, tf.int32) > 0, CORRECTION_ITERATIONS, 0)
 
     def gray() -> tuple[tf.Tensor, tf.Tensor]:
-        inputs = model_inputs([y[None]], tables[None], height, width, z[None])
-        decoded = model(inputs, training=False, subsampling="gray")["decoded"][0]
+        coefs = tiled_coefficients(
+            model, [y], tables, height, width, (1, 1), z, "gray", tile_blocks
+        )
+        decoded = image_from_coefficients(coefs, tables[None], height, width)["decoded"][0]
         decoded = project_tensors(
             decoded, [y], tables, height, width, (1, 1), margin=margin, iterations=iterations
         )
@@ -112,10 +118,12 @@ def decode_core(
     def colour() -> tuple[tf.Tensor, tf.Tensor]:
         factors = chroma_factors_of_sampling(sampling)
         chroma = [tf.cast(cb, tf.float32), tf.cast(cr, tf.float32)]
-        comps = [y[None], chroma[0][None], chroma[1][None]]
-        feed = model_inputs(comps, tables[None], height, width, z[None])
-        decoded = model(feed, training=False, subsampling=factors)["decoded"][0]
         comps = [y, *chroma]
+        coefs = tiled_coefficients(
+            model, comps, tables, height, width, factors, z, factors, tile_blocks
+        )
+        image = image_from_coefficients(coefs, tables[None], height, width, *factors)
+        decoded = image["decoded"][0]
         decoded = project_tensors(
             decoded, comps, tables, height, width, factors, margin=margin, iterations=iterations
         )
