@@ -3,10 +3,11 @@
 A decoder's network maps a file's quantized blocks to reconstructed coefficients; an output
 block depends only on the input blocks within its receptive field
 (``model.receptive_field_blocks``, luma blocks). :func:`tiled_coefficients` runs the network on
-windows of the block grid: each window is one *core* tile (``tile_blocks`` luma blocks a side,
-aligned to the MCU grid so the chroma windows line up) plus a halo of at least the receptive
-field, shifted inwards at the image's bottom and right edges so that every window except on
-images smaller than a window has the same shape (one compiled shape under XLA). Only each
+windows of the block grid: each window is one *core* tile (``tile_blocks`` luma blocks a side)
+plus a halo of at least the receptive field, aligned to the MCU grid (so the chroma windows line
+up) and to ``model.block_alignment`` (a network that downsamples the block grid), and shifted
+inwards at the image's bottom and right edges, so that every window but those of images smaller
+than a window has one of a few shapes (few compiled shapes under XLA). Only each
 core's coefficients are kept, so the stitched coefficients equal those of one pass over the
 whole file: a window either contains a core's whole receptive field, or ends where the image
 ends, exactly where the untiled network's own edge lies (the window's height and width are the
@@ -67,45 +68,42 @@ def tiled_coefficients(
     if tile_blocks < 2 or tile_blocks % 2:
         raise ValueError(f"tile_blocks must be a positive even number. Received: {tile_blocks}")
     fh, fv = factors
+    align = int(getattr(model, "block_alignment", 1))  # e.g. a U-Net's 2^levels
+    # Windows start on whole MCUs and on the model's own grid (luma blocks).
+    unit_r, unit_c = tf.maximum(fv, align), tf.maximum(fh, align)
     halo = halo_blocks(model)
-    shape = tf.shape(components[0])
-    hb, wb = shape[0], shape[1]
+    halo_r, halo_c = ceil_div(halo, unit_r) * unit_r, ceil_div(halo, unit_c) * unit_c
+    tile_r, tile_c = ceil_div(tile_blocks, unit_r) * unit_r, ceil_div(tile_blocks, unit_c) * unit_c
     grids = [tf.shape(c)[:2] for c in components]
-    # MCU units: a chroma block per MCU; the luma has fv × fh blocks per MCU.
-    hm, wm = ceil_div(hb, fv), ceil_div(wb, fh)
-    tr, tc = tile_blocks // fv, tile_blocks // fh
-    hr, hc = ceil_div(halo, fv), ceil_div(halo, fh)
-    nr, nc = ceil_div(hm, tr), ceil_div(wm, tc)
+    hb, wb = grids[0][0], grids[0][1]
+    nr, nc = ceil_div(hb, tile_r), ceil_div(wb, tile_c)
     per_component = [(1, 1), (fh, fv), (fh, fv)][: len(components)]
 
-    def window(i, t, h, total):
-        return tf.clip_by_value(i * t - h, 0, tf.maximum(total - (t + 2 * h), 0))
+    def window(i, tile, halo, unit, total):
+        """[start, end) luma blocks: the core ± halo, shifted inwards at the far edge; a
+        window ending less than one unit before the image's end runs to it."""
+        size = tile + 2 * halo
+        start = tf.clip_by_value(i * tile - halo, 0, tf.maximum(total - size, 0) // unit * unit)
+        end = tf.where(start + size + unit > total, total, start + size)
+        return start, end
 
     def tile(i, j):
-        sr, sc = window(i, tr, hr, hm), window(j, tc, hc, wm)
-        er, ec = sr + tr + 2 * hr, sc + tc + 2 * hc
-        pieces = []
-        for c, (uh, uv) in enumerate(per_component):
-            # luma: fv × fh blocks per MCU; chroma: one
-            bv, bh = fv // uv, fh // uh
-            r0, c0 = sr * bv, sc * bh
-            r1 = tf.minimum(er * bv, grids[c][0])
-            c1 = tf.minimum(ec * bh, grids[c][1])
-            pieces.append((r0, r1, c0, c1, bv, bh))
-        y0, y1, x0, x1, _, _ = pieces[0]
-        comps = [
-            comp[p[0] : p[1], p[2] : p[3]][None] for comp, p in zip(components, pieces, strict=True)
-        ]
+        y0, y1 = window(i, tile_r, halo_r, unit_r, hb)
+        x0, x1 = window(j, tile_c, halo_c, unit_c, wb)
+        comps, spans = [], []
+        for comp, grid, (uh, uv) in zip(components, grids, per_component, strict=True):
+            # luma: the window itself; chroma: the chroma blocks under it
+            r0, r1 = y0 // uv, tf.minimum(ceil_div(y1, uv), grid[0])
+            c0, c1 = x0 // uh, tf.minimum(ceil_div(x1, uh), grid[1])
+            k0, k1 = i * tile_r // uv, tf.minimum(ceil_div((i + 1) * tile_r, uv), grid[0])
+            l0, l1 = j * tile_c // uh, tf.minimum(ceil_div((j + 1) * tile_c, uh), grid[1])
+            comps.append(comp[r0:r1, c0:c1][None])
+            spans.append((k0 - r0, k1 - r0, l0 - c0, l1 - c0))
         h_w = tf.minimum(height - 8 * y0, 8 * (y1 - y0))
         w_w = tf.minimum(width - 8 * x0, 8 * (x1 - x0))
         feed = model_inputs(comps, tables[None], h_w, w_w, z[y0:y1, x0:x1][None])
         coefs = model(feed, training=False, subsampling=subsampling)["coefficients"]
-        out = []
-        for coef, (r0, _, c0, _, bv, bh), grid in zip(coefs, pieces, grids, strict=True):
-            k0, k1 = i * tr * bv, tf.minimum((i + 1) * tr * bv, grid[0])
-            l0, l1 = j * tc * bh, tf.minimum((j + 1) * tc * bh, grid[1])
-            out.append(coef[:, k0 - r0 : k1 - r0, l0 - c0 : l1 - c0])
-        return out
+        return [c[:, a:b, p:q] for c, (a, b, p, q) in zip(coefs, spans, strict=True)]
 
     n = len(components)
 
