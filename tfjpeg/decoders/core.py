@@ -69,6 +69,7 @@ def decode_core(
     iterations: tf.Tensor | int,
     margin: float | None = None,
     tile_blocks: int = TILE_BLOCKS,
+    jit_compile: bool = False,
 ) -> tf.Tensor:
     """The decoding of one file: network → projection → uint8 with the exact correction.
 
@@ -88,6 +89,7 @@ def decode_core(
         tile_blocks: the network runs on tiles of this many luma blocks a side plus a halo
             (:func:`tfjpeg.decoders.tiling.tiled_coefficients`; the same coefficients as one
             pass over the whole file, in memory bounded by the tile size).
+        jit_compile: the network through XLA, per tile (see ``tiled_coefficients``).
 
     Returns:
         ``{"image": uint8 (H, W, C), "decoded": float32 (H, W, C)}``, C = 3, or 1 for gray
@@ -107,7 +109,7 @@ def decode_core(
 
     def gray() -> tuple[tf.Tensor, tf.Tensor]:
         coefs = tiled_coefficients(
-            model, [y], tables, height, width, (1, 1), z, "gray", tile_blocks
+            model, [y], tables, height, width, (1, 1), z, "gray", tile_blocks, jit_compile
         )
         decoded = image_from_coefficients(coefs, tables[None], height, width)["decoded"][0]
         decoded = project_tensors(
@@ -120,7 +122,7 @@ def decode_core(
         chroma = [tf.cast(cb, tf.float32), tf.cast(cr, tf.float32)]
         comps = [y, *chroma]
         coefs = tiled_coefficients(
-            model, comps, tables, height, width, factors, z, factors, tile_blocks
+            model, comps, tables, height, width, factors, z, factors, tile_blocks, jit_compile
         )
         image = image_from_coefficients(coefs, tables[None], height, width, *factors)
         decoded = image["decoded"][0]

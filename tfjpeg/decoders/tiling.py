@@ -48,6 +48,7 @@ def tiled_coefficients(
     z: tf.Tensor,
     subsampling,
     tile_blocks: int = TILE_BLOCKS,
+    jit_compile: bool = False,
 ) -> tuple[tf.Tensor, ...]:
     """The model's reconstructed coefficients of a whole file, computed tile by tile.
 
@@ -61,6 +62,8 @@ def tiled_coefficients(
         z: (hb, wb, 64) control signal.
         subsampling: what the model's call gets ("gray", or the factors).
         tile_blocks: core tile side in luma blocks (a positive even number).
+        jit_compile: run the network on each tile through XLA (one compilation per tile shape;
+            the chroma factors must then be Python ints).
 
     Returns:
         tuple of float32 (1, hb, wb, 8, 8) per component, as one call on the whole file gives.
@@ -78,6 +81,12 @@ def tiled_coefficients(
     hb, wb = grids[0][0], grids[0][1]
     nr, nc = ceil_div(hb, tile_r), ceil_div(wb, tile_c)
     per_component = [(1, 1), (fh, fv), (fh, fv)][: len(components)]
+
+    def network(feed):
+        return model(feed, training=False, subsampling=subsampling)["coefficients"]
+
+    if jit_compile:
+        network = tf.function(network, jit_compile=True, autograph=False)
 
     def window(i, tile, halo, unit, total):
         """[start, end) luma blocks: the core ± halo, shifted inwards at the far edge; a
@@ -102,7 +111,7 @@ def tiled_coefficients(
         h_w = tf.minimum(height - 8 * y0, 8 * (y1 - y0))
         w_w = tf.minimum(width - 8 * x0, 8 * (x1 - x0))
         feed = model_inputs(comps, tables[None], h_w, w_w, z[y0:y1, x0:x1][None])
-        coefs = model(feed, training=False, subsampling=subsampling)["coefficients"]
+        coefs = network(feed)
         return [c[:, a:b, p:q] for c, (a, b, p, q) in zip(coefs, spans, strict=True)]
 
     n = len(components)
