@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -98,3 +99,26 @@ def test_bad_configs_are_refused(tmp_path):
                 str(tmp_path / "c"),
             ]
         )
+
+
+def test_block_unet_architecture_config_and_validation(tmp_path):
+    config = decoder_train._merged(
+        {**TINY, "architecture": "block_unet", "model": {"widths": [8, 8], "depths": [1, 1]}}
+    )
+    assert config["model"] == {"widths": [8, 8], "depths": [1, 1]}  # no ConsistentDecoder keys
+    decoder, _ = decoder_train.build_models(config)
+    assert type(decoder).__name__ == "BlockUNetDecoder"
+    folder = tmp_path / "val"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(natural_image(40, 56, seed=i)).save(folder / f"v{i}.png")
+    config.update(validation_dir=str(folder), validation_qualities=[20, 90], validation_crop=32)
+    optimizer = SimpleNamespace(iterations=tf.Variable(7))
+    evaluate = decoder_train.validation_fn(decoder, config, tmp_path, optimizer)
+    results = evaluate()
+    assert set(results) == {"psnr_q20", "gain_q20", "psnr_q90", "gain_q90", "mean_gain"}
+    assert 15.0 < results["psnr_q20"] < results["psnr_q90"] < 60.0
+    line = json.loads((tmp_path / "validation.jsonl").read_text().splitlines()[-1])
+    assert line["step"] == 7 and line["psnr_q90"] == pytest.approx(results["psnr_q90"])
+    with pytest.raises(TfjpegError, match="architecture"):
+        decoder_train._merged({**TINY, "architecture": "resnet"})

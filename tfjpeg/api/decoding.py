@@ -53,7 +53,8 @@ def decode(
             decoders).
         decoder: "consistent-l1" (distortion-oriented), "consistent-gan" (perceptual,
             explorable), "libjpeg" (libjpeg-turbo's standard decoding), or a
-            :class:`~tfjpeg.decoders.ConsistentDecoder` instance.
+            :class:`~tfjpeg.decoders.ConsistentDecoder` or
+            :class:`~tfjpeg.decoders.BlockUNetDecoder` instance.
         seed: draw the control signal z as a per-channel constant from this seed (different
             seeds give different consistent decodings); None: the neutral z = 0.
         z: an explicit control signal (hb, wb, 64) on the luma block grid; overrides ``seed``.
@@ -102,11 +103,12 @@ def decode(
                 raise ValueError("the libjpeg decoder has no control signal: drop seed and z.")
             return decode_pixels(jpeg, max_pixels=max_pixels).astype(dtype)
     else:
-        from tfjpeg.decoders import ConsistentDecoder
+        from tfjpeg.decoders import DECODER_CLASSES
 
-        if not isinstance(decoder, ConsistentDecoder):
+        if not isinstance(decoder, DECODER_CLASSES):
             raise InvalidArgumentTypeError(
-                f"decoder must be a name ({', '.join(DECODERS)}) or a ConsistentDecoder. "
+                f"decoder must be a name ({', '.join(DECODERS)}), a ConsistentDecoder or a "
+                "BlockUNetDecoder. "
                 f"Received: decoder of type {type(decoder).__name__}"
             )
     if max_pixels is None:

@@ -1,17 +1,24 @@
-"""Decoders of real JPEG files: the consistent DCT-domain decoder (Bahat & Michaeli 2021).
+"""Decoders of real JPEG files: the consistent DCT-domain decoder (Bahat & Michaeli 2021) and
+the fast block-grid U-Net (:class:`BlockUNetDecoder`).
 
 Building blocks (``ConvStack``) stay importable from their modules; control signals z live in
 :mod:`tfjpeg.explore`.
 """
 
+from tfjpeg.decoders.block_unet import BlockUNetDecoder
 from tfjpeg.decoders.consistent import NORMALIZATIONS, ConsistentDecoder
 from tfjpeg.decoders.critic import ConsistencyCritic
 from tfjpeg.decoders.geometry import DECODABLE_SUBSAMPLINGS, consistent_upsample
 from tfjpeg.decoders.inputs import core_inputs, decoder_inputs
 
+#: The decoder classes ``tfjpeg.decode`` and the serving module accept (one call contract).
+DECODER_CLASSES = (ConsistentDecoder, BlockUNetDecoder)
+
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
+    "DECODER_CLASSES",
     "NORMALIZATIONS",
+    "BlockUNetDecoder",
     "ConsistencyCritic",
     "ConsistentDecoder",
     "consistent_upsample",

@@ -19,13 +19,11 @@ import tensorflow as tf
 from tfjpeg.decoders.geometry import (
     chroma_factors,
     coefficients_to_plane,
-    consistent_upsample,
     fit_plane,
+    image_from_coefficients,
     luma_on_chroma_grid,
     z_on_chroma_grid,
 )
-from tfjpeg.jpeg import color
-from tfjpeg.jpeg.blocks import ceil_div
 from tfjpeg.jpeg.tables import component_table, validate_tables
 
 __all__ = ["NORMALIZATIONS", "ConsistentDecoder", "ConvStack"]
@@ -290,15 +288,13 @@ class ConsistentDecoder(keras.Model):
         )
         delta_y = self._delta(logits, xq_y, log_y, self.luma_offset)
         coef_y = tf.reshape(xq_y + delta_y, [n, hb, wb, 8, 8])
-        luma = fit_plane(coefficients_to_plane(coef_y, table_y), height, width)
         if gray:
-            planes = luma[..., None]
             return {
-                "decoded": tf.clip_by_value(planes, 0.0, 255.0),
-                "ycbcr": planes,
+                **image_from_coefficients((coef_y,), tables, height, width),
                 "coefficients": (coef_y,),
                 "delta": (tf.reshape(delta_y, [n, hb, wb, 8, 8]),),
             }
+        luma = fit_plane(coefficients_to_plane(coef_y, table_y), height, width)
 
         # Chroma (§4.2).
         fh, fv = chroma_factors(subsampling) if isinstance(subsampling, str) else subsampling
@@ -325,15 +321,9 @@ class ConsistentDecoder(keras.Model):
         delta_cr = self._delta(logits[..., 64:], xq_cr, log_cr, self.cr_offset)
         coef_cb = tf.reshape(xq_cb + delta_cb, [n, hbc, wbc, 8, 8])
         coef_cr = tf.reshape(xq_cr + delta_cr, [n, hbc, wbc, 8, 8])
-        comp_h, comp_w = ceil_div(height, fv), ceil_div(width, fh)
-        chroma = []
-        for coef, table in ((coef_cb, table_cb), (coef_cr, table_cr)):
-            plane = coefficients_to_plane(coef, table)[:, :comp_h, :comp_w]
-            chroma.append(fit_plane(consistent_upsample(plane, fh, fv), height, width))
-        ycc = tf.stack([luma, chroma[0], chroma[1]], axis=-1)
+        coefs = (coef_y, coef_cb, coef_cr)
         return {
-            "decoded": tf.clip_by_value(color.ycbcr_to_rgb(ycc), 0.0, 255.0),
-            "ycbcr": ycc,
+            **image_from_coefficients(coefs, tables, height, width, fh, fv),
             "coefficients": (coef_y, coef_cb, coef_cr),
             "delta": tuple(
                 tf.reshape(d, tf.shape(c))
@@ -342,6 +332,14 @@ class ConsistentDecoder(keras.Model):
                 )
             ),
         }
+
+    @property
+    def receptive_field_blocks(self) -> int:
+        """How far (luma blocks, any direction) an input block can change an output
+        coefficient: the luma stack's 3×3 convs (depth + head), the chroma stack's on a grid
+        of two luma blocks, which also sees the 16×16 luma under each chroma block."""
+        luma = self.luma_depth + 1
+        return max(luma, 2 * (self.chroma_depth + 1) + luma + 2)
 
     @classmethod
     def from_preset(cls, preset: str) -> ConsistentDecoder:

@@ -3,9 +3,11 @@
 :func:`decode_core` takes a file's quantized blocks per component, one table per component, the
 size, the sampling factors and the control signal z, runs a :class:`ConsistentDecoder`, projects
 its output onto the file's consistent set (alternating with clipping to [0, 255],
-:func:`tfjpeg.decoders.consistency.project_tensors`) and rounds to uint8. Stock TF ops only and one
-traced graph for every layout: gray and colour are the two branches of one ``tf.cond``, and the
-colour layouts (4:4:4, 4:2:2, 4:4:0, 4:2:0) differ only in the chroma factors, which are tensors.
+:func:`tfjpeg.decoders.consistency.project_tensors`) and rounds to uint8, correcting the blocks
+that libjpeg would re-encode differently (:func:`tfjpeg.decoders.exact.correct_uint8`). Stock
+TF ops only and one traced graph for every layout: gray and colour are the two branches of one
+``tf.cond``, and the colour layouts (4:4:4, 4:2:2, 4:4:0, 4:2:0) differ only in the chroma
+factors, which are tensors.
 :class:`tfjpeg.serving.decoders.DecoderServingModule` wraps it in the ``tf.function`` that both
 SavedModel signatures call and that ``tfjpeg.decode`` calls on the Keras model (ARCHITECTURE.md,
 "The served artefact is the product").
@@ -18,8 +20,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfjpeg.decoders.consistency import project_tensors
-from tfjpeg.decoders.geometry import chroma_factors_of_sampling
-from tfjpeg.decoders.inputs import model_inputs
+from tfjpeg.decoders.exact import CORRECTION_ITERATIONS, correct_uint8
+from tfjpeg.decoders.geometry import chroma_factors_of_sampling, image_from_coefficients
+from tfjpeg.decoders.tiling import TILE_BLOCKS, tiled_coefficients
 
 __all__ = ["CORE_SIGNATURE", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode_core"]
 
@@ -65,8 +68,10 @@ def decode_core(
     z: tf.Tensor,
     iterations: tf.Tensor | int,
     margin: float | None = None,
+    tile_blocks: int = TILE_BLOCKS,
+    jit_compile: bool = False,
 ) -> tf.Tensor:
-    """The decoding of one file: network → projection → rounding to uint8.
+    """The decoding of one file: network → projection → uint8 with the exact correction.
 
     Args:
         model: a built :class:`~tfjpeg.decoders.ConsistentDecoder`.
@@ -76,13 +81,20 @@ def decode_core(
         height, width: image size.
         sampling: int32 (3, 2) (h, v) sampling factors per component (rows ignored for gray).
         z: float32 (hb, wb, 64) control signal, or an empty (0, 0, 64) tensor for z = 0.
-        iterations: at most this many projection / clipping rounds (0: no projection).
+        iterations: at most this many projection / clipping rounds (0: no projection and no
+            uint8 correction; otherwise :data:`~tfjpeg.decoders.exact.CORRECTION_ITERATIONS`
+            correction rounds at most).
         margin: distance kept from the bin edges, default
             :data:`PROJECTION_MARGIN`.
+        tile_blocks: the network runs on tiles of this many luma blocks a side plus a halo
+            (:func:`tfjpeg.decoders.tiling.tiled_coefficients`; the same coefficients as one
+            pass over the whole file, in memory bounded by the tile size).
+        jit_compile: the network through XLA, per tile (see ``tiled_coefficients``).
 
     Returns:
         ``{"image": uint8 (H, W, C), "decoded": float32 (H, W, C)}``, C = 3, or 1 for gray
-        files; "decoded" is the projected image before the final clipping and rounding.
+        files; "decoded" is the projected image before the final clipping, rounding and
+        correction.
     """
     if margin is None:
         margin = PROJECTION_MARGIN
@@ -93,35 +105,35 @@ def decode_core(
     tables = _per_component_tables(tf.cast(tables, tf.float32))
     height = tf.cast(height, tf.int32)
     width = tf.cast(width, tf.int32)
+    corrections = tf.where(tf.cast(iterations, tf.int32) > 0, CORRECTION_ITERATIONS, 0)
 
-    def gray() -> tf.Tensor:
-        inputs = model_inputs([y[None]], tables[None], height, width, z[None])
-        decoded = model(inputs, training=False, subsampling="gray")["decoded"][0]
-        return project_tensors(
+    def gray() -> tuple[tf.Tensor, tf.Tensor]:
+        coefs = tiled_coefficients(
+            model, [y], tables, height, width, (1, 1), z, "gray", tile_blocks, jit_compile
+        )
+        decoded = image_from_coefficients(coefs, tables[None], height, width)["decoded"][0]
+        decoded = project_tensors(
             decoded, [y], tables, height, width, (1, 1), margin=margin, iterations=iterations
         )
+        return decoded, correct_uint8(decoded, [y], tables, height, width, (1, 1), corrections)
 
-    def colour() -> tf.Tensor:
+    def colour() -> tuple[tf.Tensor, tf.Tensor]:
         factors = chroma_factors_of_sampling(sampling)
         # Every block waits for the layout check: else a shape op of the model, run first on an
         # unsupported layout, would fail with TF's own message instead of tfjpeg's refusal.
         with tf.control_dependencies(list(factors)):
             luma, zc = tf.identity(y), tf.identity(z)
             chroma = [tf.identity(tf.cast(cb, tf.float32)), tf.identity(tf.cast(cr, tf.float32))]
-        comps = [luma[None], chroma[0][None], chroma[1][None]]
-        feed = model_inputs(comps, tables[None], height, width, zc[None])
-        decoded = model(feed, training=False, subsampling=factors)["decoded"][0]
-        return project_tensors(
-            decoded,
-            [luma, *chroma],
-            tables,
-            height,
-            width,
-            factors,
-            margin=margin,
-            iterations=iterations,
+        comps = [luma, *chroma]
+        coefs = tiled_coefficients(
+            model, comps, tables, height, width, factors, zc, factors, tile_blocks, jit_compile
         )
+        image = image_from_coefficients(coefs, tables[None], height, width, *factors)
+        decoded = image["decoded"][0]
+        decoded = project_tensors(
+            decoded, comps, tables, height, width, factors, margin=margin, iterations=iterations
+        )
+        return decoded, correct_uint8(decoded, comps, tables, height, width, factors, corrections)
 
-    decoded = tf.cond(tf.equal(tf.size(cb), 0), gray, colour)
-    image = tf.cast(tf.clip_by_value(tf.round(decoded), 0.0, 255.0), tf.uint8)
-    return {"decoded": decoded, "image": image}
+    decoded, image = tf.cond(tf.equal(tf.size(cb), 0), gray, colour)
+    return {"decoded": decoded, "image": tf.cast(image, tf.uint8)}

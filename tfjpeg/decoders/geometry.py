@@ -13,10 +13,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfjpeg.errors import UnsupportedJpegError
-from tfjpeg.jpeg import sampling
-from tfjpeg.jpeg.blocks import blocks_to_plane, pad_edges, plane_to_blocks
+from tfjpeg.jpeg import color, sampling
+from tfjpeg.jpeg.blocks import blocks_to_plane, ceil_div, pad_edges, plane_to_blocks
 from tfjpeg.jpeg.dct import block_dct, block_idct, dct_matrix
 from tfjpeg.jpeg.layout import LAYOUTS
+from tfjpeg.jpeg.tables import component_table
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -27,6 +28,7 @@ __all__ = [
     "consistent_upsample",
     "downsample_box",
     "fit_plane",
+    "image_from_coefficients",
     "luma_on_chroma_grid",
     "plane_to_coefficients",
     "upsample_nearest",
@@ -136,6 +138,36 @@ def coefficients_to_plane(coefficients: tf.Tensor, table: tf.Tensor) -> tf.Tenso
     """(N, hb, wb, 8, 8) quantized-unit coefficients × (N, 8, 8) table → (N, 8hb, 8wb) samples."""
     deq = coefficients * table[:, None, None]
     return blocks_to_plane(block_idct(deq)) + 128.0
+
+
+def image_from_coefficients(coefficients, tables: tf.Tensor, height, width, fh=2, fv=2) -> dict:
+    """The decoders' image from reconstructed coefficients (quantized units, any real values).
+
+    Luma: block IDCT, cropped to the image. Chroma: block IDCT, cropped to the component size,
+    :func:`consistent_upsample` (box average exactly the decoded chroma), float JFIF colour.
+
+    Args:
+        coefficients: (Y,) or (Y, Cb, Cr) float (N, hb, wb, 8, 8).
+        tables: (N, K, 8, 8), K = 2 [luma, chroma] or 3.
+        height, width: image size; fh, fv: chroma factors (ints or int32 tensors).
+
+    Returns:
+        ``{"decoded": (N, H, W, C) clipped to [0, 255], "ycbcr": the unclipped planes}``.
+    """
+    luma = fit_plane(
+        coefficients_to_plane(coefficients[0], component_table(tables, 0)), height, width
+    )
+    if len(coefficients) == 1:
+        planes = luma[..., None]
+        return {"decoded": tf.clip_by_value(planes, 0.0, 255.0), "ycbcr": planes}
+    comp_h, comp_w = ceil_div(height, fv), ceil_div(width, fh)
+    chroma = []
+    for c in (1, 2):
+        plane = coefficients_to_plane(coefficients[c], component_table(tables, c))
+        plane = consistent_upsample(plane[:, :comp_h, :comp_w], fh, fv)
+        chroma.append(fit_plane(plane, height, width))
+    ycc = tf.stack([luma, *chroma], axis=-1)
+    return {"decoded": tf.clip_by_value(color.ycbcr_to_rgb(ycc), 0.0, 255.0), "ycbcr": ycc}
 
 
 def plane_to_coefficients(plane: tf.Tensor, table: tf.Tensor) -> tf.Tensor:

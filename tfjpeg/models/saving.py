@@ -80,12 +80,12 @@ def _read_spec(directory: Path) -> dict[str, Any]:
 def build_model(model: keras.layers.Layer) -> None:
     """Create the variables of a tfjpeg editor or decoder with one tiny call (their build
     configs cannot); other models are left as they are."""
-    from tfjpeg.decoders import ConsistentDecoder
+    from tfjpeg.decoders import DECODER_CLASSES
     from tfjpeg.editors import CascadeEditor, SmoothingEditor, SpatialTransformerEditor
 
     if isinstance(model, (SmoothingEditor, SpatialTransformerEditor, CascadeEditor)):
         model(tf.zeros([1, 16, 16, 3]), training=False)
-    elif isinstance(model, ConsistentDecoder):
+    elif isinstance(model, DECODER_CLASSES):
         from tfjpeg.decoders.inputs import model_inputs
 
         blocks = [tf.zeros([1, 2, 2, 8, 8]), tf.zeros([1, 1, 1, 8, 8]), tf.zeros([1, 1, 1, 8, 8])]

@@ -9,7 +9,13 @@ Two phases, one config each (``phase``):
 
 Each training image gets its own JPEG quality drawn from ``quality_range`` (paper [5, 49]; the
 ``decoder_l1_wide.json`` variant [5, 90]) and is compressed in-graph exactly as libjpeg-turbo
-would (:func:`tfjpeg.jpeg.encode`). The shared loop (``trainers.common``) gives tf.distribute,
+would (:func:`tfjpeg.jpeg.encode`). ``architecture`` picks the decoder class: ``"consistent"``
+(:class:`~tfjpeg.decoders.ConsistentDecoder`, the paper's) or ``"block_unet"``
+(:class:`~tfjpeg.decoders.BlockUNetDecoder`, the fast one; ``model`` then holds its arguments
+only). With ``validation_dir`` and ``validation_every``, the PSNR of the decoding (network only)
+and its gain over the standard decoding (Δ = 0) on centre crops of those images at
+``validation_qualities`` is logged (TensorBoard ``eval/``, and one JSON line per evaluation in
+``<run-dir>/validation.jsonl``). The shared loop (``trainers.common``) gives tf.distribute,
 checkpoints with automatic resume, TensorBoard and a progress bar; ``--export DIR`` writes the
 final decoder as a SavedModel with serving signatures (:mod:`tfjpeg.serving.decoders`).
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +39,8 @@ import keras
 import tensorflow as tf
 
 from tfjpeg.data.pipelines import training_crops
-from tfjpeg.decoders import ConsistencyCritic, ConsistentDecoder
+from tfjpeg.decoders import BlockUNetDecoder, ConsistencyCritic, ConsistentDecoder
+from tfjpeg.decoders.geometry import chroma_factors, image_from_coefficients
 from tfjpeg.errors import TfjpegError
 from trainers.common import (
     TrainingLoop,
@@ -42,9 +50,16 @@ from trainers.common import (
     make_strategy,
     save_config,
 )
-from trainers.decoder.steps import DecoderSteps, jpeg_inputs
+from trainers.decoder.steps import DecoderSteps, jpeg_inputs, real_planes
 
-__all__ = ["DEFAULT_CONFIG", "build_models", "main", "restore_decoder"]
+__all__ = [
+    "ARCHITECTURES",
+    "DEFAULT_CONFIG",
+    "build_models",
+    "main",
+    "restore_decoder",
+    "validation_fn",
+]
 
 #: The CPU L1 config (trainers/configs/decoder_l1.json holds the same).
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -60,6 +75,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "log_every": 25,
     "checkpoint_every": 100,
     "init_from": None,
+    "architecture": "consistent",
+    "validation_dir": None,
+    "validation_every": 0,
+    "validation_qualities": [10, 30, 50, 90],
+    "validation_crop": 256,
     "model": {
         "luma_width": 80,
         "luma_depth": 6,
@@ -79,6 +99,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 _PHASES = ("l1", "gan")
+#: ``architecture`` → decoder class.
+ARCHITECTURES = {"consistent": ConsistentDecoder, "block_unet": BlockUNetDecoder}
 
 
 def _merged(config: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +114,13 @@ def _merged(config: dict[str, Any]) -> dict[str, Any]:
             out[key] = {**out[key], **value}
         else:
             out[key] = value
+    if out["architecture"] not in ARCHITECTURES:
+        raise TfjpegError(
+            f"architecture must be one of {tuple(ARCHITECTURES)}. "
+            f"Received: architecture={out['architecture']!r}"
+        )
+    if out["architecture"] != "consistent":  # the defaults are the ConsistentDecoder's
+        out["model"] = dict(config.get("model", {}))
     if out["phase"] not in _PHASES:
         raise TfjpegError(f"phase must be one of {_PHASES}. Received: phase={out['phase']!r}")
     lo, hi = out["quality_range"]
@@ -112,7 +141,7 @@ def _sample_inputs(config: dict[str, Any]) -> dict[str, Any]:
 def build_models(config: dict[str, Any]) -> tuple[ConsistentDecoder, ConsistencyCritic | None]:
     """The decoder (and, for the GAN phase, the critic), built with one tiny call."""
     inputs = _sample_inputs(config)
-    decoder = ConsistentDecoder(**config["model"])
+    decoder = ARCHITECTURES[config["architecture"]](**config["model"])
     out = decoder(inputs, subsampling=config["subsampling"])
     critic = None
     if config["phase"] == "gan":
@@ -149,6 +178,63 @@ def _image_summaries(decoder: ConsistentDecoder, config: dict[str, Any], batch: 
     return images
 
 
+def validation_fn(decoder, config: dict[str, Any], run_dir: Path, optimizer):
+    """The ``eval_fn`` of the loop: PSNR of the decoder (network only, z = 0) and its gain over
+    the standard decoding (every coefficient at its bin centre) on centre crops of the
+    validation images, per quality; also appended to ``run_dir/validation.jsonl``."""
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(config["validation_dir"])
+    crop = config["validation_crop"] // 16 * 16
+    crops = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        img = np.asarray(Image.open(path).convert("RGB"), np.float32)
+        h, w = img.shape[:2]
+        side = min(crop, h // 16 * 16, w // 16 * 16)
+        top, left = (h - side) // 2, (w - side) // 2
+        crops.append(img[top : top + side, left : left + side][:side, :side])
+    if not crops:
+        raise TfjpegError(f"no validation images in {folder}")
+    side = min(c.shape[0] for c in crops)
+    images = tf.constant(np.stack([c[:side, :side] for c in crops]))
+    subsampling = config["subsampling"]
+
+    @tf.function(autograph=False)
+    def psnrs(quality):
+        q = tf.fill([tf.shape(images)[0]], quality)
+        inputs = jpeg_inputs(images, q, subsampling)
+        out = decoder(inputs, training=False, subsampling=subsampling)["decoded"]
+        comps = [inputs["y"]] + ([] if subsampling == "gray" else [inputs["cb"], inputs["cr"]])
+        fh, fv = (1, 1) if subsampling == "gray" else chroma_factors(subsampling)
+        plain = image_from_coefficients(tuple(comps), inputs["tables"], side, side, fh, fv)[
+            "decoded"
+        ]
+        target = real_planes(images, "gray")[..., :1] if subsampling == "gray" else images
+
+        def psnr(x):
+            mse = tf.reduce_mean(tf.square(tf.round(x) - target))
+            return 10.0 * tf.math.log(255.0**2 / mse) / tf.math.log(10.0)
+
+        return psnr(out), psnr(plain)
+
+    def evaluate() -> dict[str, float]:
+        results: dict[str, float] = {}
+        for quality in config["validation_qualities"]:
+            ours, plain = psnrs(tf.constant(float(quality)))
+            results[f"psnr_q{quality}"] = float(ours)
+            results[f"gain_q{quality}"] = float(ours - plain)
+        results["mean_gain"] = float(
+            np.mean([v for k, v in results.items() if k.startswith("gain_")])
+        )
+        line = {"step": int(optimizer.iterations.numpy()), **results}
+        with open(Path(run_dir) / "validation.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        return results
+
+    return evaluate
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``--config --run-dir --steps --strategy ...`` plus ``--init-from``,
     ``--export``. Returns 0 on success."""
@@ -161,11 +247,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--init-from", type=Path, help="decoder weights to start from (run dir / SavedModel)"
     )
     parser.add_argument("--export", type=Path, help="export the final decoder here")
+    parser.add_argument(
+        "--validation-dir", type=Path, help="validation images (overrides validation_dir)"
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     config = load_config(args.config) if args.config else {}
     config = _merged(apply_common_arguments(config, args))
     if args.init_from is not None:
         config["init_from"] = str(args.init_from)
+    if args.validation_dir is not None:
+        config["validation_dir"] = str(args.validation_dir)
     run_dir = args.run_dir or Path("runs") / f"decoder_{config['phase']}"
     save_config(config, run_dir)
     keras.utils.set_random_seed(config["seed"])
@@ -221,6 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_every=config["log_every"],
         image_summaries=_image_summaries(decoder, config, sample),
         image_every=max(config["checkpoint_every"], 1) * 5,
+        eval_fn=(
+            validation_fn(decoder, config, run_dir, optimizer)
+            if config["validation_dir"] and config["validation_every"]
+            else None
+        ),
+        eval_every=config["validation_every"] if config["validation_dir"] else 0,
         description=f"train decoder ({config['phase']})",
     )
     loop.run()

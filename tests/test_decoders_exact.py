@@ -1,0 +1,85 @@
+"""tfjpeg.decoders.exact: libjpeg's encoder in-graph and the uint8 correction pass."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import natural_image, pillow_jpeg
+from PIL import Image
+
+from tfjpeg.decoders.consistency import consistency_report, project
+from tfjpeg.decoders.exact import correct_uint8, count_misses, exact_coefficients
+from tfjpeg.decoders.geometry import chroma_factors
+from tfjpeg.io import decode_pixels, read_jpeg
+
+
+def _file_args(jpeg):
+    fh, fv = chroma_factors(jpeg.subsampling)
+    comps = [tf.constant(c, tf.int32) for c in jpeg.components]
+    factors = [(1, 1), (fh, fv), (fh, fv)][: len(comps)]
+    tables = tf.constant(jpeg.component_tables.astype(np.float32))
+    return comps, tables, factors
+
+
+def _cjpeg_440(image: np.ndarray, quality: int, tmp_path) -> bytes:
+    path = tmp_path / "in.ppm"
+    Image.fromarray(image).save(path)
+    out = subprocess.run(
+        ["cjpeg", "-quality", str(quality), "-sample", "1x2,1x1,1x1", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return out.stdout
+
+
+@pytest.mark.parametrize("layout", ["420", "422", "444", "gray", "440"])
+def test_exact_coefficients_are_libjpegs(layout, tmp_path):
+    # an odd size: partial blocks on both edges
+    image = natural_image(37, 45, seed=2)
+    if layout == "440":
+        if shutil.which("cjpeg") is None:
+            pytest.skip("cjpeg not installed")
+        data = _cjpeg_440(image, 40, tmp_path)
+    elif layout == "gray":
+        image = image[..., :1]
+        data = pillow_jpeg(image, 40)
+    else:
+        data = pillow_jpeg(image, 40, layout)
+    jpeg = read_jpeg(data)
+    assert jpeg.subsampling == layout
+    comps, tables, factors = _file_args(jpeg)
+    coefs = exact_coefficients(image[None], comps, tables, jpeg.height, jpeg.width, factors)
+    for (unrounded, quantized), expected in zip(coefs, jpeg.components, strict=True):
+        np.testing.assert_array_equal(quantized[0].numpy(), expected)
+        assert np.max(np.abs(unrounded[0].numpy() - expected)) <= 0.5
+
+
+def test_correction_makes_a_q30_decoding_exactly_consistent_as_uint8():
+    image = natural_image(57, 75, seed=4)
+    data = pillow_jpeg(image, 30, "420")
+    jpeg = read_jpeg(data)
+    comps, tables, factors = _file_args(jpeg)
+    # the projection of a noisy image (tiny margin): consistent in float, many uint8 misses
+    rng = np.random.default_rng(0)
+    noisy = np.clip(decode_pixels(data) + rng.normal(0, 6, image.shape), 0, 255)
+    projected = project(noisy, data)
+    assert consistency_report(projected, data)["fraction_float"] > 0.999
+    plain = count_misses(projected[None], comps, tables, jpeg.height, jpeg.width, factors)
+    assert int(plain) > 0
+    fixed = correct_uint8(tf.constant(projected), comps, tables, jpeg.height, jpeg.width, (2, 2))
+    assert np.array_equal(fixed.numpy(), np.round(fixed.numpy()))
+    report = consistency_report(fixed.numpy(), data)
+    assert report["fraction_uint8"] == 1.0
+    assert report["rmse_uint8"] == 0.0
+    # the correction only touches the blocks that missed, and only a little
+    change = np.abs(fixed.numpy() - np.clip(np.round(projected), 0, 255))
+    assert np.mean(change > 0) < 0.5
+    # no rounds: plain rounding
+    plain_round = correct_uint8(
+        tf.constant(projected), comps, tables, jpeg.height, jpeg.width, (2, 2), iterations=0
+    )
+    np.testing.assert_array_equal(plain_round.numpy(), np.clip(np.round(projected), 0, 255))
