@@ -134,13 +134,11 @@ def real_sizes(image: np.ndarray, quality: int) -> dict[str, dict[str, Any]]:
 
 
 def sample_crops(folder: Path, count: int, size: int, qmin: int, qmax: int, seed: int):
-    """``count`` random crops (uint8, size × size) with a random quality each, from the training
-    part of the folder (:func:`tfjpeg.data.splits.split_images`; validation images stay unseen)."""
-    from tfjpeg.data.folders import load_image
-    from tfjpeg.data.splits import split_images
+    """``count`` random crops (uint8, size × size) with a random quality each."""
+    from tfjpeg.data.folders import list_images, load_image
 
     rng = np.random.default_rng(seed)
-    paths = split_images(folder, "train")
+    paths = list_images(folder)
     crops, qualities = [], []
     while len(crops) < count:
         img = load_image(paths[rng.integers(len(paths))])
