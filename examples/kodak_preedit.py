@@ -35,6 +35,7 @@ Usage::
 
     python examples/kodak_preedit.py [--split kodak|validation] [--images 24]
         [--qualities 5,8,10,...,50,65] [--methods libjpeg mozjpeg smoothing+libjpeg ...]
+        [--editors smoothing,stn,cascade [--encoders libjpeg,mozjpeg]]
         [--no-niqe] [--no-butteraugli] [--out DIR] [--overwrite]
 
 The default qualities are 5…50 plus 65, so that libjpeg-turbo's curve reaches 1.5 bpp on Kodak
@@ -393,11 +394,17 @@ def parse_args(argv):
         "--qualities", default=",".join(map(str, DEFAULT_QUALITIES)), help="comma-separated"
     )
     parser.add_argument(
-        "--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="SPEC",
+        "--methods", nargs="+", default=None, metavar="SPEC",
         help="method specs (tfjpeg.api.methods): ENCODER, EDITOR+ENCODER or "
         "BASE:KEY=VALUE,... with tfjpeg.compress_image keyword arguments; the anchors "
-        "libjpeg and mozjpeg are always added",
+        "libjpeg and mozjpeg are always added (default: "
+        + " ".join(DEFAULT_METHODS) + ")",
     )  # fmt: skip
+    parser.add_argument(
+        "--editors", default=None,
+        help="shorthand: comma-separated editors, each with every --encoders encoder",
+    )  # fmt: skip
+    parser.add_argument("--encoders", default="libjpeg,mozjpeg", help="for --editors")
     parser.add_argument("--no-niqe", action="store_true", help="skip NIQE (faster)")
     parser.add_argument("--no-butteraugli", action="store_true", help="skip Butteraugli")
     parser.add_argument("--crop-image", default="kodim23", help="image of the crops sheet")
@@ -418,7 +425,14 @@ def main(argv=None) -> int:
     from tfjpeg.io import save_bytes_atomic
 
     qualities = [int(q) for q in args.qualities.split(",") if q.strip()]
-    labels = list(dict.fromkeys([*ANCHORS, *args.methods]))  # anchors first, no repeats
+    specs = args.methods
+    if args.editors is not None:
+        encoders = [e for e in args.encoders.split(",") if e.strip()]
+        editors = [e for e in args.editors.split(",") if e.strip()]
+        specs = [*(specs or ()), *encoders, *(f"{e}+{enc}" for e in editors for enc in encoders)]
+    if specs is None:
+        specs = list(DEFAULT_METHODS)
+    labels = list(dict.fromkeys([*ANCHORS, *specs]))  # anchors first, no repeats
     methods = [parse_method(label) for label in labels]
     metrics = [
         m for m in METRICS
