@@ -303,3 +303,42 @@ def test_preedit_step_total_uses_mu_of_each_quality():
     np.testing.assert_allclose(out["total"].numpy(), manual.numpy().mean(), rtol=1e-5)
     constant = terms["distance"] + 0.1 * terms["quality"] + 5.0 * terms["rate"]
     assert not np.isclose(out["total"].numpy(), constant.numpy().mean(), rtol=1e-3)
+
+
+def test_inference_mode_edits_train_on_the_edits_that_are_used():
+    """With inference_mode_edits the step's loss is that of editor(z, training=False) and the
+    batch-norm moving statistics stay as they are; the default uses batch statistics."""
+    from tfjpeg.jpeg import DiffJPEG
+    from tfjpeg.losses import PreEditLoss
+    from tfjpeg.rate import RatePredictor
+    from trainers.editor.steps import EditorSteps
+
+    config = editor_train.full_config({"editor_config": TINY_SMOOTHING})
+    batch = {
+        "images": tf.constant(np.stack([natural_image(32, 32, seed=s) for s in (5, 6)]), "float32"),
+        "quality": tf.constant([12.0, 20.0]),
+    }
+    loss = PreEditLoss(distance="l1", quality_terms=("tv",), lam=0.1, reduction="none")
+    totals = {}
+    for frozen in (True, False):
+        editor = editor_train.build_editor(config)
+        rng = np.random.default_rng(0)  # the same non-trivial weights in both runs
+        for w in editor.trainable_weights:
+            w.assign(rng.normal(0, 0.1, w.shape).astype("float32"))
+        moving = editor.block0_bn1.moving_mean.numpy().copy()
+        steps = EditorSteps(
+            editor, keras.optimizers.SGD(0.0), DiffJPEG(rounding="ste"), 2,
+            rate=RatePredictor(model="factorized", weights=None), loss=loss,
+            inference_mode_edits=frozen,
+        )  # fmt: skip
+        totals[frozen] = float(steps.preedit_step(batch)["total"])
+        used = editor(batch["images"], quality=batch["quality"], training=False)["edited"]
+        encoded = steps.codec(used, quality=batch["quality"])
+        bits = steps.rate(used, quality=batch["quality"])
+        expected = float(tf.reduce_mean(loss(batch["images"], encoded["decoded"], bits)["total"]))
+        if frozen:
+            np.testing.assert_array_equal(editor.block0_bn1.moving_mean.numpy(), moving)
+            assert totals[frozen] == pytest.approx(expected, rel=1e-5)
+        else:
+            assert not np.allclose(editor.block0_bn1.moving_mean.numpy(), moving)
+    assert totals[True] != pytest.approx(totals[False], rel=1e-4)

@@ -23,6 +23,7 @@ Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
      "init": null | PATH | {"smoother": PATH, "warper": PATH},   # warm start (see load_init)
      "data": {...},                       # tfjpeg.data.pipelines.training_crops (minus directory)
      "noise_sigma_range": [0.0, 0.15],    # pretrain only
+     "inference_mode_edits": false,       # eq. 5 with training=False edits (see EditorSteps)
      "optimizer": {"learning_rate": ...}, # keras.optimizers.Adam
      "codec": {...},                      # tfjpeg.jpeg.DiffJPEG
      "rate": {...},                       # tfjpeg.rate.RatePredictor
@@ -87,6 +88,7 @@ DEFAULTS: dict[str, Any] = {
     "data_dir": None,
     "noise_sigma_range": [0.0, 0.15],
     "pretrain_through_jpeg": False,
+    "inference_mode_edits": False,
     "optimizer": {"learning_rate": 1e-4},
     "codec": {"subsampling": "420", "rounding": "ste"},
     "rate": {
@@ -274,6 +276,7 @@ def build_steps(config: dict[str, Any], strategy):
         seed=int(config["seed"]),
         noise_sigma_range=config["noise_sigma_range"],
         pretrain_through_jpeg=config["pretrain_through_jpeg"],
+        inference_mode_edits=config["inference_mode_edits"],
     )
 
 
