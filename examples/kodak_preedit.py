@@ -1,31 +1,42 @@
-"""Kodak rate-distortion of pre-editing (Talebi et al. 2020 §5): editors × encoders vs plain JPEG.
+"""Rate-distortion of pre-editing (Talebi et al. 2020 §5): methods × metrics vs plain JPEG.
 
-For every Kodak image and quality, each method is encoded, decoded with libjpeg-turbo (Pillow),
-and scored: bits per pixel, PSNR (RGB), MS-SSIM and NIQE (``tfjpeg.metrics``). Methods:
+For every image and quality, each method is encoded, decoded with libjpeg-turbo (Pillow) and
+scored: bits per pixel, PSNR (RGB), MS-SSIM, Butteraugli (max-norm and 3-norm, through
+``butteraugli_main``) and NIQE (``tfjpeg.metrics``). A method is a spec of
+:mod:`tfjpeg.api.methods`, i.e. keyword arguments of ``tfjpeg.compress_image``:
 
-* ``libjpeg``: libjpeg-turbo with optimized Huffman tables (``optimize=True``) — the anchor;
-* ``mozjpeg``: mozjpeg 4.0.3 (trellis quantization, its tables; sequential, optimized Huffman);
-* ``<editor>+libjpeg`` and ``<editor>+mozjpeg`` for each shipped editor (smoothing, stn, cascade),
-  the editor conditioned on the file's quality clamped into its training range [8, 25]
-  (``tfjpeg.editors.inference.edit_and_encode``, exactly what ``tfjpeg compress`` does; scored by
-  ``tfjpeg.metrics.evaluation.evaluate_compression``).
+* ``libjpeg``: libjpeg-turbo with optimized Huffman tables (``optimize=True``), sequential —
+  exactly the writer ``tfjpeg compress`` uses (``progressive=False``) — the first anchor;
+* ``mozjpeg``: mozjpeg 4.0.3 (trellis quantization, its tables; sequential, optimized Huffman),
+  the second anchor;
+* ``<editor>+<encoder>`` for the shipped editors (smoothing, stn, cascade), the editor
+  conditioned on the file's quality clamped into its training range [8, 25];
+* any other spec, e.g. ``smoothing+libjpeg:optimize=25`` or ``libjpeg:tables=learned`` once
+  ``compress_image`` takes those options (an unknown option is refused with the known ones).
 
-Writes into ``--out`` (default ``./kodak_preedit_results``; the committed results used
-``--out benchmarks/results/kodak_preedit``): ``results.json`` (every
-point and the aggregates), ``results.md`` (mean RD table and BD-rates), ``rd_curves.png``
-(drawn with Pillow) and ``crops_0.3bpp.png`` (side-by-side crops of one image at ≈0.3 bpp).
-Per-image results are cached in ``--out/cache`` so an interrupted run resumes.
+Images: ``--split kodak`` (the default; final reports only) or ``--split validation``: the
+validation part of ``TFJPEG_TRAIN_DIR`` (:mod:`tfjpeg.data.splits`), where checkpoints and
+settings are chosen.
 
-BD-rate (``tfjpeg.metrics.bd_rate``, pchip) of every method against plain libjpeg-turbo within
-0.1–0.5 and 0.5–1.5 bpp for PSNR and MS-SSIM; NIQE (lower is better) uses −NIQE as quality and
-is "n/m" where the mean curve is not monotone in bpp; then the mean NIQE difference at equal bpp
-(linear interpolation in log-bpp over the band) is given instead. Editor + mozjpeg is also
-compared against mozjpeg.
+Writes into ``--out`` (default ``./kodak_preedit_results``; the committed Kodak results used
+``--out benchmarks/results/kodak_preedit``): ``results.json`` (mean curves, BD-rates, per-image
+points), ``results.md`` (BD-rate tables vs libjpeg-turbo and vs mozjpeg, NIQE gaps, speed, mean
+RD points), ``rd_curves.png`` (drawn with Pillow) and ``crops_0.3bpp.png`` (side-by-side crops
+of one image at ≈0.3 bpp). Each image × method is cached in ``--out/cache`` so an interrupted
+run resumes and a run with more methods reuses the rest; finished results in ``--out`` are
+replaced only with ``--overwrite``.
+
+BD-rate (``tfjpeg.metrics.bd_rate``, pchip) of every method against each anchor within 0.1–0.5
+and 0.5–1.5 bpp for every metric; for NIQE and Butteraugli (lower is better) the negated score
+is the quality; "n/m" where a mean curve is not monotone in bpp. The mean NIQE difference at
+equal bpp (linear interpolation in log-bpp over the band) is also given.
 
 Usage::
 
-    python examples/kodak_preedit.py [--images 24] [--qualities 5,8,10,...,50,65]
-        [--editors smoothing,stn,cascade] [--no-niqe] [--out DIR]
+    python examples/kodak_preedit.py [--split kodak|validation] [--images 24]
+        [--qualities 5,8,10,...,50,65] [--methods libjpeg mozjpeg smoothing+libjpeg ...]
+        [--editors smoothing,stn,cascade [--encoders libjpeg,mozjpeg]]
+        [--no-niqe] [--no-butteraugli] [--out DIR] [--overwrite]
 
 The default qualities are 5…50 plus 65, so that libjpeg-turbo's curve reaches 1.5 bpp on Kodak
 and the 0.5–1.5 bpp band is covered.
@@ -34,9 +45,11 @@ and the 0.5–1.5 bpp band is covered.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,38 +62,53 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 DEFAULT_QUALITIES = (5, 8, 10, 12, 15, 20, 25, 30, 40, 50, 65)
+DEFAULT_METHODS = (
+    "libjpeg",
+    "mozjpeg",
+    "smoothing+libjpeg",
+    "stn+libjpeg",
+    "cascade+libjpeg",
+    "smoothing+mozjpeg",
+    "stn+mozjpeg",
+    "cascade+mozjpeg",
+)
+ANCHORS = ("libjpeg", "mozjpeg")
 BANDS = ((0.1, 0.5), (0.5, 1.5))
-METRICS = ("psnr", "ms_ssim", "niqe")
+METRICS = ("psnr", "ms_ssim", "butteraugli", "butteraugli_3norm", "niqe")
+#: Metrics where lower is better (their negation is the quality of a BD-rate).
+LOWER_IS_BETTER = ("butteraugli", "butteraugli_3norm", "niqe")
 CROP_TARGET_BPP = 0.3
+TITLES = {
+    "psnr": "PSNR (dB)",
+    "ms_ssim": "MS-SSIM",
+    "butteraugli": "Butteraugli max (lower = better)",
+    "butteraugli_3norm": "Butteraugli 3-norm (lower = better)",
+    "niqe": "NIQE (lower = better)",
+}
 
 
-def load_editor(name: str):
-    """None for "none"; else the shipped editor ``name`` (a cached preset)."""
-    if name == "none":
-        return None
-    from tfjpeg.models.presets import load
-
-    return load(name)
+def cache_name(image: str, label: str) -> str:
+    """A file name for one image × method (the label made safe, plus a short hash)."""
+    slug = re.sub(r"[^A-Za-z0-9+_.=-]+", "_", label)[:60]
+    digest = hashlib.sha1(label.encode()).hexdigest()[:8]
+    return f"{image}__{slug}__{digest}.json"
 
 
-def evaluate_image(name, image, qualities, editor, encoders, with_niqe) -> dict:
-    """{method: {quality: {"bpp", "psnr", "ms_ssim"[, "niqe"]}}} of one editor on one image.
+def evaluate_method(name, image, qualities, method, metrics, edits) -> tuple[dict, float]:
+    """({quality: {"bpp", <metric>...}}, seconds) of one method on one image, through
+    :func:`tfjpeg.metrics.evaluation.evaluate_encoding` with the method's encode function
+    (what ``tfjpeg.compress_image`` writes)."""
+    from tfjpeg.api.methods import encode_function
+    from tfjpeg.metrics.evaluation import evaluate_encoding
 
-    The records come from :func:`tfjpeg.metrics.evaluation.evaluate_compression` (edit → encode
-    → decode → measure, the path ``tfjpeg compress`` takes).
-    """
-    from tfjpeg.metrics.evaluation import evaluate_compression
-
-    metrics = METRICS if with_niqe else METRICS[:2]
-    records = evaluate_compression(
-        load_editor(editor), [(name, image)], qualities, encoders, metrics=metrics
-    )
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for rec in records:
-        method = rec["encoder"] if editor == "none" else f"{editor}+{rec['encoder']}"
-        point = {"bpp": rec["bpp"], **{m: rec[m] for m in metrics}}
-        out.setdefault(method, {})[str(rec["quality"])] = point
-    return out
+    encode = encode_function(method, edits=edits)
+    start = time.perf_counter()
+    files = {q: encode(image, q) for q in qualities}
+    seconds = time.perf_counter() - start
+    records = evaluate_encoding(lambda _img, q: files[q], [(name, image)], qualities,
+                                metrics=metrics)  # fmt: skip
+    curve = {str(r["quality"]): {"bpp": r["bpp"], **{m: r[m] for m in metrics}} for r in records}
+    return curve, seconds
 
 
 def _mean_curves(per_image: dict, methods, qualities) -> dict:
@@ -98,7 +126,7 @@ def _series(curve: dict, metric: str):
     qs = sorted(curve, key=int)
     rates = [curve[q]["bpp"] for q in qs]
     values = [curve[q][metric] for q in qs]
-    if metric == "niqe":
+    if metric in LOWER_IS_BETTER:
         values = [-v for v in values]
     return rates, values
 
@@ -154,10 +182,19 @@ _COLOURS = {
 }
 
 
+_EXTRA_COLOURS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207))
+
+
 def _style(method: str):
-    editor, _, encoder = method.partition("+")
-    colour = _COLOURS.get(editor if encoder else method, (148, 103, 189))
-    dashed = (encoder or method) == "mozjpeg"
+    """(colour, dashed) of a method label: by editor, dashed for mozjpeg, other specs (with
+    options) in extra colours."""
+    base, _, extra = method.partition(":")
+    editor, _, encoder = base.partition("+")
+    colour = _COLOURS.get(editor if encoder else base, _EXTRA_COLOURS[0])
+    if extra:
+        index = int(hashlib.sha1(method.encode()).hexdigest(), 16) % len(_EXTRA_COLOURS)
+        colour = _EXTRA_COLOURS[index]
+    dashed = (encoder or base) == "mozjpeg"
     return colour, dashed
 
 
@@ -185,8 +222,7 @@ def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
             )
 
         draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
-        title = {"psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "niqe": "NIQE (lower = better)"}
-        draw.text((left + 5, 8), title[metric] + " vs bpp", fill=(0, 0, 0))
+        draw.text((left + 5, 8), TITLES[metric] + " vs bpp", fill=(0, 0, 0))
         for i in range(6):
             xv = x_lo + i * (x_hi - x_lo) / 5
             px, _ = to_px(xv, y_lo)
@@ -227,28 +263,27 @@ def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
         else:
             draw.line([x, yy + 6, x + 26, yy + 6], fill=colour, width=2)
         draw.text((x + 32, yy), method, fill=(0, 0, 0))
-    img.save(path, optimize=True)
+    _save_image(img, path)
 
 
-def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 160) -> dict:
+def draw_crops(name, image, per_image_result, methods, path: Path, size: int = 160) -> dict:
     """Side-by-side crops of ``image`` for every method at the quality closest to 0.3 bpp."""
-    from tfjpeg.editors.inference import edit_and_encode
+    from tfjpeg.api.methods import encode_function
     from tfjpeg.io import decode_pixels
 
     h, w = image.shape[:2]
     y0, x0 = (h - size) // 2, (w - size) // 2
-    tiles, chosen = [("original", image[y0 : y0 + size, x0 : x0 + size])], {}
-    for method, curve in per_image_result.items():
+    tiles, chosen, edits = [("original", image[y0 : y0 + size, x0 : x0 + size])], {}, {}
+    for method in methods:
+        curve = per_image_result[method.label]
         q = min(curve, key=lambda k: abs(curve[k]["bpp"] - CROP_TARGET_BPP))
-        editor, _, encoder = method.partition("+")
-        if not encoder:
-            editor, encoder = "none", method
-        data = edit_and_encode(load_editor(editor), image, int(q), encoder, subsampling="420")
+        data = encode_function(method, edits=edits)(image, int(q))
         bpp = 8.0 * len(data) / (h * w)
-        chosen[method] = {"quality": int(q), "bpp": bpp}
+        chosen[method.label] = {"quality": int(q), "bpp": bpp}
         tiles.append(
-            (f"{method} q{q} {bpp:.3f}bpp", decode_pixels(data)[y0 : y0 + size, x0 : x0 + size])
-        )
+            (f"{method.label} q{q} {bpp:.3f}bpp",
+             decode_pixels(data)[y0 : y0 + size, x0 : x0 + size])
+        )  # fmt: skip
     cols = 4
     rows = math.ceil(len(tiles) / cols)
     sheet = Image.new("RGB", (cols * (size + 8), rows * (size + 24)), "white")
@@ -256,38 +291,56 @@ def draw_crops(name, image, per_image_result, editors, path: Path, size: int = 1
     for i, (label, tile) in enumerate(tiles):
         x, y = (i % cols) * (size + 8), (i // cols) * (size + 24)
         sheet.paste(Image.fromarray(np.ascontiguousarray(tile)), (x, y + 18))
-        draw.text((x + 2, y + 3), label, fill=(0, 0, 0))
-    sheet.save(path, optimize=True)
+        draw.text((x + 2, y + 3), label[:28], fill=(0, 0, 0))
+    _save_image(sheet, path)
     return {"image": name, "crop": [int(y0), int(x0), size], "methods": chosen}
+
+
+def _save_image(img: Image.Image, path: Path) -> None:
+    """Save a PNG atomically (``tfjpeg.io.atomic``)."""
+    import io
+
+    from tfjpeg.io import save_bytes_atomic
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    save_bytes_atomic(path, buf.getvalue(), overwrite=True)
 
 
 def _fmt(v, digits=1):
     return "n/m" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.{digits}f}"
 
 
+def _bd_lines(title: str, table: dict, cols) -> list[str]:
+    lines = ["", title, ""]
+    lines.append("| method | " + " | ".join(cols) + " |")
+    lines.append("|---" * (len(cols) + 1) + "|")
+    for method, row in table.items():
+        lines.append(f"| {method} | " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
+    return lines
+
+
 def write_markdown(doc: dict, path: Path) -> None:
+    from tfjpeg.io import save_bytes_atomic
+
+    where = "Kodak" if doc["split"] == "kodak" else "validation split of TFJPEG_TRAIN_DIR"
     lines = [
-        "# Kodak pre-editing rate-distortion",
+        f"# Pre-editing rate-distortion ({where})",
         "",
         f"Command: `{doc['command']}`  ",
-        f"Images: {doc['num_images']} Kodak, 4:2:0; qualities {doc['qualities']}; "
+        f"Images: {doc['num_images']} ({where}), 4:2:0; qualities {doc['qualities']}; "
         f"wall time {doc['wall_seconds'] / 60:.1f} min.",
         "",
-        "## BD-rate (%) vs libjpeg-turbo (optimize=True); negative = fewer bits at equal quality",
-        "",
+        "BD-rate (%): negative = fewer bits at equal quality; Butteraugli and NIQE: lower is "
+        "better (negated for the BD-rate); n/m = a mean curve is not monotone in the band.",
     ]
     metrics = doc["metrics"]
     cols = [f"{m} {lo}-{hi}" for m in metrics for lo, hi in BANDS]
-    lines.append("| method | " + " | ".join(cols) + " |")
-    lines.append("|---" * (len(cols) + 1) + "|")
-    for method, row in doc["bd_vs_libjpeg"].items():
-        lines.append(f"| {method} | " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
-    if doc.get("bd_vs_mozjpeg"):
-        lines += ["", "## BD-rate (%) of editor + mozjpeg vs mozjpeg", ""]
-        lines.append("| method | " + " | ".join(cols) + " |")
-        lines.append("|---" * (len(cols) + 1) + "|")
-        for method, row in doc["bd_vs_mozjpeg"].items():
-            lines.append(f"| {method} | " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
+    lines += _bd_lines(
+        "## BD-rate (%) vs libjpeg-turbo (optimize=True, sequential: the tfjpeg writer)",
+        doc["bd_vs_libjpeg"], cols,
+    )  # fmt: skip
+    lines += _bd_lines("## BD-rate (%) vs mozjpeg 4.0.3", doc["bd_vs_mozjpeg"], cols)
     if "niqe" in metrics:
         lines += ["", "## Mean NIQE difference at equal bpp vs libjpeg-turbo (lower = better)", ""]
         lines.append("| method | 0.1-0.5 bpp | 0.5-1.5 bpp |")
@@ -298,15 +351,15 @@ def write_markdown(doc: dict, path: Path) -> None:
                 f"{_fmt(row.get('niqe gap 0.5-1.5'), 2)} |"
             )
     lines += ["", "## Mean rate-distortion points", ""]
-    head = ["method", "q", "bpp", "PSNR", "MS-SSIM"] + (["NIQE"] if "niqe" in metrics else [])
+    head = ["method", "q", "bpp", *(TITLES[m].split(" (")[0] for m in metrics)]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|---" * len(head) + "|")
+    digits = {"psnr": 2, "ms_ssim": 4, "butteraugli": 3, "butteraugli_3norm": 3, "niqe": 2}
     for method, curve in doc["curves"].items():
         for q in sorted(curve, key=int):
             pt = curve[q]
-            cells = [method, q, f"{pt['bpp']:.4f}", f"{pt['psnr']:.2f}", f"{pt['ms_ssim']:.4f}"]
-            if "niqe" in pt:
-                cells.append(f"{pt['niqe']:.2f}")
+            cells = [method, q, f"{pt['bpp']:.4f}"]
+            cells += [f"{pt[m]:.{digits[m]}f}" for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
     if doc.get("crops"):
         c = doc["crops"]
@@ -316,82 +369,133 @@ def write_markdown(doc: dict, path: Path) -> None:
             f"{CROP_TARGET_BPP} bpp: "
             + ", ".join(f"{m} q{v['quality']} ({v['bpp']:.3f})" for m, v in c["methods"].items()),
         ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    save_bytes_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), overwrite=True)
 
 
-def main(argv=None) -> int:
+def load_images(split: str, limit: int | None):
+    """[(name, uint8 image)] of Kodak or of the validation part of TFJPEG_TRAIN_DIR."""
+    from tfjpeg.data.folders import dataset_dir, iter_images, load_image
+    from tfjpeg.data.splits import split_images
+
+    if split == "kodak":
+        return list(iter_images(dataset_dir("kodak"), limit=limit))
+    paths = split_images(dataset_dir("train"), "validation")[:limit]
+    return [(p.stem, load_image(p)) for p in paths]
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=24, help="first N Kodak images")
+    parser.add_argument(
+        "--split", choices=("kodak", "validation"), default="kodak",
+        help="kodak (final reports) or the validation part of TFJPEG_TRAIN_DIR (choices)",
+    )  # fmt: skip
+    parser.add_argument("--images", type=int, default=None, help="first N images (default all)")
     parser.add_argument(
         "--qualities", default=",".join(map(str, DEFAULT_QUALITIES)), help="comma-separated"
     )
-    parser.add_argument("--editors", default="smoothing,stn,cascade")
-    parser.add_argument("--encoders", default="libjpeg,mozjpeg")
+    parser.add_argument(
+        "--methods", nargs="+", default=None, metavar="SPEC",
+        help="method specs (tfjpeg.api.methods): ENCODER, EDITOR+ENCODER or "
+        "BASE:KEY=VALUE,... with tfjpeg.compress_image keyword arguments; the anchors "
+        "libjpeg and mozjpeg are always added (default: "
+        + " ".join(DEFAULT_METHODS) + ")",
+    )  # fmt: skip
+    parser.add_argument(
+        "--editors", default=None,
+        help="shorthand: comma-separated editors, each with every --encoders encoder",
+    )  # fmt: skip
+    parser.add_argument("--encoders", default="libjpeg,mozjpeg", help="for --editors")
     parser.add_argument("--no-niqe", action="store_true", help="skip NIQE (faster)")
+    parser.add_argument("--no-butteraugli", action="store_true", help="skip Butteraugli")
     parser.add_argument("--crop-image", default="kodim23", help="image of the crops sheet")
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("kodak_preedit_results"),
+        "--out", type=Path, default=Path("kodak_preedit_results"),
         help="output folder (default: ./kodak_preedit_results in the current directory; the "
         "committed results were written with --out benchmarks/results/kodak_preedit)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the finished results in --out"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    from tfjpeg.data.folders import dataset_dir, iter_images
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from tfjpeg.api.methods import parse_method
+    from tfjpeg.io import save_bytes_atomic
 
     qualities = [int(q) for q in args.qualities.split(",") if q.strip()]
-    editors = [e for e in args.editors.split(",") if e.strip()]
-    encoders = [e for e in args.encoders.split(",") if e.strip()]
-    with_niqe = not args.no_niqe
-    metrics = METRICS if with_niqe else METRICS[:2]
+    specs = args.methods
+    if args.editors is not None:
+        encoders = [e for e in args.encoders.split(",") if e.strip()]
+        editors = [e for e in args.editors.split(",") if e.strip()]
+        specs = [*(specs or ()), *encoders, *(f"{e}+{enc}" for e in editors for enc in encoders)]
+    if specs is None:
+        specs = list(DEFAULT_METHODS)
+    labels = list(dict.fromkeys([*ANCHORS, *specs]))  # anchors first, no repeats
+    methods = [parse_method(label) for label in labels]
+    metrics = [
+        m for m in METRICS
+        if not (m == "niqe" and args.no_niqe)
+        and not (m.startswith("butteraugli") and args.no_butteraugli)
+    ]  # fmt: skip
+    if not args.no_butteraugli:
+        from tfjpeg.metrics.butteraugli import butteraugli_binary
+
+        butteraugli_binary()  # a clear error now, not after the first image
+    if (args.out / "results.json").is_file() and not args.overwrite:
+        raise SystemExit(
+            f"{args.out / 'results.json'} exists: pass --overwrite to replace the finished "
+            "results (the per-image cache is reused), or choose another --out."
+        )
     cache = args.out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    per_image, images = {}, {}
-    signature = {"qualities": qualities, "encoders": encoders, "niqe": with_niqe}
-    for name, image in iter_images(dataset_dir("kodak"), limit=args.images):
+    per_image, images, seconds = {}, {}, {m.label: 0.0 for m in methods}
+    pixels = 0
+    for name, image in load_images(args.split, args.images):
         images[name] = image
         per_image[name] = {}
-        for editor in ("none", *editors):
-            # One cache file per image and editor, so runs with other editors reuse it.
-            cached = cache / f"{name}_{editor}.json"
+        pixels += image.shape[0] * image.shape[1]
+        edits: dict = {}  # edits of this image, shared by the methods of one editor
+        for method in methods:
+            signature = {"qualities": qualities, "metrics": metrics, "options": method.options}
+            cached = cache / cache_name(name, method.label)
             doc = json.loads(cached.read_text()) if cached.is_file() else {}
             if doc.get("signature") != signature:
-                t0 = time.time()
-                result = evaluate_image(name, image, qualities, editor, encoders, with_niqe)
-                doc = {"signature": signature, "results": result}
-                cached.write_text(json.dumps(doc))
-                print(f"{name} {editor}: {time.time() - t0:.1f} s", flush=True)
-            per_image[name].update(doc["results"])
-    methods = list(next(iter(per_image.values())))
-    curves = _mean_curves(per_image, methods, qualities)
+                curve, took = evaluate_method(name, image, qualities, method, metrics, edits)
+                doc = {"signature": signature, "results": curve, "encode_seconds": took}
+                save_bytes_atomic(cached, json.dumps(doc).encode(), overwrite=True)
+                print(f"{name} {method.label}: {took:.1f} s to encode", flush=True)
+            per_image[name][method.label] = doc["results"]
+            seconds[method.label] += doc.get("encode_seconds", math.nan)
+    curves = _mean_curves(per_image, labels, qualities)
     doc = {
         "command": "python examples/kodak_preedit.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
+        "split": args.split,
         "num_images": len(per_image),
+        "images": list(per_image),
         "qualities": qualities,
-        "metrics": list(metrics),
+        "metrics": metrics,
+        "methods": {m.label: m.options for m in methods},
         "curves": curves,
-        "bd_vs_libjpeg": bd_table(curves, "libjpeg", methods, metrics),
-        "bd_vs_mozjpeg": bd_table(
-            {m: c for m, c in curves.items() if m == "mozjpeg" or m.endswith("+mozjpeg")},
-            "mozjpeg",
-            [m for m in methods if m.endswith("+mozjpeg")] + ["mozjpeg"],
-            metrics,
-        )
-        if "mozjpeg" in curves
-        else {},
+        "bd_vs_libjpeg": bd_table(curves, "libjpeg", labels, metrics),
+        "bd_vs_mozjpeg": bd_table(curves, "mozjpeg", labels, metrics),
+        # encode (edit + JPEG) seconds per megapixel over all qualities; an editor's edits are
+        # shared by its encoders, so the first of them pays them
+        "encode_s_per_mp_all_qualities": {k: v / (pixels / 1e6) for k, v in seconds.items()},
         "per_image": per_image,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     draw_rd_plot(curves, metrics, args.out / "rd_curves.png")
     crop_name = args.crop_image if args.crop_image in images else next(iter(images))
     doc["crops"] = draw_crops(
-        crop_name, images[crop_name], per_image[crop_name], editors, args.out / "crops_0.3bpp.png"
-    )
+        crop_name, images[crop_name], per_image[crop_name], methods,
+        args.out / "crops_0.3bpp.png",
+    )  # fmt: skip
     doc["wall_seconds"] = time.time() - started
-    (args.out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+    text = json.dumps(doc, indent=1) + "\n"
+    save_bytes_atomic(args.out / "results.json", text.encode(), overwrite=True)
     write_markdown(doc, args.out / "results.md")
     print((args.out / "results.md").read_text())
     return 0

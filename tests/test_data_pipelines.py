@@ -50,7 +50,9 @@ def _locate(crop: np.ndarray, images: list[np.ndarray]) -> tuple[int, bool]:
 
 def test_batches_are_crops_of_the_images_with_qualities(folder):
     root, images = folder
-    ds = training_crops(root, crop_size=8, batch_size=6, quality_range=(8, 25), seed=1)
+    ds = training_crops(
+        root, crop_size=8, batch_size=6, quality_range=(8, 25), seed=1, split="all"
+    )
     assert ds.element_spec["images"].shape.as_list() == [6, 8, 8, 3]
     seen_images, flips, qualities = set(), [], []
     for batch in _batches(ds, 8):
@@ -99,7 +101,7 @@ def test_start_step_continues_the_stream(folder):
 
 def test_one_epoch_visits_every_image_once(folder):
     root, images = folder
-    ds = training_crops(root, crop_size=8, batch_size=2, repeat=False, flips=False)
+    ds = training_crops(root, crop_size=8, batch_size=2, repeat=False, flips=False, split="all")
     batches = _batches(ds, 100)
     assert [b["images"].shape[0] for b in batches] == [2, 2, 1]
     found = sorted(_locate(c.astype(np.uint8), images)[0] for b in batches for c in b["images"])
@@ -110,7 +112,10 @@ def test_small_images_are_reflect_padded(tmp_path):
     img = _unique_image(3, 5, 1).astype(np.uint8)
     Image.fromarray(img).save(tmp_path / "small.png")
     (batch,) = _batches(
-        training_crops(tmp_path, crop_size=9, batch_size=1, flips=False, quality_range=None), 1
+        training_crops(
+            tmp_path, crop_size=9, batch_size=1, flips=False, quality_range=None, split="all"
+        ),
+        1,
     )
     expected = np.pad(img, ((0, 6), (0, 4), (0, 0)), mode="reflect")  # reflect repeats as needed
     rows = [0, 1, 2, 1, 0, 1, 2, 1, 0]
@@ -122,7 +127,7 @@ def test_small_images_are_reflect_padded(tmp_path):
 def test_one_pixel_image_and_jpeg_input(tmp_path):
     Image.fromarray(np.full((1, 1, 3), 200, np.uint8)).save(tmp_path / "dot.png")
     Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / "flat.jpg", quality=95)
-    for batch in _batches(training_crops(tmp_path, crop_size=4, batch_size=2), 3):
+    for batch in _batches(training_crops(tmp_path, crop_size=4, batch_size=2, split="all"), 3):
         for crop in batch["images"]:
             assert np.all(crop == 200) or np.all(np.abs(crop - 90) <= 2)
 
@@ -131,10 +136,10 @@ def test_skips_undecodable_formats_with_a_warning(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "b.tif")
     with pytest.warns(UserWarning, match="skipping 1 image"):
-        training_crops(tmp_path, crop_size=4, batch_size=1)
+        training_crops(tmp_path, crop_size=4, batch_size=1, split="all")
     (tmp_path / "a.png").unlink()
     with pytest.raises(TfjpegError, match="no images tf"), pytest.warns(UserWarning):
-        training_crops(tmp_path, crop_size=4, batch_size=1)
+        training_crops(tmp_path, crop_size=4, batch_size=1, split="all")
 
 
 def test_corrupt_truncated_oversized_and_16_bit_files(tmp_path, monkeypatch):
@@ -150,7 +155,7 @@ def test_corrupt_truncated_oversized_and_16_bit_files(tmp_path, monkeypatch):
     deep.save(tmp_path / "deep.png")
     monkeypatch.setenv("TFJPEG_MAX_PIXELS", "1000")  # big.png (1600 px) is over the limit
     with pytest.warns(UserWarning, match=r"skipping 2 unreadable.*big.png, garbage.png"):
-        ds = training_crops(tmp_path, crop_size=8, batch_size=4, quality_range=None)
+        ds = training_crops(tmp_path, crop_size=8, batch_size=4, quality_range=None, split="all")
     values = set()
     for batch in _batches(ds, 5):  # the truncated file is dropped while decoding
         for crop in batch["images"]:
@@ -179,9 +184,32 @@ def test_missing_folder_and_env_default(tmp_path, monkeypatch):
         ({"quality_range": (8.5, 20)}, "quality_range"),
         ({"start_step": -1}, "start_step"),
         ({"seed": 1.5}, "seed"),
+        ({"split": "test"}, "split"),
     ],
 )
 def test_bad_arguments(folder, kwargs, match):
     args = {"crop_size": 8, "batch_size": 4, **kwargs}
     with pytest.raises(ValueError, match=match):
         training_crops(folder[0], **args)
+
+
+def test_default_reads_only_the_training_part_of_the_split(folder):
+    """Image 0 of the 5 (name order) is validation: the default stream never shows it, the
+    validation stream shows only it."""
+    root, images = folder
+    train = training_crops(root, crop_size=8, batch_size=4, repeat=False, flips=False)
+    found = sorted(_locate(c.astype(np.uint8), images)[0] for b in _batches(train, 10)
+                   for c in b["images"])  # fmt: skip
+    assert found == [1, 2, 3, 4]
+    validation = training_crops(
+        root, crop_size=8, batch_size=4, repeat=False, flips=False, split="validation"
+    )
+    found = [_locate(c.astype(np.uint8), images)[0] for b in _batches(validation, 10)
+             for c in b["images"]]  # fmt: skip
+    assert found == [0]
+
+
+def test_an_empty_training_part_is_a_clear_error(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "only.png")  # validation
+    with pytest.raises(TfjpegError, match="'train' part of the split holds no images"):
+        training_crops(tmp_path, crop_size=4, batch_size=1)

@@ -118,3 +118,23 @@ _SCIPY_GOLDEN = {
 def test_matches_scipy_pchip_and_polyfit_reference(band, method):
     got = bd_rate(_RA, _QA, _RT, _QT, band=band, method=method)
     assert got == pytest.approx(_SCIPY_GOLDEN[(band, method)], abs=1e-7)
+
+
+def test_rate_change_at_equal_quality_of_points_against_a_dense_anchor():
+    from tfjpeg.metrics.bd_rate import rate_change_at_equal_quality
+
+    q = np.linspace(0.7, 0.99, 30)
+    anchor = np.exp(8 * q) / 1000  # log-rate linear in quality: interpolation is exact
+    points_q = np.array([0.75, 0.8, 0.9])
+    change, outside = rate_change_at_equal_quality(anchor, q, 0.8 * np.exp(8 * points_q) / 1000,
+                                                   points_q)  # fmt: skip
+    assert change == pytest.approx(-20.0) and outside == 0.0
+    # a non-monotone anchor point (quality drops at a higher rate) is ignored
+    bumpy_q = q.copy()
+    bumpy_q[10] = 0.5
+    again, _ = rate_change_at_equal_quality(anchor, bumpy_q, [0.8 * np.exp(8 * 0.9) / 1000], [0.9])
+    assert again == pytest.approx(-20.0)
+    _, outside = rate_change_at_equal_quality(anchor, q, [0.1, 0.1], [0.5, 0.9])
+    assert outside == 0.5
+    with pytest.raises(BDRateError):
+        rate_change_at_equal_quality([0.1], [0.9], [0.1], [0.9])

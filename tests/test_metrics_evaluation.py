@@ -82,3 +82,22 @@ def test_evaluation_rejects_unknown_metrics_and_missing_originals():
         evaluate_decoding(decode_pixels, [b"", b""], [image])
     with pytest.raises(ValueError, match="encoder must be one of"):
         evaluate_compression(None, [image], [50], "webp", metrics=())
+
+
+def test_encoding_records_measure_any_encode_function():
+    from tfjpeg.metrics import evaluate_encoding
+
+    image = natural_image(40, 56, seed=9)
+
+    def encode(pixels, quality):
+        return encode_pixels(pixels, quality, subsampling="444", optimize=True)
+
+    records = evaluate_encoding(encode, [("x", image)], [15, 70], metrics=("psnr",))
+    assert [(r["image"], r["quality"]) for r in records] == [("x", 15), ("x", 70)]
+    for rec in records:
+        data = encode(image, rec["quality"])
+        assert rec["bytes"] == len(data)
+        assert rec["bpp"] == pytest.approx(8 * len(data) / (40 * 56))
+        assert rec["psnr"] == pytest.approx(psnr(decode_pixels(data), image))
+    with pytest.raises(ValueError, match="metrics must be among"):
+        evaluate_encoding(encode, [image], [50], metrics=("vmaf",))

@@ -77,17 +77,33 @@ def test_pretrain_phase_learns_to_denoise_and_resumes(image_dirs, tmp_path):
     assert (resumed["start_step"], resumed["step"]) == (3, 5)
 
 
-def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs, tmp_path):
+def _event_scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
+    """{tag: [(step, value)]} of the run's TensorBoard records."""
+    from tensorflow.core.util import event_pb2
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(run.glob("logs/**/*tfevents*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor))
+                scalars.setdefault(value.tag, []).append((event.step, number))
+    return scalars
+
+
+def test_preedit_phase_runs_eq5_with_validation_evaluation_and_exports(image_dirs, tmp_path):
+    """Evaluated on the validation image of the training folder with the real encoder, the best
+    checkpoint is the one with the lowest validation score, and the proxy-vs-real gap is
+    logged; the exported model is the trained one."""
     pytest.importorskip("tfjpeg.rate", reason="the eq. 5 phase needs tfjpeg.rate.RatePredictor")
-    _, evals = image_dirs
     config = _config(
         image_dirs,
         editor="stn",
         editor_config=TINY_STN,
         mu_by_quality=[[8, 0.5], [25, 0.1]],
-        eval={"images": ["e0.png"], "crop": 32, "qualities": [10]},
-        eval_dir=str(evals),
-        eval_every=2,
+        optimizer={"learning_rate": 0.05},  # large steps: the score changes between evaluations
+        eval={"images": 1, "crop": 32, "qualities": [10, 20]},
+        eval_every=1,
     )
     run = tmp_path / "run"
     assert (
@@ -97,12 +113,28 @@ def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs
     terms = history["losses"]
     assert set(terms) >= {"total", "distance", "quality", "rate", "bpp", "edit_rmse"}
     assert terms["bpp"] > 0.0 and terms["rate"] == pytest.approx(terms["bpp"], rel=1e-4)
-    step, evaluation = history["eval"][-1]
-    assert step == 2 and evaluation["bpp"] > 0 and 0 < evaluation["ms_ssim"] <= 1
-    assert list(run.glob("logs/*tfevents*"))
+    evals = history["eval"]
+    assert [step for step, _ in evals] == [1, 2]
+    for _, evaluation in evals:
+        assert evaluation["bpp"] > 0 and 0 < evaluation["ms_ssim"] <= 1
+        assert np.isfinite(evaluation["score"])
+        # (the test's uncalibrated factorized rate model is far off; the gap shows by how much)
+        assert evaluation["gap/q10/bits_rel_error"] == pytest.approx(
+            evaluation["gap/q10/bpp_predicted"] / evaluation["gap/q10/bpp_real"] - 1
+        )
+        assert evaluation["gap/distance_real"] > 0 and evaluation["gap/distance_proxy"] > 0
+        assert evaluation["gap/q10/bpp_real"] > evaluation["gap/q10/bpp_predicted"] * 0.5
     best = json.loads((run / editor_train.BEST_INFO).read_text())
-    assert best["step"] == 2 and best["objective"] == pytest.approx(evaluation["objective"])
+    best_step, best_eval = min(evals, key=lambda item: item[1]["score"])
+    assert best["step"] == best_step and best["score"] == pytest.approx(best_eval["score"])
+    assert best["images"] == ["img0"]  # the validation image of the training folder
+    assert "equal MS-SSIM" in best["selected_by"]
     assert (run / editor_train.BEST_WEIGHTS).is_file()
+    scalars = _event_scalars(run)
+    for tag in ("eval/score", "eval/gap/bits_rel_error", "eval/gap/distance_ratio",
+                "eval/gap/bpp_predicted", "eval/gap/bpp_real", "eval/gap/q20/distance_real"):
+        assert [step for step, _ in scalars[tag]] == [1, 2], tag  # fmt: skip
+    assert scalars["eval/score"][0][1] == pytest.approx(evals[0][1]["score"], rel=1e-5)
     out = tmp_path / "exported" / "1"
     assert editor_train.main(["export", "--run-dir", str(run), "--out", str(out)]) == 0
     served = tf.saved_model.load(str(out))
@@ -113,6 +145,18 @@ def test_preedit_phase_runs_eq5_with_real_jpeg_evaluation_and_exports(image_dirs
     np.testing.assert_allclose(
         got["edited"].numpy(), np.asarray(editor(x, quality=[12.0])["edited"]), atol=1e-3
     )
+
+
+def test_evaluation_images_must_be_validation_images(image_dirs):
+    from trainers.editor.validation import validation_crops
+
+    train, _ = image_dirs
+    (name, crop), = validation_crops(train, ["img0.png"], 56)  # 48 x 64: padded to 56
+    assert name == "img0" and crop.shape == (56, 56, 3)
+    with pytest.raises(ValueError, match="not validation"):
+        validation_crops(train, ["img1.png"], 32)  # a training image
+    with pytest.raises(ValueError, match="not validation"):
+        validation_crops(train, ["kodim23.png"], 32)
 
 
 def test_init_rejects_a_checkpoint_of_another_editor(image_dirs, tmp_path):
@@ -199,7 +243,12 @@ def test_mirrored_strategy_run_in_a_child_process(image_dirs, tmp_path):
 
 @pytest.mark.parametrize(
     "codec_rounding,rate_rounding,model",
-    [("poly3", "ste", "jpeg"), ("poly3", "poly3", "factorized"), ("poly3", "hard", "jpeg")],
+    [
+        ("poly3", "ste", "jpeg"),
+        ("poly3", "poly3", "factorized"),
+        ("poly3", "hard", "jpeg"),
+        ("ste", "ste", "factorized"),  # the default now: the exact forward codec
+    ],
 )
 def test_the_step_encodes_once_and_prices_the_same_bits(codec_rounding, rate_rounding, model):
     """rate_bits reuses DiffJPEG's encoding: same bits as rate(images, quality) and, for the
@@ -254,3 +303,42 @@ def test_preedit_step_total_uses_mu_of_each_quality():
     np.testing.assert_allclose(out["total"].numpy(), manual.numpy().mean(), rtol=1e-5)
     constant = terms["distance"] + 0.1 * terms["quality"] + 5.0 * terms["rate"]
     assert not np.isclose(out["total"].numpy(), constant.numpy().mean(), rtol=1e-3)
+
+
+def test_inference_mode_edits_train_on_the_edits_that_are_used():
+    """With inference_mode_edits the step's loss is that of editor(z, training=False) and the
+    batch-norm moving statistics stay as they are; the default uses batch statistics."""
+    from tfjpeg.jpeg import DiffJPEG
+    from tfjpeg.losses import PreEditLoss
+    from tfjpeg.rate import RatePredictor
+    from trainers.editor.steps import EditorSteps
+
+    config = editor_train.full_config({"editor_config": TINY_SMOOTHING})
+    batch = {
+        "images": tf.constant(np.stack([natural_image(32, 32, seed=s) for s in (5, 6)]), "float32"),
+        "quality": tf.constant([12.0, 20.0]),
+    }
+    loss = PreEditLoss(distance="l1", quality_terms=("tv",), lam=0.1, reduction="none")
+    totals = {}
+    for frozen in (True, False):
+        editor = editor_train.build_editor(config)
+        rng = np.random.default_rng(0)  # the same non-trivial weights in both runs
+        for w in editor.trainable_weights:
+            w.assign(rng.normal(0, 0.1, w.shape).astype("float32"))
+        moving = editor.block0_bn1.moving_mean.numpy().copy()
+        steps = EditorSteps(
+            editor, keras.optimizers.SGD(0.0), DiffJPEG(rounding="ste"), 2,
+            rate=RatePredictor(model="factorized", weights=None), loss=loss,
+            inference_mode_edits=frozen,
+        )  # fmt: skip
+        totals[frozen] = float(steps.preedit_step(batch)["total"])
+        used = editor(batch["images"], quality=batch["quality"], training=False)["edited"]
+        encoded = steps.codec(used, quality=batch["quality"])
+        bits = steps.rate(used, quality=batch["quality"])
+        expected = float(tf.reduce_mean(loss(batch["images"], encoded["decoded"], bits)["total"]))
+        if frozen:
+            np.testing.assert_array_equal(editor.block0_bn1.moving_mean.numpy(), moving)
+            assert totals[frozen] == pytest.approx(expected, rel=1e-5)
+        else:
+            assert not np.allclose(editor.block0_bn1.moving_mean.numpy(), moving)
+    assert totals[True] != pytest.approx(totals[False], rel=1e-4)

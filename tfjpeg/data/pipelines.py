@@ -1,5 +1,8 @@
 """tf.data training input: random crops, flips and one random JPEG quality per image.
 
+Only the training part of a folder is read by default (:mod:`tfjpeg.data.splits`): the
+validation images, on which checkpoints are chosen, are never trained on.
+
 Every random choice is a stateless function of ``(seed, global example index)``, so the stream
 is deterministic for a seed, identical on every worker, and can be started at any step without
 replaying the steps before it (``start_step``), which is how a resumed training run continues
@@ -22,7 +25,8 @@ import tensorflow as tf
 from PIL import Image
 
 from tfjpeg._checks import MAX_QUALITY, MIN_QUALITY, is_int
-from tfjpeg.data.folders import dataset_dir, list_images
+from tfjpeg.data.folders import dataset_dir
+from tfjpeg.data.splits import SPLITS, split_images
 from tfjpeg.errors import TfjpegError
 from tfjpeg.io.limits import resolve_max_pixels
 
@@ -38,10 +42,17 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return value
 
 
-def _image_files(directory: str | os.PathLike | None) -> list[str]:
-    """The folder's images tf.io can decode, minus unreadable or oversized ones (warned)."""
+def _image_files(directory: str | os.PathLike | None, split: str) -> list[str]:
+    """The images of the folder's ``split`` part (:mod:`tfjpeg.data.splits`) tf.io can decode,
+    minus unreadable or oversized ones (warned)."""
     folder = dataset_dir("train", directory)
-    files = list_images(folder)
+    files = split_images(folder, split)
+    if not files:
+        raise TfjpegError(
+            f"{folder}: the {split!r} part of the split holds no images (every "
+            "10th image in name order is validation, starting with the first); "
+            "pass split='all' to train on every image."
+        )
     usable = [p for p in files if p.suffix.lower() in DECODABLE_EXTENSIONS]
     if len(usable) < len(files):
         warnings.warn(
@@ -111,6 +122,7 @@ def training_crops(
     flips: bool = True,
     repeat: bool = True,
     start_step: int = 0,
+    split: str = "train",
 ) -> tf.data.Dataset:
     """Batches of random square crops from a folder of images, for training.
 
@@ -135,6 +147,9 @@ def training_crops(
         repeat: Endless stream (batches of exactly ``batch_size``). ``False``: one epoch over
             the folder, the last batch may be smaller.
         start_step: Begin at global batch ``start_step`` (cheap: nothing before it is read).
+        split: the part of the folder to read (:func:`tfjpeg.data.splits.split_images`):
+            "train" (the default: every image but the validation ones, so a trainer never sees
+            the images its checkpoints are chosen on), "validation" or "all".
 
     Returns:
         A dataset of dicts ``{"images": float32 (B, crop, crop, 3) in [0, 255],
@@ -142,7 +157,7 @@ def training_crops(
 
     Raises:
         ValueError: an argument is out of range.
-        TfjpegError: the folder is missing or holds no decodable images.
+        TfjpegError: the folder (or its ``split`` part) is missing or holds no decodable images.
     """
     crop_size = _check_int("crop_size", crop_size, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
@@ -158,7 +173,9 @@ def training_crops(
             "quality_range must be two integers 1 <= low <= high <= 100 or None. "
             f"Received: quality_range={quality_range!r}"
         )
-    files = _image_files(directory)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}. Received: split={split!r}")
+    files = _image_files(directory, split)
     n = len(files)
     file_table = tf.constant(files)
     seed_t = tf.constant(seed, tf.int64)

@@ -7,6 +7,10 @@ between the fits over a common quality interval gives the average rate change at
 points, as in current codec-comparison tools; default) or ``"cubic"`` (the original
 least-squares cubic polynomial, ≥ 4 points).
 
+:func:`rate_change_at_equal_quality` is the same measure for single points (e.g. the files of an
+edited image at a few qualities) against a densely sampled anchor curve: the rate the anchor
+needs for each point's quality, by interpolation, instead of a fit of the test curve.
+
 Band: with ``band=(lo, hi)`` (bpp) the quality interval is the part of the anchor's curve whose
 rate lies in [lo, hi] (the anchor's quality at rates lo and hi, by its own fit), intersected
 with the quality ranges both curves actually measured (no extrapolation).
@@ -21,7 +25,7 @@ import numpy as np
 
 from tfjpeg.errors import TfjpegError
 
-__all__ = ["BDRateError", "bd_rate"]
+__all__ = ["BDRateError", "bd_rate", "rate_change_at_equal_quality"]
 
 
 class BDRateError(TfjpegError, ValueError):
@@ -193,3 +197,52 @@ def _bd_rate(anchor_rates, anchor_quality, test_rates, test_quality, band, metho
     weights[2:-1:2] = 2
     mean = float(np.sum(weights * diff) / (3 * (n - 1)))
     return 100.0 * (math.exp(mean) - 1.0)
+
+
+def rate_change_at_equal_quality(
+    anchor_rates: Sequence[float],
+    anchor_quality: Sequence[float],
+    rates: Sequence[float],
+    quality: Sequence[float],
+) -> tuple[float, float]:
+    """Mean rate change (%) of points against an anchor curve at equal quality.
+
+    For each point (rate, quality) the anchor's rate at that quality is read off its curve
+    (log-rate linear in quality between the anchor's points; the anchor is made monotone by
+    keeping only the points that raise its best quality so far), and the result is
+    ``100 · (exp(mean log(rate / anchor rate)) − 1)``, negative when the points need fewer bits.
+    Points outside the anchor's quality range take its nearest end (counted in the second value).
+
+    Returns:
+        (rate change in percent, fraction of points outside the anchor's quality range).
+
+    Raises:
+        BDRateError: fewer than 2 anchor points, non-positive or non-finite rates.
+
+    Example:
+        >>> anchor_r = [0.1, 0.2, 0.4]; anchor_q = [0.8, 0.9, 0.95]
+        >>> change, outside = rate_change_at_equal_quality(anchor_r, anchor_q, [0.18], [0.9])
+        >>> round(change, 6), outside
+        (-10.0, 0.0)
+    """
+    r = np.asarray(anchor_rates, np.float64).ravel()
+    q = np.asarray(anchor_quality, np.float64).ravel()
+    pr = np.asarray(rates, np.float64).ravel()
+    pq = np.asarray(quality, np.float64).ravel()
+    if r.shape != q.shape or pr.shape != pq.shape or r.size < 2 or pr.size < 1:
+        raise BDRateError(
+            "give at least 2 anchor points and 1 point, rates and qualities of equal length. "
+            f"Received: {r.size}/{q.size} anchor and {pr.size}/{pq.size} points"
+        )
+    values = np.concatenate([r, q, pr, pq])
+    if not np.all(np.isfinite(values)) or np.any(r <= 0) or np.any(pr <= 0):
+        raise BDRateError("rates must be positive and all values finite")
+    order = np.argsort(r)
+    r, q = r[order], q[order]
+    keep = np.concatenate([[True], q[1:] > np.maximum.accumulate(q)[:-1]])
+    r, q = r[keep], q[keep]
+    if r.size < 2:
+        raise BDRateError("the anchor's quality does not increase with its rate")
+    anchor_log_rate = np.interp(pq, q, np.log(r))
+    outside = float(np.mean((pq < q[0]) | (pq > q[-1])))
+    return 100.0 * (math.exp(float(np.mean(np.log(pr) - anchor_log_rate))) - 1.0), outside

@@ -26,12 +26,17 @@ import numpy as np
 __all__ = [
     "COMPRESSION_METRICS",
     "DECODING_METRICS",
+    "OPTIONAL_COMPRESSION_METRICS",
     "evaluate_compression",
     "evaluate_decoding",
+    "evaluate_encoding",
 ]
 
-#: Measures of :func:`evaluate_compression` (``bpp`` is always given).
+#: Measures of :func:`evaluate_compression` by default (``bpp`` is always given).
 COMPRESSION_METRICS = ("psnr", "ms_ssim", "niqe")
+#: Measures it gives on request: Butteraugli's max-norm distance and its 3-norm (lower is better;
+#: :mod:`tfjpeg.metrics.butteraugli`, needs the ``butteraugli_main`` tool).
+OPTIONAL_COMPRESSION_METRICS = ("butteraugli", "butteraugli_3norm")
 #: Measures of :func:`evaluate_decoding` (``seconds`` is always given); ``consistency`` adds
 #: ``consistent_float``, ``rmse_float``, ``consistent_uint8`` and ``rmse_uint8``.
 DECODING_METRICS = ("psnr_rgb", "psnr_y", "consistency", "niqe")
@@ -63,6 +68,14 @@ def _image_measures(decoded: np.ndarray, original: np.ndarray, metrics: Sequence
     from tfjpeg.metrics.ssim import ms_ssim_score
 
     row: dict[str, float] = {}
+    if "butteraugli" in metrics or "butteraugli_3norm" in metrics:
+        from tfjpeg.metrics.butteraugli import butteraugli_scores
+
+        scores = butteraugli_scores(decoded, original)  # one run gives both norms
+        if "butteraugli" in metrics:
+            row["butteraugli"] = scores.max_norm
+        if "butteraugli_3norm" in metrics:
+            row["butteraugli_3norm"] = scores.p_norm
     for metric in metrics:
         if metric in ("psnr", "psnr_rgb"):
             row[metric] = float(psnr(decoded, original))
@@ -93,7 +106,8 @@ def evaluate_compression(
             its training range; one edit per conditioning quality and image).
         encoder: "libjpeg", "mozjpeg", or a sequence of them.
         metrics: among :data:`COMPRESSION_METRICS` (PSNR on RGB, MS-SSIM against the original;
-            NIQE of the decoded image alone).
+            NIQE of the decoded image alone) and :data:`OPTIONAL_COMPRESSION_METRICS`
+            (Butteraugli against the original).
         subsampling: chroma subsampling of the files.
 
     Returns:
@@ -101,9 +115,8 @@ def evaluate_compression(
         "bpp", <metric>: float ...}``, in the order images → qualities → encoders.
     """
     from tfjpeg.editors.inference import edit_and_encode
-    from tfjpeg.io import decode_pixels
 
-    metrics = _check_metrics(metrics, COMPRESSION_METRICS)
+    metrics = _check_metrics(metrics, COMPRESSION_METRICS + OPTIONAL_COMPRESSION_METRICS)
     encoders = (encoder,) if isinstance(encoder, str) else tuple(encoder)
     records = []
     for name, image in _named(images):
@@ -113,16 +126,46 @@ def evaluate_compression(
                 data = edit_and_encode(
                     editor, image, int(q), enc, subsampling=subsampling, cache=edits
                 )
-                decoded = decode_pixels(data)
-                row: dict[str, Any] = {
-                    "image": name,
-                    "quality": int(q),
-                    "encoder": enc,
-                    "bytes": len(data),
-                    "bpp": 8.0 * len(data) / (image.shape[0] * image.shape[1]),
-                }
-                row.update(_image_measures(decoded, image, metrics))
-                records.append(row)
+                row = {"image": name, "quality": int(q), "encoder": enc}
+                records.append({**row, **_file_measures(data, image, metrics)})
+    return records
+
+
+def _file_measures(data: bytes, image: np.ndarray, metrics: Sequence[str]) -> dict[str, Any]:
+    """``bytes``, ``bpp`` and ``metrics`` of one JPEG file (decoded by libjpeg-turbo)."""
+    from tfjpeg.io import decode_pixels
+
+    decoded = decode_pixels(data)
+    row: dict[str, Any] = {
+        "bytes": len(data),
+        "bpp": 8.0 * len(data) / (image.shape[0] * image.shape[1]),
+    }
+    row.update(_image_measures(decoded, image, metrics))
+    return row
+
+
+def evaluate_encoding(
+    encode: Callable[[np.ndarray, int], bytes],
+    images: Iterable[Any],
+    qualities: Sequence[int],
+    *,
+    metrics: Sequence[str] = COMPRESSION_METRICS,
+) -> list[dict[str, Any]]:
+    """Like :func:`evaluate_compression` for any way of making a JPEG: ``encode(image, quality)``
+    returns the file's bytes (e.g. ``tfjpeg.compress_image`` with a method's options), which is
+    decoded by libjpeg-turbo and measured against ``image``.
+
+    Returns:
+        One record per image and quality: ``{"image", "quality", "bytes", "bpp", <metric> ...}``.
+    """
+    metrics = _check_metrics(metrics, COMPRESSION_METRICS + OPTIONAL_COMPRESSION_METRICS)
+    records = []
+    for name, image in _named(images):
+        for q in qualities:
+            data = encode(image, int(q))
+            records.append(
+                {"image": name, "quality": int(q), **_file_measures(data, image, metrics)}
+            )
     return records
 
 

@@ -73,6 +73,12 @@ class EditorSteps:
         seed: seed of the pre-training noise (:func:`trainers.common.replica_seed`).
         noise_sigma_range: (low, high) σ of the pre-training noise, of [0, 1] pixels.
         pretrain_through_jpeg: pre-train ``‖C_q(T(z + n)) − z‖²`` instead of ``‖T(z + n) − z‖²``.
+        inference_mode_edits: the eq. (5) step runs the editor as it runs when used
+            (``training=False``: batch normalization with its moving statistics, which then stay
+            fixed), so the loss is that of the edits that are shipped; the weights, BN scales and
+            offsets still train. With small batches, batch statistics make the training edits
+            differ a lot from the used ones (shipped smoothing editor, 4 × 176-px validation
+            crops: edit RMSE 8.1 in training mode vs 1.9 as used).
 
     Reference: Talebi et al. 2020, "Better compression with deep pre-editing", eq. (5) and §5.
     """
@@ -89,6 +95,7 @@ class EditorSteps:
         seed: int = 0,
         noise_sigma_range: tuple[float, float] = (0.0, 0.15),
         pretrain_through_jpeg: bool = False,
+        inference_mode_edits: bool = False,
     ) -> None:
         self.editor = editor
         self.optimizer = optimizer
@@ -100,6 +107,7 @@ class EditorSteps:
         self.seed = int(seed)
         self.sigma_low, self.sigma_high = (float(v) for v in noise_sigma_range)
         self.pretrain_through_jpeg = bool(pretrain_through_jpeg)
+        self.inference_mode_edits = bool(inference_mode_edits)
 
     def _avg(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
@@ -142,7 +150,8 @@ class EditorSteps:
             raise ValueError("preedit_step needs a rate predictor and a loss.")
         z, q = batch["images"], batch["quality"]
         with tf.GradientTape() as tape:
-            edited = self.editor(z, quality=q, training=True)["edited"]
+            training = not self.inference_mode_edits
+            edited = self.editor(z, quality=q, training=training)["edited"]
             encoded = self.codec(edited, quality=q)
             bits = rate_bits(self.rate, self.codec, edited, encoded, q)
             terms = dict(self.loss(z, encoded["decoded"], bits, mu=self.mu(q)))

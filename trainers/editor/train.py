@@ -7,10 +7,13 @@ Phases (config key ``"phase"``):
   σ and the JPEG quality are the editor's extra input channels, and the loss is
   ``‖T(z + n) − z‖²`` (or ``‖C_q(T(z + n)) − z‖²`` with ``"pretrain_through_jpeg": true``).
 * ``"preedit"`` (eq. 5): ``dist(C_q(T(z)), z) + λ·Q(C_q(T(z))) + μ·B_q(T(z))`` with
-  ``C_q`` = :class:`tfjpeg.jpeg.DiffJPEG` (poly3 rounding), ``B_q`` =
-  :class:`tfjpeg.rate.RatePredictor` (bits → bpp) and the terms of
-  :class:`tfjpeg.losses.PreEditLoss`; one random integer quality per image in
-  ``data.quality_range`` (paper [8, 25]).
+  ``C_q`` = :class:`tfjpeg.jpeg.DiffJPEG` (default ``"ste"`` rounding: the exact libjpeg-turbo
+  forward codec — 100 % of the coefficients equal, ``benchmarks/codec_fidelity_speed.py`` — with
+  an identity gradient; the paper's ``"poly3"`` under-counts the added distortion), ``B_q`` =
+  :class:`tfjpeg.rate.RatePredictor` (the shipped fitted rate model of the target encoder,
+  bits → bpp) and the terms of :class:`tfjpeg.losses.PreEditLoss`; one random integer quality
+  per image in ``data.quality_range`` (paper [8, 25]); 176-px crops so that MS-SSIM has all
+  five scales (161 px is the least).
 
 Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
 
@@ -20,13 +23,15 @@ Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
      "init": null | PATH | {"smoother": PATH, "warper": PATH},   # warm start (see load_init)
      "data": {...},                       # tfjpeg.data.pipelines.training_crops (minus directory)
      "noise_sigma_range": [0.0, 0.15],    # pretrain only
+     "inference_mode_edits": false,       # eq. 5 with training=False edits (see EditorSteps)
      "optimizer": {"learning_rate": ...}, # keras.optimizers.Adam
      "codec": {...},                      # tfjpeg.jpeg.DiffJPEG
      "rate": {...},                       # tfjpeg.rate.RatePredictor
      "loss": {...},                       # tfjpeg.losses.PreEditLoss
      "mu_by_quality": null | [[q, mu], ...],  # μ per image, piecewise linear in its quality
-     "eval": {"images": [...], "crop": 256, "qualities": [10, 20],   # real-JPEG evaluation
-              "mu_by_quality": null | [[q, mu], ...]},  # its μ(q) (default: the training one)
+     "eval": {"images": N | [names], "crop": 256, "qualities": [10, 20],  # validation images
+              "mu_by_quality": null | [[q, mu], ...]},  # μ(q) of its "objective"
+     "eval_dir": null,                    # folder whose validation part is used (data_dir)
      "steps", "checkpoint_every", "log_every", "image_every", "eval_every", "seed"}
 
 ``mu_by_quality`` replaces the constant μ by one interpolated at each image's quality, e.g. the
@@ -34,9 +39,14 @@ local slope −d(1 − MS-SSIM)/d(bpp) of the plain encoder's own rate-distortio
 editor accepts exactly the trades of bits for distortion that beat changing the quality (the
 paper's "weighted rate and distance should be close", made per quality).
 
-The config is copied into the run folder; checkpoints resume automatically. With evaluation
-images, every evaluation edits them, encodes with real libjpeg-turbo and keeps the weights with
-the lowest ``(1 − MS-SSIM) + μ(q)·bpp`` as ``best.weights.h5`` (``best.json``).
+The config is copied into the run folder; checkpoints resume automatically. Training reads only
+the training part of the folder (:mod:`tfjpeg.data.splits`). With ``eval.images`` (the first N
+validation images, or names of validation images; never Kodak), every evaluation edits centre
+crops of them, encodes with real libjpeg-turbo and keeps the weights with the lowest
+validation **score** — the rate change (%) at equal MS-SSIM against plain libjpeg-turbo — as
+``best.weights.h5`` (``best.json``); it also logs the proxy-vs-real gap (``eval/gap/...``:
+predicted vs real bits, training distance through C_q vs on the real decode), see
+:mod:`trainers.editor.validation`.
 
 Usage::
 
@@ -63,7 +73,6 @@ __all__ = [
     "DEFAULTS",
     "build_editor",
     "build_steps",
-    "evaluate_real_jpeg",
     "load_init",
     "main",
     "train",
@@ -75,13 +84,19 @@ DEFAULTS: dict[str, Any] = {
     "editor_config": {},
     "phase": "preedit",
     "init": None,
-    "data": {"crop_size": 128, "batch_size": 4, "quality_range": [8, 25], "flips": True},
+    "data": {"crop_size": 176, "batch_size": 4, "quality_range": [8, 25], "flips": True},
     "data_dir": None,
     "noise_sigma_range": [0.0, 0.15],
     "pretrain_through_jpeg": False,
+    "inference_mode_edits": False,
     "optimizer": {"learning_rate": 1e-4},
-    "codec": {"subsampling": "420", "rounding": "poly3"},
-    "rate": {"model": "jpeg", "encoder": "libjpeg-optimize", "rounding": "ste"},
+    "codec": {"subsampling": "420", "rounding": "ste"},
+    "rate": {
+        "model": "jpeg",
+        "encoder": "libjpeg-optimize",
+        "rounding": "ste",
+        "weights": "default",
+    },
     "loss": {
         "distance": "ms-ssim",
         "lam": 0.02,
@@ -90,7 +105,7 @@ DEFAULTS: dict[str, Any] = {
         "rate_unit": "bpp",
     },
     "mu_by_quality": None,
-    "eval": {"images": [], "crop": 256, "qualities": [10, 20]},
+    "eval": {"images": 0, "crop": 256, "qualities": [10, 20]},
     "eval_dir": None,
     "steps": 1000,
     "checkpoint_every": 100,
@@ -101,8 +116,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 PHASES = ("pretrain", "preedit")
-#: In the run folder: the weights with the lowest real-JPEG evaluation objective so far, and
-#: that evaluation (``{"step", "objective", "bpp", "ms_ssim", ...}``).
+#: In the run folder: the weights with the lowest validation score so far, and that evaluation
+#: (``{"step", "score", "selected_by", "bpp", "ms_ssim", ...}``).
 BEST_WEIGHTS = "best.weights.h5"
 BEST_INFO = "best.json"
 
@@ -222,52 +237,10 @@ def load_init(editor, init: Any) -> None:
     _load_weights_into(editor, init)
 
 
-def _eval_images(config: dict[str, Any]):
-    """Centre crops of the evaluation images (uint8), or [] when none are configured."""
-    import numpy as np
-
-    from tfjpeg.data.folders import dataset_dir, load_image
-
-    names = config["eval"]["images"]
-    if not names:
-        return []
-    folder = dataset_dir("kodak", config["eval_dir"])
-    crop = int(config["eval"]["crop"])
-    crops = []
-    for name in names:
-        image = load_image(folder / name)
-        h, w = image.shape[:2]
-        y, x = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
-        crops.append(np.ascontiguousarray(image[y : y + crop, x : x + crop]))
-    return crops
-
-
-def evaluate_real_jpeg(editor, images, qualities, mu: Any) -> dict[str, float]:
-    """Edit, encode with real libjpeg-turbo (optimize=True), measure bpp and MS-SSIM, through
-    the package's one evaluation path (:func:`tfjpeg.metrics.evaluation.evaluate_compression`).
-
-    Returns means over images and qualities of ``bpp``, ``ms_ssim``, the plain encoder's
-    ``bpp_plain``/``ms_ssim_plain``, and ``objective`` = (1 − MS-SSIM) + μ(q)·bpp, the eq. (5)
-    distance and rate terms on the real codec (lower is better); ``mu`` is a number or an array
-    of μ for qualities 1..100.
-    """
-    import numpy as np
-
-    from tfjpeg.metrics.evaluation import evaluate_compression
-
-    mus = np.broadcast_to(np.asarray(mu, np.float32), (100,))
-    rows = []
-    for tag, model in (("", editor), ("_plain", None)):
-        records = evaluate_compression(model, images, qualities, "libjpeg", metrics=("ms_ssim",))
-        for i, record in enumerate(records):
-            if len(rows) <= i:
-                rows.append({})
-            weight = float(mus[int(record["quality"]) - 1])
-            rows[i]["bpp" + tag] = record["bpp"]
-            rows[i]["ms_ssim" + tag] = record["ms_ssim"]
-            rows[i]["objective" + tag] = (1.0 - record["ms_ssim"]) + weight * record["bpp"]
-    keys = ("bpp", "ms_ssim", "bpp_plain", "ms_ssim_plain", "objective", "objective_plain")
-    return {k: float(np.mean([r[k] for r in rows])) for k in keys}
+SELECTED_BY = (
+    "score: rate change (%) at equal MS-SSIM against plain libjpeg-turbo (optimize=True) on "
+    "centre crops of validation images, real files"
+)
 
 
 def build_steps(config: dict[str, Any], strategy):
@@ -303,33 +276,49 @@ def build_steps(config: dict[str, Any], strategy):
         seed=int(config["seed"]),
         noise_sigma_range=config["noise_sigma_range"],
         pretrain_through_jpeg=config["pretrain_through_jpeg"],
+        inference_mode_edits=config["inference_mode_edits"],
     )
 
 
-def _evaluation_hooks(config: dict[str, Any], editor, run_dir: Path, loop_ref: list):
+def _evaluation_hooks(config: dict[str, Any], steps, run_dir: Path, loop_ref: list):
     """``(eval_fn, preview)`` for the loop (both None without evaluation images); ``eval_fn``
-    keeps the best weights (``loop_ref[0]`` is the loop, set once it exists)."""
+    keeps the weights with the best validation score (``loop_ref[0]`` is the loop, set once it
+    exists)."""
     import tensorflow as tf
 
-    eval_images = _eval_images(config)
-    if not eval_images:
+    from trainers.editor.validation import ValidationEvaluator, validation_crops
+
+    images = config["eval"]["images"]
+    if not images:
         return None, None
+    folder = config["eval_dir"] if config["eval_dir"] is not None else config["data_dir"]
+    crops = validation_crops(folder, images, int(config["eval"]["crop"]))
     eval_mus = mu_table(config)
     if config["eval"].get("mu_by_quality") is not None:
         eval_mus = mu_table({"mu_by_quality": config["eval"]["mu_by_quality"], "loss": {}})
+    editor = steps.editor
+    evaluator = ValidationEvaluator(
+        editor, crops, config["eval"]["qualities"], eval_mus,
+        codec=steps.codec, rate=steps.rate, loss=steps.loss,
+    )  # fmt: skip
     best_path = run_dir / BEST_INFO
 
     def eval_fn():
         loop = loop_ref[0]
-        results = evaluate_real_jpeg(editor, eval_images, config["eval"]["qualities"], eval_mus)
+        results = evaluator()
         best = json.loads(best_path.read_text()) if best_path.is_file() else None
-        if loop.is_chief and (best is None or results["objective"] < best["objective"]):
+        if loop.is_chief and (best is None or results["score"] < best["score"]):
             editor.save_weights(str(run_dir / BEST_WEIGHTS))
-            info = {"step": int(loop.step.numpy()), **results}
+            info = {
+                "step": int(loop.step.numpy()),
+                "selected_by": SELECTED_BY,
+                "images": [name for name, _ in crops],
+                **results,
+            }
             best_path.write_text(json.dumps(info, indent=1) + "\n")
         return results
 
-    sample = tf.constant(eval_images[0][None], tf.float32)
+    sample = tf.constant(crops[0][1][None], tf.float32)
 
     def preview():
         edited = editor(sample, quality=[float(config["eval"]["qualities"][0])])["edited"]
@@ -361,7 +350,7 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         )
 
     loop_ref: list = []
-    eval_fn, preview = _evaluation_hooks(config, steps.editor, run_dir, loop_ref)
+    eval_fn, preview = _evaluation_hooks(config, steps, run_dir, loop_ref)
     loop = TrainingLoop(
         strategy=strategy,
         run_dir=run_dir,

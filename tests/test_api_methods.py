@@ -1,0 +1,54 @@
+"""tfjpeg.api.methods: method specs → compress_image options, and their encode functions."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import natural_image
+
+from tfjpeg.api.compression import compress_image
+from tfjpeg.api.methods import encode_function, parse_method
+from tfjpeg.errors import InvalidArgumentError
+
+
+def test_specs_map_to_compress_image_options():
+    assert parse_method("libjpeg").options == {"editor": "none", "encoder": "libjpeg"}
+    assert parse_method("stn+mozjpeg").options == {"editor": "stn", "encoder": "mozjpeg"}
+    method = parse_method(" smoothing+libjpeg:subsampling=444 ")
+    assert method.label == "smoothing+libjpeg:subsampling=444"
+    assert method.options == {"editor": "smoothing", "encoder": "libjpeg", "subsampling": "444"}
+    folder = parse_method("libjpeg:editor=runs/x/export,subsampling=422").options
+    assert folder == {"editor": "runs/x/export", "encoder": "libjpeg", "subsampling": "422"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("webp", "encoder must be one of"),
+        ("vae+libjpeg", "editor must be one of"),
+        ("libjpeg:quality=20", "'quality' is not a tfjpeg.compress_image keyword"),
+        ("libjpeg:bogus=1", r"known: editor, encoder, subsampling"),
+        ("libjpeg:subsampling", "KEY=VALUE"),
+        ("", "non-empty"),
+    ],
+)
+def test_bad_specs_are_clear_errors(spec, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        parse_method(spec)
+
+
+def test_encode_functions_write_what_compress_image_writes():
+    image = natural_image(40, 48, seed=2)
+    plain = parse_method("mozjpeg:subsampling=444")
+    assert encode_function(plain)(image, 30) == compress_image(
+        image, quality=30, editor="none", encoder="mozjpeg", subsampling="444"
+    ).jpeg
+    edits: dict = {}
+    edited = encode_function(parse_method("smoothing+libjpeg"), edits=edits)
+    assert edited(image, 12) == compress_image(image, quality=12, editor="smoothing").jpeg
+    assert list(edits) == [("smoothing", "420")] and list(edits[("smoothing", "420")]) == [12]
+    # another encoder of the same image reuses the edit
+    moz = encode_function(parse_method("smoothing+mozjpeg"), edits=edits)
+    assert moz(image, 12) == compress_image(
+        image, quality=12, editor="smoothing", encoder="mozjpeg"
+    ).jpeg
+    assert list(edits[("smoothing", "420")]) == [12]
