@@ -55,6 +55,12 @@ def main(argv=None) -> int:
     p.add_argument("--train-dir", default=None)
     p.add_argument("--images", type=int, default=0)
     p.add_argument("--qualities", default=",".join(map(str, QUALITIES)))
+    p.add_argument(
+        "--rounding",
+        default="hard",
+        choices=("hard", "ste"),
+        help="hard: exact symbol counts; ste: the soft counts training differentiates",
+    )
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args(argv)
     import tensorflow as tf
@@ -67,7 +73,9 @@ def main(argv=None) -> int:
 
     family = load_family(args.tables)
     files = validation_files(dataset_dir("train", args.train_dir))[: args.images or None]
-    rate = RatePredictor.from_preset("rate_predictor", encoder="libjpeg-optimize", rounding="hard")
+    rate = RatePredictor.from_preset(
+        "rate_predictor", encoder="libjpeg-optimize", rounding=args.rounding
+    )
     rng = np.random.default_rng(0)
     errors: dict[str, list[float]] = {}
     start = time.time()
@@ -88,6 +96,7 @@ def main(argv=None) -> int:
         "| tables | files | MAPE % | mean signed error % | max abs error % |",
         "|---|---|---|---|---|",
     ]
+    lines[0] += f", rounding={args.rounding}"
     summary = {}
     for kind, e in errors.items():
         a = np.asarray(e)
@@ -97,7 +106,7 @@ def main(argv=None) -> int:
         lines.append(f"| {kind} | {s['n']} | {s['mape']:.2f} | {s['bias']:+.2f} | {s['max']:.1f} |")
     from benchutil import write_results
 
-    write_results(args.out, "tables_rate_accuracy",
+    write_results(args.out, f"tables_rate_accuracy_{args.rounding}",
                   {"summary": summary, "tables": args.tables, "images": len(files),
                    "seconds": time.time() - start}, "\n".join(lines) + "\n")  # fmt: skip
     print("\n".join(lines))
