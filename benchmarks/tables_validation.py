@@ -46,6 +46,14 @@ def parse_args(argv):
     p.add_argument("--images", type=int, default=0, help="first N validation images (0: all)")
     p.add_argument("--qualities", default=",".join(map(str, QUALITIES)))
     p.add_argument("--no-butteraugli", action="store_true")
+    p.add_argument("--no-mozjpeg", action="store_true", help="libjpeg-turbo configurations only")
+    p.add_argument(
+        "--extra-tables",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="another family to compare (libjpeg-turbo only), e.g. a second run's tables.json",
+    )
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args(argv)
     args.qualities = [int(q) for q in args.qualities.split(",")]
@@ -97,19 +105,22 @@ def main(argv=None) -> int:
     from tfjpeg.metrics import bd_rate, ms_ssim_score, psnr
     from trainers.tables.train import validation_files
 
-    family = load_family(args.tables)
-    lo, hi = family.quality_range
+    families = {"learned": load_family(args.tables)}
+    for spec in args.extra_tables:
+        label, _, path = spec.partition("=")
+        families[label] = load_family(path)
+    lo = max(f.quality_range[0] for f in families.values())
+    hi = min(f.quality_range[1] for f in families.values())
     qualities = [q for q in args.qualities if lo <= q <= hi]
     files = validation_files(dataset_dir("train", args.train_dir))
     if args.images:
         files = files[: args.images]
     use_ba = not args.no_butteraugli and shutil.which("butteraugli_main") is not None
-    configs = {
-        "libjpeg": ("libjpeg", False),
-        "libjpeg+learned": ("libjpeg", True),
-        "mozjpeg": ("mozjpeg", False),
-        "mozjpeg+learned": ("mozjpeg", True),
-    }
+    configs = {"libjpeg": ("libjpeg", None), "libjpeg+learned": ("libjpeg", "learned")}
+    if not args.no_mozjpeg:
+        configs.update({"mozjpeg": ("mozjpeg", None), "mozjpeg+learned": ("mozjpeg", "learned")})
+    for label in list(families)[1:]:
+        configs[f"libjpeg+{label}"] = ("libjpeg", label)
     rows: list[dict] = []
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +130,7 @@ def main(argv=None) -> int:
                 for name, (encoder, learned) in configs.items():
                     data = encode_pixels(
                         image, q, encoder=encoder, optimize=True,
-                        tables=family.tables(q) if learned else None,
+                        tables=families[learned].tables(q) if learned else None,
                     )  # fmt: skip
                     decoded = decode_pixels(data)
                     row = {
@@ -149,6 +160,8 @@ def main(argv=None) -> int:
     ]
     pairs = [("libjpeg+learned", "libjpeg"), ("libjpeg+learned", "mozjpeg"),
              ("mozjpeg+learned", "mozjpeg"), ("mozjpeg", "libjpeg")]  # fmt: skip
+    pairs = [(t, a) for t, a in pairs if t in configs and a in configs]
+    pairs += [(f"libjpeg+{label}", "libjpeg") for label in list(families)[1:]]
     for test, anchor in pairs:
         for band in BANDS:
             key = f"{test} vs {anchor} {band[0]}-{band[1]}"
