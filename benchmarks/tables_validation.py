@@ -53,6 +53,7 @@ def parse_args(argv):
         help="centre-crop larger images to this side (0: whole images); speeds up a loaded machine",
     )
     p.add_argument("--no-mozjpeg", action="store_true", help="libjpeg-turbo configurations only")
+    p.add_argument("--mozjpeg-only", action="store_true", help="mozjpeg configurations only")
     p.add_argument(
         "--extra-tables",
         action="append",
@@ -127,6 +128,8 @@ def main(argv=None) -> int:
         configs.update({"mozjpeg": ("mozjpeg", None), "mozjpeg+learned": ("mozjpeg", "learned")})
     for label in list(families)[1:]:
         configs[f"libjpeg+{label}"] = ("libjpeg", label)
+    if args.mozjpeg_only:
+        configs = {k: v for k, v in configs.items() if v[0] == "mozjpeg"}
     rows: list[dict] = []
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
