@@ -90,3 +90,42 @@ def test_compress_keeps_grayscale_images_gray(exported_smoothing, monkeypatch):
     gray = natural_image(24, 24)[..., :1]
     data = compression.compress(gray, quality=20)
     assert read_jpeg(data).num_components == 1
+
+
+def test_compress_writes_the_requested_tables_learned_standard_or_explicit():
+    from tfjpeg.models.presets import load
+
+    image = natural_image(32, 48, seed=4)
+    family = load("learned_tables")
+    learned = compression.compress(image, quality=20, editor="none", tables="learned")
+    np.testing.assert_array_equal(read_jpeg(learned).tables, family.tables(20))
+    assert learned == encode_pixels(image, 20, optimize=True, tables=family.tables(20))
+    standard = compression.compress(image, quality=20, editor="none", tables="standard")
+    assert standard == compression.compress(image, quality=20, editor="none")
+    explicit = np.stack([np.full((8, 8), 7), np.full((8, 8), 9)])
+    for encoder in ("libjpeg", "mozjpeg"):
+        data = compression.compress(image, 20, editor="none", encoder=encoder, tables=explicit)
+        np.testing.assert_array_equal(read_jpeg(data).tables, explicit)
+    big = natural_image(64, 96, seed=4)
+    fit = compression.compress_image(big, target_bpp=2.5, editor="none", tables="learned")
+    lo, hi = family.quality_range
+    assert fit.bpp <= 2.5 and lo <= fit.quality <= hi
+    assert fit.jpeg == encode_pixels(big, None, optimize=True, tables=family.tables(fit.quality))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"tables": "fancy"}, "tables"),
+        ({"tables": np.zeros((2, 8, 8))}, "tables"),
+        ({"tables": np.ones((2, 4, 4))}, "tables"),
+        ({"tables": np.ones((2, 8, 8)), "target_bpp": 1.0}, "target_bpp"),
+        ({"tables": "learned", "quality": 1}, "quality"),
+    ],
+)
+def test_compress_refuses_bad_tables_and_qualities_the_tables_were_not_learned_for(kwargs, match):
+    from tfjpeg.errors import InvalidArgumentError
+
+    kwargs = {"quality": 20, **kwargs} if "target_bpp" not in kwargs else kwargs
+    with pytest.raises(InvalidArgumentError, match=match):
+        compression.compress(natural_image(16, 16), editor="none", **kwargs)

@@ -154,3 +154,23 @@ def test_compress_warning_is_one_line_and_start_up_is_quiet(tmp_path):
     assert lines[0].startswith("tfjpeg: warning: target_bpp=0.01 is below what quality 1")
     assert "UserWarning" not in proc.stderr and not any(n in proc.stderr.lower() for n in NOISE)
     assert proc.stdout == "" and (tmp_path / "out.jpg").is_file()
+
+
+def test_cli_compress_tables_flag_writes_the_learned_tables(tmp_path, capsys):
+    from tfjpeg.io import read_jpeg
+    from tfjpeg.jpeg.tables import quality_to_tables
+    from tfjpeg.models.presets import load
+
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(24, 32, seed=5)))
+    out = tmp_path / "out.jpg"
+    argv = ["compress", str(src), "-o", str(out), "--editor", "none", "--quality", "30"]
+    assert main([*argv, "--tables", "learned"]) == 0
+    assert "learned tables" in capsys.readouterr().out
+    family = load("learned_tables")
+    np.testing.assert_array_equal(read_jpeg(out.read_bytes()).tables, family.tables(30))
+    assert main([*argv, "--tables", "standard", "--overwrite", "--quiet"]) == 0
+    np.testing.assert_array_equal(read_jpeg(out.read_bytes()).tables, quality_to_tables(30))
+    assert main([*argv, "--tables", "learned", "--overwrite", "--quality", "1"]) == 2
+    assert "quality" in capsys.readouterr().err
+    assert main([*argv, "--tables", "fancy"]) == 2

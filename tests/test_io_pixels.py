@@ -228,3 +228,52 @@ def test_huge_png_bytes_raise_image_too_large_error_not_pillows_bomb_error(monke
     # Within tfjpeg's (raised) limit but over Pillow's: says which limit to raise.
     with pytest.raises(ImageTooLargeError, match="MAX_IMAGE_PIXELS"):
         load_pillow_image(bomb, max_pixels=10**9)
+
+
+@pytest.mark.parametrize("encoder", ["libjpeg", "mozjpeg"])
+@pytest.mark.parametrize("count", [2, 3])
+def test_encode_pixels_writes_exactly_the_requested_tables(image, encoder, count):
+    """The file's DQT (read back by libjpeg) holds the given natural-order tables, per component;
+    the quality is not needed, and a gray image gets the luma table."""
+    rng = np.random.default_rng(count)
+    tables = rng.integers(1, 256, (count, 8, 8))
+    for progressive in (False, True):
+        data = encode_pixels(image, None, encoder=encoder, tables=tables, optimize=True,
+                             progressive=progressive)  # fmt: skip
+        coeffs = read_jpeg(data)
+        per_component = coeffs.tables[list(coeffs.table_index)]
+        want = tables if count == 3 else tables[[0, 1, 1]]
+        np.testing.assert_array_equal(per_component, want)
+        assert coeffs.progressive == progressive and coeffs.tables.max() <= 255
+    gray = read_jpeg(encode_pixels(image[..., 0], 50, encoder=encoder, tables=tables))
+    np.testing.assert_array_equal(gray.tables, tables[:1])
+
+
+def test_encode_pixels_with_the_standard_tables_as_explicit_tables_gives_the_same_file(image):
+    for encoder in ("libjpeg", "mozjpeg"):
+        plain = encode_pixels(image, 30, encoder=encoder, optimize=True)
+        explicit = encode_pixels(image, None, encoder=encoder, optimize=True,
+                                 tables=read_jpeg(plain).tables)  # fmt: skip
+        assert same_coefficients(read_jpeg(plain), read_jpeg(explicit))
+
+
+@pytest.mark.parametrize(
+    "tables, match",
+    [
+        (np.ones((8, 8)), "shape"),
+        (np.ones((4, 8, 8)), "shape"),
+        (np.full((2, 8, 8), 256), r"\[1, 255\]"),
+        (np.zeros((2, 8, 8)), r"\[1, 255\]"),
+        (np.full((2, 8, 8), 2.5), "integers"),
+        (np.full((2, 8, 8), np.nan), "NaN"),
+        ("learned", "numeric"),
+        (np.full((2, 8, 8), True), "numeric"),
+    ],
+)
+def test_encode_pixels_refuses_bad_tables_naming_them(image, tables, match):
+    from tfjpeg.errors import InvalidArgumentError
+
+    for encoder in ("libjpeg", "mozjpeg"):
+        with pytest.raises(InvalidArgumentError, match=match) as err:
+            encode_pixels(image, 50, encoder=encoder, tables=tables)
+        assert "tables" in str(err.value)

@@ -22,13 +22,14 @@ import numpy as np
 
 from tfjpeg._checks import check_quality
 from tfjpeg.editors.inference import ENCODERS, TRAINED_QUALITY_RANGE, edit_and_encode
-from tfjpeg.errors import InvalidImageError, TfjpegError
+from tfjpeg.errors import InvalidArgumentError, InvalidImageError, TfjpegError
 from tfjpeg.models import names
 
 __all__ = [
     "DEFAULT_QUALITY",
     "EDITOR_NAMES",
     "ENCODERS",
+    "TABLE_CHOICES",
     "TRAINED_QUALITY_RANGE",
     "CompressResult",
     "compress",
@@ -39,6 +40,8 @@ __all__ = [
 EDITOR_NAMES = (*names("editor"), "none")
 #: Quality used when neither ``quality`` nor ``target_bpp`` is given (inside the training range).
 DEFAULT_QUALITY = 20
+#: Named table choices: the encoder's own tables for the quality, or the shipped learned family.
+TABLE_CHOICES = ("standard", "learned")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +121,35 @@ def _resolve_editor(editor: Any) -> Any:
     raise TfjpegError(f"editor must be a name, a folder or a model. Received: {editor!r}")
 
 
+def _resolve_tables(tables: Any) -> Any:
+    """None (the encoder's own tables), a :class:`TableFamily`, or checked (K, 8, 8) tables."""
+    from tfjpeg.jpeg.learned import TableFamily
+    from tfjpeg.jpeg.tables import check_baseline_tables
+
+    if isinstance(tables, str):
+        if tables == "standard":
+            return None
+        if tables == "learned":
+            from tfjpeg.models import default_name
+            from tfjpeg.models.presets import load
+
+            return load(default_name("tables"), cls=TableFamily)
+        raise InvalidArgumentError(
+            f"tables must be one of {TABLE_CHOICES}, a TableFamily or a (2|3, 8, 8) array. "
+            f"Received: tables={tables!r}"
+        )
+    if tables is None or isinstance(tables, TableFamily):
+        return tables
+    return check_baseline_tables(tables)
+
+
+def _tables_at(tables: Any, quality: int) -> np.ndarray | None:
+    """The file's tables for ``quality`` (a family refuses qualities it was not learned for)."""
+    if tables is None or isinstance(tables, np.ndarray):
+        return tables
+    return tables.tables(quality)
+
+
 def _check_args(quality: Any, target_bpp: Any, encoder: str) -> None:
     if quality is not None and target_bpp is not None:
         raise ValueError(
@@ -147,16 +179,30 @@ def compress_image(
     encoder: str = "libjpeg",
     *,
     subsampling: str = "420",
+    tables: Any = "standard",
 ) -> CompressResult:
     """Like :func:`compress`, but returns a :class:`CompressResult` (bytes, quality, bpp)."""
     _check_args(quality, target_bpp, encoder)
+    tables = _resolve_tables(tables)
+    if isinstance(tables, np.ndarray) and target_bpp is not None:
+        raise InvalidArgumentError(
+            "explicit tables fix the file's quantization, so target_bpp has no quality to "
+            "search; give quality (it conditions the editor) or tables='learned'/'standard'."
+        )
+    # the qualities a search may use: the learned family's range, else all of libjpeg's
+    q_lo, q_hi = (
+        (1, 100) if tables is None or isinstance(tables, np.ndarray) else (tables.quality_range)
+    )
     pixels = _read_image(image)
     model = _resolve_editor(editor)
     height, width = pixels.shape[:2]
     edits: dict[int, np.ndarray] = {}
 
     def encode(q: int) -> bytes:
-        return edit_and_encode(model, pixels, q, encoder, subsampling=subsampling, cache=edits)
+        return edit_and_encode(
+            model, pixels, q, encoder, subsampling=subsampling, cache=edits,
+            tables=_tables_at(tables, q),
+        )  # fmt: skip
 
     def bpp(data: bytes) -> float:
         return 8.0 * len(data) / (height * width)
@@ -166,7 +212,7 @@ def compress_image(
         data = encode(q)
         return CompressResult(data, q, bpp(data), height, width)
     # Largest quality whose file fits the target (file size grows with quality).
-    lo, hi, best = 1, 100, None
+    lo, hi, best = q_lo, q_hi, None
     while lo <= hi:
         mid = (lo + hi) // 2
         data = encode(mid)
@@ -175,13 +221,13 @@ def compress_image(
         else:
             hi = mid - 1
     if best is None:
-        data = encode(1)
+        data = encode(q_lo)
         warnings.warn(
-            f"target_bpp={target_bpp} is below what quality 1 reaches ({bpp(data):.3f} bpp); "
-            "returning the quality-1 file.",
+            f"target_bpp={target_bpp} is below what quality {q_lo} reaches ({bpp(data):.3f} "
+            f"bpp); returning the quality-{q_lo} file.",
             stacklevel=2,
         )
-        best = (1, data)
+        best = (q_lo, data)
     return CompressResult(best[1], best[0], bpp(best[1]), height, width)
 
 
@@ -193,6 +239,7 @@ def compress(
     encoder: str = "libjpeg",
     *,
     subsampling: str = "420",
+    tables: Any = "standard",
 ) -> bytes:
     """Pre-edit ``image`` with a learned editor and encode it as a standard JPEG.
 
@@ -207,15 +254,25 @@ def compress(
         encoder: "libjpeg" (libjpeg-turbo via Pillow, optimized Huffman tables) or "mozjpeg"
             (sequential, optimized Huffman tables).
         subsampling: chroma subsampling, "420" (the editors' training setting), "422" or "444".
+        tables: the file's quantization tables: "standard" (the encoder's own for the quality),
+            "learned" (the shipped learned family, :mod:`tfjpeg.jpeg.learned`, learned for a
+            range of qualities: a quality outside it is refused, and ``target_bpp`` searches
+            only inside it), a :class:`~tfjpeg.jpeg.learned.TableFamily`, or explicit integer
+            tables (2, 8, 8) [luma, chroma] / (3, 8, 8) in 1..255, natural order (then
+            ``quality`` only conditions the editor, and ``target_bpp`` is refused).
 
     Returns:
         The JPEG file's bytes (baseline, JFIF).
 
     Raises:
-        ValueError: bad quality/target_bpp/encoder combination.
+        ValueError: bad quality/target_bpp/encoder/tables combination (``InvalidArgumentError``
+            naming ``tables`` or ``quality`` for bad tables or a quality the learned tables do
+            not cover).
         InvalidImageError, InvalidJpegError, ImageTooLargeError: unreadable or too large input.
         TfjpegError: unknown editor, or a shipped editor that is not installed.
 
     Reference: Talebi et al. 2020, "Better compression with deep pre-editing".
     """
-    return compress_image(image, quality, target_bpp, editor, encoder, subsampling=subsampling).jpeg
+    return compress_image(
+        image, quality, target_bpp, editor, encoder, subsampling=subsampling, tables=tables
+    ).jpeg

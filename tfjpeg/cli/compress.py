@@ -69,6 +69,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         metavar="{444,422,420}",
         help="chroma subsampling (default: 420)",
     )
+    parser.add_argument(
+        "--tables",
+        choices=("standard", "learned"),
+        default="standard",
+        help="quantization tables: standard (the encoder's own for the quality; default) or "
+        "learned (the shipped learned family; qualities outside its range are refused)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     parser.set_defaults(handler=run)
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         editor=args.editor,
         encoder=args.encoder,
         subsampling=args.subsampling,
+        tables=args.tables,
     )
     try:
         save_bytes_atomic(args.output, result.jpeg, overwrite=args.overwrite, source=args.input)
@@ -99,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{args.output}: {result.width}x{result.height}, quality {result.quality}, "
             f"{len(result.jpeg)} bytes, {result.bpp:.4f} bpp (editor {args.editor}, "
-            f"encoder {args.encoder})"
+            f"encoder {args.encoder}, {args.tables} tables)"
         )
     return EXIT_OK

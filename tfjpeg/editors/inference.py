@@ -87,6 +87,7 @@ def edit_and_encode(
     *,
     subsampling: str = "420",
     cache: dict[int, np.ndarray] | None = None,
+    tables: np.ndarray | None = None,
 ) -> bytes:
     """Edit ``image`` for JPEG ``quality`` with ``editor``, then encode it with ``encoder``.
 
@@ -102,6 +103,9 @@ def edit_and_encode(
         subsampling: chroma subsampling of the file.
         cache: a dict (conditioning quality → edited pixels) shared by calls on the same image
             and editor, so a quality search or several encoders edit once per conditioning.
+        tables: explicit (2|3, 8, 8) quantization tables for the file (e.g. the learned ones
+            for ``quality``, :mod:`tfjpeg.jpeg.learned`); None: the encoder's own for
+            ``quality``.
 
     Returns:
         The JPEG file's bytes.
@@ -125,4 +129,6 @@ def edit_and_encode(
                 edited = mean.astype(np.uint8)
             if cache is not None:
                 cache[cond] = edited
-    return encode_pixels(edited, quality, subsampling=subsampling, encoder=encoder, optimize=True)
+    return encode_pixels(
+        edited, quality, subsampling=subsampling, encoder=encoder, optimize=True, tables=tables
+    )

@@ -278,11 +278,15 @@ def _read_dct(data: bytes, num_components: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(c, dtype=np.int16) for c in comps]
 
 
-def encode_mozjpeg(arr: np.ndarray, quality: int, subsampling: str) -> bytes:
+def encode_mozjpeg(
+    arr: np.ndarray, quality: int | None, subsampling: str, tables: np.ndarray | None = None
+) -> bytes:
     """mozjpeg 4.0.3's file for checked uint8 pixels (H, W, 3) or (H, W), progressive.
 
     Called by :func:`tfjpeg.io.encode_pixels`, which checks the arguments and describes the
     settings (``JCP_MAX_COMPRESSION``, trellis quantization, mozjpeg's tables, baseline).
+    ``tables``: checked (K, 8, 8) tables in 1..255, natural order, used instead of ``quality``'s
+    (jpeglib hands them to ``jpeg_add_quant_table`` unscaled; K = 1 for gray, 2 or 3 for colour).
     """
     check_choice(subsampling, CODEC_SUBSAMPLINGS, "subsampling")
     spatial = arr if arr.ndim == 3 else arr[..., None]
@@ -294,7 +298,8 @@ def encode_mozjpeg(arr: np.ndarray, quality: int, subsampling: str) -> bytes:
                 jpeg = jpeglib.from_spatial(np.ascontiguousarray(spatial))
                 if spatial.shape[-1] == 3:
                     jpeg.samp_factor = _jpeglib_samp_factor(subsampling)
-                jpeg.write_spatial(path, qt=quality, flags=["+FORCE_BASELINE"])
+                qt = quality if tables is None else np.ascontiguousarray(tables, np.uint16)
+                jpeg.write_spatial(path, qt=qt, flags=["+FORCE_BASELINE"])
             except OSError as e:
                 diagnostics.failed, failure = True, e
         if failure is not None:

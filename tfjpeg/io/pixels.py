@@ -31,6 +31,7 @@ from tfjpeg.io.jpeglib_backend import encode_coefficients, encode_mozjpeg, read_
 from tfjpeg.io.limits import load_source, naming, resolve_max_pixels
 from tfjpeg.io.markers import LIBJPEG_MAX_DIMENSION, parse_jpeg_header
 from tfjpeg.jpeg.layout import CODEC_SUBSAMPLINGS, LAYOUTS
+from tfjpeg.jpeg.tables import check_baseline_tables
 
 __all__ = [
     "ENCODERS",
@@ -126,12 +127,13 @@ def check_image(image) -> np.ndarray:
 
 def encode_pixels(
     image: np.ndarray,
-    quality: int,
+    quality: int | None,
     *,
     subsampling: str = "420",
     encoder: str = "libjpeg",
     optimize: bool = False,
     progressive: bool = False,
+    tables: np.ndarray | None = None,
 ) -> bytes:
     """Encode uint8 pixels to JPEG bytes with a standard encoder.
 
@@ -149,21 +151,31 @@ def encode_pixels(
     honouring ``optimize``); with ``progressive=True`` mozjpeg's file is returned as is, and its
     Huffman tables are always optimized.
 
+    ``tables`` replaces the quality's tables with explicit ones (e.g. learned tables,
+    :mod:`tfjpeg.jpeg.learned`), with either encoder: the file's DQT segment holds exactly these
+    tables (natural order given, zigzag written, as T.81 requires); everything else is as above
+    (mozjpeg still runs its trellis quantization, now for these tables).
+
     Args:
         image: uint8 array (H, W, 3) RGB, or (H, W) / (H, W, 1) grayscale.
-        quality: IJG quality factor, an integer in 1..100.
+        quality: IJG quality factor, an integer in 1..100; may be None when ``tables`` is given
+            (and is not used for the tables then).
         subsampling: chroma subsampling for colour images: "420", "422" or "444" (ignored for
             grayscale).
         encoder: "libjpeg" or "mozjpeg".
         optimize: optimized Huffman tables (smaller file, same coefficients).
         progressive: progressive scans (same coefficients).
+        tables: None (the quality's tables), or integers in 1..255 of shape (2, 8, 8)
+            [luma, chroma] or (3, 8, 8) [Y, Cb, Cr] in natural (row-major) order; a grayscale
+            image uses the first.
 
     Returns:
         The JPEG file as bytes.
 
     Raises:
         InvalidImageError: wrong dtype or shape.
-        ValueError: bad quality, subsampling or encoder.
+        ValueError: bad quality, subsampling, encoder or tables (``InvalidArgumentError`` naming
+            the argument).
 
     Example:
         >>> data = encode_pixels(np.zeros((16, 16, 3), np.uint8), quality=75, subsampling="444")
@@ -171,7 +183,12 @@ def encode_pixels(
         b'\\xff\\xd8'
     """
     arr = check_image(image)
-    quality = check_quality(quality)
+    if tables is None or quality is not None:
+        quality = check_quality(quality)
+    if tables is not None:
+        tables = check_baseline_tables(tables)
+        if arr.ndim == 2:
+            tables = tables[:1]
     check_choice(subsampling, CODEC_SUBSAMPLINGS, "subsampling")
     check_choice(encoder, ENCODERS, "encoder")
     optimize = check_bool(optimize, "optimize")
@@ -183,16 +200,22 @@ def encode_pixels(
             if arr.ndim == 2
             else {"subsampling": _PILLOW_SUBSAMPLING[LAYOUTS[subsampling].chroma]}
         )
+        if tables is None:
+            kwargs["quality"] = quality
+        else:
+            # Pillow (>= 8.3) takes natural order and, without ``quality``, adds each table
+            # unscaled (jpeg_add_quant_table at 100 %); table i goes to component i, the rest
+            # keep slot 1 (so two tables give Cb and Cr the chroma table).
+            kwargs["qtables"] = [t.reshape(64).tolist() for t in tables]
         Image.fromarray(arr).save(
             buf,
             "JPEG",
-            quality=quality,
             optimize=bool(optimize),
             progressive=bool(progressive),
             **kwargs,
         )
         return buf.getvalue()
-    data = encode_mozjpeg(arr, quality, subsampling)
+    data = encode_mozjpeg(arr, quality, subsampling, tables=tables)
     if progressive:
         return data
     coeffs = read_jpeg(data, max_pixels=arr.shape[0] * arr.shape[1])

@@ -26,6 +26,8 @@ _EXPORTS = {
     "block_idct": "dct",
     "rgb_to_ycbcr": "color",
     "ycbcr_to_rgb": "color",
+    "TableFamily": "learned",
+    "check_baseline_tables": "tables",
     "component_table": "tables",
     "mozjpeg_quality_tables": "tables",
     "quality_tables": "tables",

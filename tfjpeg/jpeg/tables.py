@@ -11,7 +11,7 @@ Reference: ITU-T T.81 Annex K.1 (the example tables) and libjpeg ``jpeg_quality_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,7 @@ __all__ = [
     "LUMA_BASE_TABLE",
     "MOZJPEG_BASE_TABLE",
     "ZIGZAG",
+    "check_baseline_tables",
     "component_table",
     "mozjpeg_quality_tables",
     "quality_scaling",
@@ -200,6 +201,47 @@ def mozjpeg_quality_tables(quality: tf.Tensor | float, differentiable: bool = Fa
     Same conventions as :func:`quality_tables`, with mozjpeg's default base table for both.
     """
     return scaled_tables(_MOZJPEG_BASES, quality, differentiable)
+
+
+def check_baseline_tables(tables: Any, name: str = "tables") -> np.ndarray:
+    """Explicit tables a baseline JPEG writer takes: int32 (K, 8, 8), K = 2 or 3, natural order.
+
+    K = 2 is [luma, chroma] (Cb and Cr share the chroma table); K = 3 is one table per component
+    (Y, Cb, Cr). Entries must be integers (integer-valued floats are accepted) in 1..255, the
+    8-bit tables of a baseline file (T.81 B.2.4.1).
+
+    Raises:
+        InvalidArgumentError: naming ``name``: not numeric, wrong shape, NaN/inf, non-integer or
+            out-of-range entries.
+
+    Example:
+        >>> check_baseline_tables(quality_to_tables(50)).shape
+        (2, 8, 8)
+    """
+    try:
+        arr = np.asarray(tables)
+        numeric = arr.dtype.kind in "iuf" and arr.dtype != object
+    except (TypeError, ValueError):
+        numeric = False
+    if not numeric:
+        raise InvalidArgumentError(
+            f"{name} must be a numeric array of shape (2, 8, 8) or (3, 8, 8). "
+            f"Received: {name} of type {type(tables).__name__}"
+        )
+    if arr.shape not in ((2, 8, 8), (3, 8, 8)):
+        raise InvalidArgumentError(
+            f"{name} must have shape (2, 8, 8) [luma, chroma] or (3, 8, 8) [Y, Cb, Cr], natural "
+            f"(row-major) order. Received: {name}.shape={arr.shape}"
+        )
+    values = arr.astype(np.float64)
+    if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+        raise InvalidArgumentError(f"{name} must hold finite integers (no NaN, inf or fractions).")
+    if values.min() < 1 or values.max() > 255:
+        raise InvalidArgumentError(
+            f"{name} entries must be integers in [1, 255] (baseline 8-bit tables). "
+            f"Received: {name} in [{values.min():g}, {values.max():g}]"
+        )
+    return values.astype(np.int32)
 
 
 def validate_tables(tables: np.ndarray | tf.Tensor) -> tf.Tensor:

@@ -105,6 +105,10 @@ def load(name: str, cls: type | None = None, **kwargs: Any) -> Any:
             f"{cls.__name__} presets: {', '.join(own) or 'none'}"
         )
     folder = model_dir(name)
+    if found.family == "tables":
+        if kwargs:
+            raise ValueError(f"preset {name!r} takes no arguments. Received: {sorted(kwargs)}")
+        return _cached(folder, (), model_class.load)
     if found.family == "rate":
         from tfjpeg.rate.predictor import load_params
 

@@ -25,6 +25,7 @@ __all__ = [
     "FAMILIES",
     "REGISTRY",
     "SAVED_MODELS_ENV",
+    "SERVED_FAMILIES",
     "ModelEntry",
     "default_name",
     "entry",
@@ -36,9 +37,13 @@ __all__ = [
 #: Environment variable naming a folder holding ``<name>/<version>/`` (overrides the shipped one).
 SAVED_MODELS_ENV = "TFJPEG_SAVED_MODELS"
 
-#: Model families: pre-editors (Talebi et al. 2020), decoders (Bahat & Michaeli 2021; Man et
-#: al. 2023; Guo & Chao 2017) and rate models (B_q of the pre-editing objective).
-FAMILIES = ("editor", "decoder", "rate")
+#: Model families exported as SavedModels for TF Serving: pre-editors (Talebi et al. 2020),
+#: decoders (Bahat & Michaeli 2021; Man et al. 2023; Guo & Chao 2017) and rate models (B_q of
+#: the pre-editing objective).
+SERVED_FAMILIES = ("editor", "decoder", "rate")
+#: Every family: the served ones and learned quantization tables (a JSON file, no graph to
+#: serve: a client writes the file with the tables, :mod:`tfjpeg.jpeg.learned`).
+FAMILIES = (*SERVED_FAMILIES, "tables")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +72,23 @@ _ENTRIES = (
     ModelEntry("consistent-l1", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
     ModelEntry("consistent-gan", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
     ModelEntry("rate_predictor", "rate", "tfjpeg.rate.RatePredictor"),
+    ModelEntry("learned_tables", "tables", "tfjpeg.jpeg.learned.TableFamily"),
 )
 
 #: name → entry, in registry order (the first entry of a family is its default).
 REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 
 
-def names(family: str | None = None) -> tuple[str, ...]:
-    """Registry names, all or of one family, in registry order."""
+def names(family: str | None = None, *, served: bool = False) -> tuple[str, ...]:
+    """Registry names, all or of one family, in registry order; with ``served`` only those
+    exported as SavedModels (:data:`SERVED_FAMILIES`)."""
     if family is not None and family not in FAMILIES:
         raise TfjpegError(f"unknown model family {family!r}; choose one of: {', '.join(FAMILIES)}")
-    return tuple(n for n, e in REGISTRY.items() if family is None or e.family == family)
+    return tuple(
+        n
+        for n, e in REGISTRY.items()
+        if (family is None or e.family == family) and (not served or e.family in SERVED_FAMILIES)
+    )
 
 
 def default_name(family: str) -> str:

@@ -181,7 +181,8 @@ def export_shipped(name: str, directory: str | os.PathLike) -> Path:
 
     Editors and decoders: Keras config + weights + the family's SavedModel. The rate predictor
     keeps its fitted-parameter JSON (one file for every encoder and both models) and its
-    SavedModel is rebuilt by ``trainers.rate.fit.export_savedmodel``'s module.
+    SavedModel is rebuilt by ``trainers.rate.fit.export_savedmodel``'s module. Learned tables
+    (family "tables") are a JSON file, copied.
 
     Raises:
         TfjpegError: unknown name, model not installed, or ``directory`` not empty.
@@ -202,6 +203,11 @@ def export_shipped(name: str, directory: str | os.PathLike) -> Path:
         from tfjpeg.serving.decoders import export_decoder
 
         export_decoder(load_keras_model(source), directory)
+    elif family == "tables":  # integer tables in a JSON file: nothing to export, copied as is
+        from tfjpeg.jpeg.learned import TABLES_FILE, TableFamily
+
+        TableFamily.load(source)  # refuse a broken file
+        shutil.copy2(source / TABLES_FILE, directory / TABLES_FILE)
     else:
         from tfjpeg.rate.predictor import PARAMS_FILE, load_params
         from tfjpeg.serving.rate import export_rate_savedmodel

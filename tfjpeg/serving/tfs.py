@@ -60,13 +60,14 @@ pad_variable_length_inputs: false
 
 def model_config(root: str = BASE_ROOT) -> str:
     """The ``--model_config_file`` text: one ``config`` per registry model, in registry order."""
-    from tfjpeg.models import REGISTRY
+    from tfjpeg.models import REGISTRY, names
 
     lines = [
         "# TF Serving --model_config_file; base_path: replace /models with the mounted root.",
         "model_config_list {",
     ]
-    for name, e in REGISTRY.items():
+    for name in names(served=True):
+        e = REGISTRY[name]
         lines += [
             "  config {",
             f'    name: "{name}"',
@@ -206,7 +207,7 @@ def export_tiny(family: str, directory: str | os.PathLike) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """``python -m tfjpeg.serving.tfs SAVED_MODELS``: write models.config, the batching example
     and every MODEL_CARD.md's signature table."""
-    from tfjpeg.models import FAMILIES, REGISTRY
+    from tfjpeg.models import REGISTRY, SERVED_FAMILIES, names
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("root", type=Path, help="the saved_models folder")
@@ -214,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.root / CONFIG_FILE).write_text(model_config(), encoding="utf-8")
     (args.root / BATCHING_FILE).write_text(BATCHING_PARAMETERS, encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
-        tables = {f: signature_table(export_tiny(f, Path(tmp) / f / "1")) for f in FAMILIES}
-    for name, e in REGISTRY.items():
+        tables = {f: signature_table(export_tiny(f, Path(tmp) / f / "1")) for f in SERVED_FAMILIES}
+    for name in names(served=True):
+        e = REGISTRY[name]
         card = args.root / e.relative_path / "MODEL_CARD.md"
         block = card_block(name, e.family, tables[e.family])
         if card.is_file() and update_card(card, block):
