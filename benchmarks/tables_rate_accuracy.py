@@ -67,12 +67,12 @@ def main(argv=None) -> int:
 
     from benchmarks.tables_validation import load_family
     from tfjpeg.data.folders import dataset_dir, load_image
+    from tfjpeg.data.splits import split_images
     from tfjpeg.io import encode_pixels
     from tfjpeg.rate import RatePredictor
-    from trainers.tables.train import validation_files
 
     family = load_family(args.tables)
-    files = validation_files(dataset_dir("train", args.train_dir))[: args.images or None]
+    files = split_images(dataset_dir("train", args.train_dir), "validation")[: args.images or None]
     rate = RatePredictor.from_preset(
         "rate_predictor", encoder="libjpeg-optimize", rounding=args.rounding
     )

@@ -20,15 +20,14 @@ Writes ``tables_validation.json`` and ``.md`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from tfjpeg.metrics.butteraugli import butteraugli_scores
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -67,18 +66,6 @@ def parse_args(argv):
     return args
 
 
-def butteraugli(reference: np.ndarray, distorted: np.ndarray, tmp: str) -> tuple[float, float]:
-    """(max-norm, 3-norm) Butteraugli distance from the ``butteraugli_main`` CLI."""
-    from PIL import Image
-
-    a, b = os.path.join(tmp, "ref.png"), os.path.join(tmp, "dist.png")
-    Image.fromarray(reference).save(a)
-    Image.fromarray(distorted).save(b)
-    out = subprocess.run(["butteraugli_main", a, b], capture_output=True, text=True, check=True)
-    lines = out.stdout.split("\n")
-    return float(lines[0]), float(lines[1].split(":")[1])
-
-
 def load_family(spec: str):
     from tfjpeg.jpeg.learned import TableFamily
 
@@ -108,9 +95,9 @@ def curves(rows: list[dict], config: str, qualities: list[int]) -> dict[str, lis
 def main(argv=None) -> int:
     args = parse_args(argv)
     from tfjpeg.data.folders import dataset_dir, load_image
+    from tfjpeg.data.splits import split_images
     from tfjpeg.io import decode_pixels, encode_pixels
     from tfjpeg.metrics import bd_rate, ms_ssim_score, psnr
-    from trainers.tables.train import validation_files
 
     families = {"learned": load_family(args.tables)}
     for spec in args.extra_tables:
@@ -119,7 +106,7 @@ def main(argv=None) -> int:
     lo = max(f.quality_range[0] for f in families.values())
     hi = min(f.quality_range[1] for f in families.values())
     qualities = [q for q in args.qualities if lo <= q <= hi]
-    files = validation_files(dataset_dir("train", args.train_dir))
+    files = split_images(dataset_dir("train", args.train_dir), "validation")
     if args.images:
         files = files[: args.images]
     use_ba = not args.no_butteraugli and shutil.which("butteraugli_main") is not None
@@ -132,32 +119,31 @@ def main(argv=None) -> int:
         configs = {k: v for k, v in configs.items() if v[0] == "mozjpeg"}
     rows: list[dict] = []
     start = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        for n, path in enumerate(files):
-            image = load_image(path)
-            if args.max_side:
-                h, w = image.shape[:2]
-                y, x = max(h - args.max_side, 0) // 2, max(w - args.max_side, 0) // 2
-                image = np.ascontiguousarray(image[y : y + args.max_side, x : x + args.max_side])
-            for q in qualities:
-                for name, (encoder, learned) in configs.items():
-                    data = encode_pixels(
-                        image, q, encoder=encoder, optimize=True,
-                        tables=families[learned].tables(q) if learned else None,
-                    )  # fmt: skip
-                    decoded = decode_pixels(data)
-                    row = {
-                        "image": path.name, "quality": q, "config": name,
-                        "bpp": 8.0 * len(data) / (image.shape[0] * image.shape[1]),
-                        "psnr": float(psnr(decoded, image)),
-                        "msssim": float(ms_ssim_score(decoded, image)),
-                    }  # fmt: skip
-                    if use_ba:
-                        row["butteraugli"], row["butteraugli_3norm"] = butteraugli(
-                            image, decoded, tmp
-                        )
-                    rows.append(row)
-            print(f"{n + 1}/{len(files)} images, {time.time() - start:.0f} s", flush=True)
+    for n, path in enumerate(files):
+        image = load_image(path)
+        if args.max_side:
+            h, w = image.shape[:2]
+            y, x = max(h - args.max_side, 0) // 2, max(w - args.max_side, 0) // 2
+            image = np.ascontiguousarray(image[y : y + args.max_side, x : x + args.max_side])
+        for q in qualities:
+            for name, (encoder, learned) in configs.items():
+                data = encode_pixels(
+                    image, q, encoder=encoder, optimize=True,
+                    tables=families[learned].tables(q) if learned else None,
+                )  # fmt: skip
+                decoded = decode_pixels(data)
+                row = {
+                    "image": path.name, "quality": q, "config": name,
+                    "bpp": 8.0 * len(data) / (image.shape[0] * image.shape[1]),
+                    "psnr": float(psnr(decoded, image)),
+                    "msssim": float(ms_ssim_score(decoded, image)),
+                }  # fmt: skip
+                if use_ba:
+                    row["butteraugli"], row["butteraugli_3norm"] = butteraugli_scores(
+                        decoded, image
+                    )
+                rows.append(row)
+        print(f"{n + 1}/{len(files)} images, {time.time() - start:.0f} s", flush=True)
     table = {name: curves(rows, name, qualities) for name in configs}
     results: dict = {"images": [p.name for p in files], "qualities": qualities,
                      "max_side": args.max_side,

@@ -23,9 +23,8 @@ Before that rescaling the learned log-tables are pulled toward libjpeg's by ``sh
 and PSNR but loses at equal Butteraugli; halfway wins on all three on the validation split
 (``saved_models/learned_tables/1/MODEL_CARD.md``).
 
-Validation split: the sorted training images whose index % 10 == 0 are never used here (the
-rule of ``tfjpeg.data.splits``, repeated privately in :func:`training_files` while that module
-is not on this branch).
+Validation split: the sorted training images whose index % 10 == 0 are never used here
+(``tfjpeg.data.splits``).
 
 Usage:
     nice -n 10 python -m trainers.tables.train --config trainers/configs/tables.json \
@@ -38,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -47,7 +45,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfjpeg.data.folders import dataset_dir, list_images, load_image
+from tfjpeg.data.folders import dataset_dir, load_image
+from tfjpeg.data.splits import split_images
 from tfjpeg.io import save_bytes_atomic
 from tfjpeg.jpeg.codec import decode, encode
 from tfjpeg.jpeg.learned import TABLES_FILE, TableFamily
@@ -77,16 +76,6 @@ DEFAULTS: dict[str, Any] = {
     "seed": 1,
     "log_every": 10,
 }
-
-
-def training_files(folder: str | os.PathLike) -> list[Path]:
-    """The training part of ``folder``: sorted images whose index % 10 != 0 (validation rule)."""
-    return [p for i, p in enumerate(list_images(folder)) if i % 10 != 0]
-
-
-def validation_files(folder: str | os.PathLike) -> list[Path]:
-    """The validation part: sorted images whose index % 10 == 0."""
-    return [p for i, p in enumerate(list_images(folder)) if i % 10 == 0]
 
 
 def random_crops(files: list[Path], count: int, size: int, seed: int) -> np.ndarray:
@@ -245,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     def save() -> None:
         save_bytes_atomic(state_path, json.dumps(state).encode(), overwrite=True)
 
-    files = training_files(dataset_dir("train", cfg["train_dir"]))
+    files = split_images(dataset_dir("train", cfg["train_dir"]), "train")
     crops = random_crops(files, cfg["crops"], cfg["crop_size"], cfg["seed"])
     print(f"{len(files)} training images, {len(crops)} crops of {cfg['crop_size']} px", flush=True)
     rate = RatePredictor.from_preset("rate_predictor", encoder=cfg["encoder"])
