@@ -1,21 +1,23 @@
 """Rate-distortion optimized pre-editing: refine the image itself for a stock JPEG encoder.
 
 Eq. 4 of Talebi et al. 2020 solved per image instead of by a network:
-``min_x dist(C_q(x), z) + μ(q)·B_q(x)``. The image x is only seen by the user through the
-coefficients the encoder quantizes it to, so the optimizer works on those coefficients directly
-(the encoder's own transform: colour conversion, chroma box downsampling, 8×8 DCT, in units of
-the quantization step): a continuous copy c starts at the start image's unquantized
-coefficients, the forward pass rounds it exactly (straight-through gradient,
-:func:`tfjpeg.jpeg.rounding.straight_through`), decodes it as libjpeg-turbo does (fancy chroma
-upsampling) and prices it with the shipped rate model (:class:`tfjpeg.rate.RatePredictor`); Adam
-moves c. This is the rate–distortion choice of each coefficient that mozjpeg's trellis makes
-inside its encoder, made before any encoder and scored with MS-SSIM and MSE.
-:func:`tfjpeg.rdo.realize.realize` then turns the chosen coefficients into uint8 pixels that
-libjpeg-turbo quantizes back to them.
+``min_x dist(C_q(x), z) + μ·B_q(x)``. The user only ever sees x through the coefficients the
+encoder quantizes it to, so the optimizer chooses those coefficients directly, in the encoder's
+own transform (colour conversion, chroma box downsampling, 8×8 DCT, units of the quantization
+step), and :func:`tfjpeg.rdo.realize.realize` then builds uint8 pixels that libjpeg-turbo
+quantizes back to exactly them. The choice is the one mozjpeg's trellis makes inside its
+encoder, made before any encoder: greedy passes move nonzero AC coefficients one step towards
+zero wherever the squared error added is worth less than λ times the bits the shipped rate
+model (:class:`tfjpeg.rate.RatePredictor`, its slope between the two integers) says are saved.
+
+Batches: :func:`optimize_coefficients` and :func:`~tfjpeg.rdo.realize.realize` take (N, H, W, C)
+images, (N, 2|3, 8, 8) tables and a λ per image, so a trainer can make teacher targets for a
+batch of crops in one call (``realize(optimize_coefficients(x, t, steps, settings.lam(t),
+settings, rate), t, H, W)``).
 
 Example:
-    >>> out = optimize_image(image, quality=20, steps=25)  # doctest: +SKIP
-    >>> encode_pixels(out, 20, optimize=True)  # smaller file, same look  # doctest: +SKIP
+    >>> out = optimize_image(image, quality=20, steps=3)  # doctest: +SKIP
+    >>> encode_pixels(out, 20, optimize=True)  # smaller file  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ __all__ = ["RDOSettings", "optimize_coefficients", "optimize_image"]
 
 
 class RDOSettings:
-    """Hyper-parameters of the optimizer (chosen on the validation split, see ``hyper.py``).
+    """Hyper-parameters of the optimizer, chosen on the validation split of the training images
+    (``benchmarks/optimize_speed.py``; never Kodak).
 
     Args:
         mu_scale: λ = ``mu_scale`` × (mean luma quantization step)² squared-error units per bit
@@ -152,7 +155,7 @@ def optimize_image(
         tables: explicit (2|3, 8, 8) tables instead of ``quality``'s.
         subsampling: chroma subsampling of the file.
         start: uint8 image to start from (e.g. an editor's output); default ``image``.
-        settings: hyper-parameters; default :data:`tfjpeg.rdo.hyper.DEFAULT_SETTINGS`.
+        settings: hyper-parameters; default ``RDOSettings()``.
         progress: called as ``progress(step, steps)``.
 
     Returns:
