@@ -253,9 +253,9 @@ def compress(
             this many optimizer steps refine the image (starting from the editor's output, or
             from the image itself with ``editor="none"``) through the exact codec and the rate
             model so that the encoder's own quantizer lands on cheaper coefficients. None: off.
-            Costs about ``optimize`` × 0.3 s/MP on 2 cores (see
-            ``benchmarks/optimize_speed.py``); with ``target_bpp`` it runs once per quality the
-            search tries (about 7 times).
+            Slow: about 4 s/MP plus 20 s/MP per step on the loaded 2-core machine
+            (``benchmarks/optimize_speed.py``); with ``target_bpp`` it runs once per quality
+            the search tries (about 7 times).
         progress: with ``optimize``, called as ``progress(step, steps)`` after each step.
 
     Returns:

@@ -80,7 +80,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         metavar="N",
         help=(
             "rate-distortion optimized pre-editing: refine the (edited) image with N optimizer "
-            "steps so the encoder lands on cheaper coefficients (slow: about N x 0.3 s/MP; "
+            "steps so the encoder lands on cheaper coefficients (slow: about 4 + 20 N s/MP; "
             "progress is shown unless --quiet)"
         ),
     )
