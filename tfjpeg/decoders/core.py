@@ -93,7 +93,6 @@ def decode_core(
     tables = _per_component_tables(tf.cast(tables, tf.float32))
     height = tf.cast(height, tf.int32)
     width = tf.cast(width, tf.int32)
-
     def gray() -> tf.Tensor:
         inputs = model_inputs([y[None]], tables[None], height, width, z[None])
         decoded = model(inputs, training=False, subsampling="gray")["decoded"][0]
