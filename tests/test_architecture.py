@@ -3,7 +3,7 @@
 Each module of the tfjpeg package is parsed with ``ast`` (imports inside functions count too) and
 every ``tfjpeg`` import is checked against the layer order
 
-    errors, _checks → jpeg → io → rate → editors | decoders → losses → metrics → data → models
+    errors, _checks → jpeg → io → rate → editors | decoders → losses → metrics → rdo → data → models
     → serving → explore → api (compression, decoding, demo, the package root) → cli
 
 A module may import its own unit (its subpackage, e.g. ``tfjpeg.jpeg.codec`` imports
@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tfjpeg.editors", "tfjpeg.decoders"),
     ("tfjpeg.losses",),
     ("tfjpeg.metrics",),
+    ("tfjpeg.rdo",),  # per-image RD optimization: the codec, the rate model and the losses
     ("tfjpeg.data",),
     ("tfjpeg.models",),  # the registry, presets and the Keras save/load convention
     ("tfjpeg.explore",),  # the exploration engine and the control signal z (serving draws z)

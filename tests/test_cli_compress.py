@@ -174,3 +174,27 @@ def test_cli_compress_tables_flag_writes_the_learned_tables(tmp_path, capsys):
     assert main([*argv, "--tables", "learned", "--overwrite", "--quality", "1"]) == 2
     assert "quality" in capsys.readouterr().err
     assert main([*argv, "--tables", "fancy"]) == 2
+
+
+def test_compress_optimize_flag_writes_a_smaller_file_and_shows_progress(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(64, 80, seed=4)))
+    plain, opt = tmp_path / "plain.jpg", tmp_path / "opt.jpg"
+    base = ["compress", str(src), "--editor", "none", "--quality", "25"]
+    assert main([*base, "-o", str(plain), "--quiet"]) == 0
+    assert main([*base, "-o", str(opt), "--optimize", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "optimize: step 2/2" in captured.err and "optimize 2" in captured.out
+    assert opt.stat().st_size < plain.stat().st_size
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "2.5", "x", "100000"])
+def test_compress_refuses_a_bad_optimize_and_writes_nothing(bad, tmp_path, capsys):
+    from conftest import cli_error_line
+
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(32, 32)))
+    out = tmp_path / "out.jpg"
+    assert main(["compress", str(src), "-o", str(out), "--editor", "none", "--optimize", bad]) == 2
+    assert "optimize must be an integer in [1, 1000]" in cli_error_line(capsys)
+    assert not out.exists()

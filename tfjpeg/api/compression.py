@@ -20,8 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from tfjpeg._checks import check_quality
-from tfjpeg.editors.inference import ENCODERS, TRAINED_QUALITY_RANGE, edit_and_encode
+from tfjpeg._checks import check_quality, is_int
+from tfjpeg.editors.inference import (
+    ENCODERS,
+    TRAINED_QUALITY_RANGE,
+    edit_and_encode,
+    edited_pixels,
+)
 from tfjpeg.errors import InvalidArgumentError, InvalidImageError, TfjpegError
 from tfjpeg.models import names
 
@@ -29,6 +34,7 @@ __all__ = [
     "DEFAULT_QUALITY",
     "EDITOR_NAMES",
     "ENCODERS",
+    "MAX_OPTIMIZE_STEPS",
     "TABLE_CHOICES",
     "TRAINED_QUALITY_RANGE",
     "CompressResult",
@@ -42,6 +48,8 @@ EDITOR_NAMES = (*names("editor"), "none")
 DEFAULT_QUALITY = 20
 #: Named table choices: the encoder's own tables for the quality, or the shipped learned family.
 TABLE_CHOICES = ("standard", "learned")
+#: Most optimizer steps ``optimize`` accepts (beyond it the gains have long stopped).
+MAX_OPTIMIZE_STEPS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +158,18 @@ def _tables_at(tables: Any, quality: int) -> np.ndarray | None:
     return tables.tables(quality)
 
 
+def check_optimize(optimize: Any) -> int | None:
+    """None (off) or a number of optimizer steps in [1, :data:`MAX_OPTIMIZE_STEPS`]."""
+    if optimize is None:
+        return None
+    if not is_int(optimize) or not 1 <= optimize <= MAX_OPTIMIZE_STEPS:
+        raise InvalidArgumentError(
+            f"optimize must be None or an integer in [1, {MAX_OPTIMIZE_STEPS}] (optimizer "
+            f"steps). Received: optimize={optimize!r}"
+        )
+    return int(optimize)
+
+
 def _check_args(quality: Any, target_bpp: Any, encoder: str) -> None:
     if quality is not None and target_bpp is not None:
         raise ValueError(
@@ -180,9 +200,14 @@ def compress_image(
     *,
     subsampling: str = "420",
     tables: Any = "standard",
+    optimize: int | None = None,
+    progress: Any = None,
 ) -> CompressResult:
     """Like :func:`compress`, but returns a :class:`CompressResult` (bytes, quality, bpp)."""
     _check_args(quality, target_bpp, encoder)
+    steps = check_optimize(optimize)
+    if progress is not None and not callable(progress):
+        raise InvalidArgumentError(f"progress must be callable or None. Received: {progress!r}")
     tables = _resolve_tables(tables)
     if isinstance(tables, np.ndarray) and target_bpp is not None:
         raise InvalidArgumentError(
@@ -199,10 +224,29 @@ def compress_image(
     edits: dict[int, np.ndarray] = {}
 
     def encode(q: int) -> bytes:
-        return edit_and_encode(
-            model, pixels, q, encoder, subsampling=subsampling, cache=edits,
-            tables=_tables_at(tables, q),
-        )  # fmt: skip
+        file_tables = _tables_at(tables, q)
+        if steps is None:
+            return edit_and_encode(
+                model, pixels, q, encoder, subsampling=subsampling, cache=edits,
+                tables=file_tables,
+            )  # fmt: skip
+        from tfjpeg.io import encode_pixels
+        from tfjpeg.rdo import optimize_image
+
+        start = edited_pixels(model, pixels, q, cache=edits)
+        refined = optimize_image(
+            pixels,
+            q,
+            steps,
+            encoder=encoder,
+            subsampling=subsampling,
+            tables=file_tables,
+            start=start,
+            progress=progress,
+        )
+        return encode_pixels(
+            refined, q, subsampling=subsampling, encoder=encoder, optimize=True, tables=file_tables
+        )
 
     def bpp(data: bytes) -> float:
         return 8.0 * len(data) / (height * width)
@@ -240,6 +284,8 @@ def compress(
     *,
     subsampling: str = "420",
     tables: Any = "standard",
+    optimize: int | None = None,
+    progress: Any = None,
 ) -> bytes:
     """Pre-edit ``image`` with a learned editor and encode it as a standard JPEG.
 
@@ -260,6 +306,14 @@ def compress(
             only inside it), a :class:`~tfjpeg.jpeg.learned.TableFamily`, or explicit integer
             tables (2, 8, 8) [luma, chroma] / (3, 8, 8) in 1..255, natural order (then
             ``quality`` only conditions the editor, and ``target_bpp`` is refused).
+        optimize: rate-distortion optimized pre-editing (:func:`tfjpeg.rdo.optimize_image`):
+            this many optimizer steps refine the image (starting from the editor's output, or
+            from the image itself with ``editor="none"``) through the exact codec and the rate
+            model so that the encoder's own quantizer lands on cheaper coefficients. None: off.
+            Slow: about 4 s/MP plus 20 s/MP per step on the loaded 2-core machine
+            (``benchmarks/optimize_speed.py``); with ``target_bpp`` it runs once per quality
+            the search tries (about 7 times).
+        progress: with ``optimize``, called as ``progress(step, steps)`` after each step.
 
     Returns:
         The JPEG file's bytes (baseline, JFIF).
@@ -267,12 +321,21 @@ def compress(
     Raises:
         ValueError: bad quality/target_bpp/encoder/tables combination (``InvalidArgumentError``
             naming ``tables`` or ``quality`` for bad tables or a quality the learned tables do
-            not cover).
+            not cover); ``InvalidArgumentError`` for an ``optimize`` that is not None or an
+            integer in [1, 1000].
         InvalidImageError, InvalidJpegError, ImageTooLargeError: unreadable or too large input.
         TfjpegError: unknown editor, or a shipped editor that is not installed.
 
     Reference: Talebi et al. 2020, "Better compression with deep pre-editing".
     """
     return compress_image(
-        image, quality, target_bpp, editor, encoder, subsampling=subsampling, tables=tables
+        image,
+        quality,
+        target_bpp,
+        editor,
+        encoder,
+        subsampling=subsampling,
+        tables=tables,
+        optimize=optimize,
+        progress=progress,
     ).jpeg

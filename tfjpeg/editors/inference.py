@@ -25,6 +25,7 @@ __all__ = [
     "conditioning_quality",
     "edit_and_encode",
     "edit_image",
+    "edited_pixels",
 ]
 
 #: Standard JPEG encoders the edited image can be handed to (:func:`tfjpeg.io.encode_pixels`).
@@ -114,21 +115,32 @@ def edit_and_encode(
 
     if encoder not in ENCODERS:
         raise ValueError(f"encoder must be one of {ENCODERS}. Received: encoder={encoder!r}")
-    if editor is None:
-        edited = image
-    else:
-        cond = conditioning_quality(quality)
-        if cache is not None and cond in cache:
-            edited = cache[cond]
-        else:
-            gray = image.shape[-1] == 1
-            rgb = np.repeat(image, 3, axis=-1) if gray else image
-            edited = edit_image(editor, rgb, cond)
-            if gray:
-                mean = np.round(edited.astype(np.float32).mean(axis=-1, keepdims=True))
-                edited = mean.astype(np.uint8)
-            if cache is not None:
-                cache[cond] = edited
+    edited = edited_pixels(editor, image, quality, cache=cache)
     return encode_pixels(
         edited, quality, subsampling=subsampling, encoder=encoder, optimize=True, tables=tables
     )
+
+
+def edited_pixels(
+    editor: Any,
+    image: np.ndarray,
+    quality: int,
+    *,
+    cache: dict[int, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The uint8 pixels :func:`edit_and_encode` hands to the encoder (``image`` itself when
+    ``editor`` is None); same arguments."""
+    if editor is None:
+        return image
+    cond = conditioning_quality(quality)
+    if cache is not None and cond in cache:
+        return cache[cond]
+    gray = image.shape[-1] == 1
+    rgb = np.repeat(image, 3, axis=-1) if gray else image
+    edited = edit_image(editor, rgb, cond)
+    if gray:
+        mean = np.round(edited.astype(np.float32).mean(axis=-1, keepdims=True))
+        edited = mean.astype(np.uint8)
+    if cache is not None:
+        cache[cond] = edited
+    return edited

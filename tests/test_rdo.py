@@ -1,0 +1,68 @@
+"""Rate-distortion optimized pre-editing (tfjpeg/rdo): real libjpeg-turbo files get smaller."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import natural_image
+
+from tfjpeg.api import compression
+from tfjpeg.errors import InvalidArgumentError
+from tfjpeg.io import decode_pixels, encode_pixels
+from tfjpeg.jpeg.codec import encode
+from tfjpeg.jpeg.tables import quality_tables
+from tfjpeg.metrics.psnr import psnr
+from tfjpeg.rdo import optimize_image, realize
+
+
+def _plain(image: np.ndarray, quality: int) -> bytes:
+    return encode_pixels(image, quality, optimize=True)
+
+
+@pytest.mark.parametrize("subsampling", ["420", "444"])
+def test_realize_gives_pixels_libjpeg_quantizes_back_to_the_coefficients(subsampling):
+    image = natural_image(48, 64, seed=1)
+    tables = tf.broadcast_to(quality_tables(30), [1, 2, 8, 8])
+    target = encode(image[None].astype(np.float32), tables, subsampling, "hard")["coefficients"]
+    # A different choice of coefficients (every odd AC coefficient of luma moved to zero).
+    luma = target[0].numpy()
+    luma[..., 1::2] = 0
+    target = (tf.constant(luma), *target[1:])
+    pixels, mismatch = realize(target, tables, 48, 64, subsampling)
+    assert mismatch == 0.0
+    again = encode(pixels.astype(np.float32), tables, subsampling, "hard")["coefficients"]
+    for got, want in zip(again, target, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_optimized_image_gives_a_smaller_real_jpeg_at_nearly_the_same_quality():
+    image = natural_image(96, 128, seed=2)
+    quality = 30
+    plain = _plain(image, quality)
+    optimized = optimize_image(image, quality, 2)
+    assert optimized.dtype == np.uint8 and optimized.shape == image.shape
+    data = _plain(optimized, quality)
+    assert len(data) < 0.95 * len(plain)
+    loss = psnr(decode_pixels(plain), image) - psnr(decode_pixels(data), image)
+    assert 0.0 <= loss < 4.0  # the rate drops far more than a quality step would cost
+    # No steps: the start image's own coefficients, the very same file.
+    assert _plain(optimize_image(image, quality, 0), quality) == plain
+
+
+def test_compress_optimize_composes_with_the_editor_choice():
+    image = natural_image(64, 80, seed=3)
+    plain = compression.compress(image, quality=25, editor="none")
+    optimized = compression.compress(image, quality=25, editor="none", optimize=1)
+    assert len(optimized) < len(plain)
+    steps = []
+    compression.compress(
+        image, quality=25, editor="none", optimize=2, progress=lambda i, n: steps.append((i, n))
+    )
+    assert steps == [(1, 2), (2, 2)]
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1.5, True, "5", 10**6])
+def test_compress_refuses_a_bad_optimize(bad):
+    with pytest.raises(InvalidArgumentError, match="optimize"):
+        compression.compress(natural_image(32, 32), quality=25, editor="none", optimize=bad)

@@ -1,0 +1,193 @@
+"""Rate-distortion optimized pre-editing: refine the image itself for a stock JPEG encoder.
+
+Eq. 4 of Talebi et al. 2020 solved per image instead of by a network:
+``min_x dist(C_q(x), z) + μ·B_q(x)``. The user only ever sees x through the coefficients the
+encoder quantizes it to, so the optimizer chooses those coefficients directly, in the encoder's
+own transform (colour conversion, chroma box downsampling, 8×8 DCT, units of the quantization
+step), and :func:`tfjpeg.rdo.realize.realize` then builds uint8 pixels that libjpeg-turbo
+quantizes back to exactly them. The choice is the one mozjpeg's trellis makes inside its
+encoder, made before any encoder: greedy passes move nonzero AC coefficients one step towards
+zero wherever the squared error added is worth less than λ times the bits the shipped rate
+model (:class:`tfjpeg.rate.RatePredictor`, its slope between the two integers) says are saved.
+
+Batches: :func:`optimize_coefficients` and :func:`~tfjpeg.rdo.realize.realize` take (N, H, W, C)
+images, (N, 2|3, 8, 8) tables and a λ per image, so a trainer can make teacher targets for a
+batch of crops in one call (``realize(optimize_coefficients(x, t, steps, settings.lam(t),
+settings, rate), t, H, W)``).
+
+Example:
+    >>> out = optimize_image(image, quality=20, steps=3)  # doctest: +SKIP
+    >>> encode_pixels(out, 20, optimize=True)  # smaller file  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfjpeg.jpeg.codec import encode
+from tfjpeg.jpeg.layout import component_factors
+from tfjpeg.jpeg.tables import (
+    component_table,
+    mozjpeg_quality_tables,
+    quality_tables,
+    validate_tables,
+)
+from tfjpeg.rdo.realize import realize
+
+__all__ = ["MU_SCHEDULE", "RDOSettings", "optimize_coefficients", "optimize_image"]
+
+
+#: λ scale per coarseness, chosen on the validation split at equal MS-SSIM (3 images, 256-px
+#: crops): 0.15 best for coarse tables (mean luma step ≥ 240, IJG quality ≤ 12; 0.005–0.4
+#: tried), 0.005 for fine ones (mean step ≤ 72, quality ≥ 40; 0.005–0.05 tried); geometric in
+#: between.
+MU_SCHEDULE = ((72.0, 0.005), (240.0, 0.15))
+
+
+class RDOSettings:
+    """Hyper-parameters of the optimizer, chosen on the validation split of the training images
+    (``benchmarks/optimize_speed.py``; never Kodak).
+
+    Args:
+        mu_scale: λ = ``mu_scale`` × (mean luma quantization step)² squared-error units per bit
+            (the classic λ ∝ Q² of rate–distortion optimized quantization); None: the
+            per-quality schedule :data:`MU_SCHEDULE`.
+        chroma_weight: weight of chroma squared error relative to luma.
+    """
+
+    def __init__(self, mu_scale: float | None = None, chroma_weight: float = 1.0) -> None:
+        self.mu_scale = mu_scale
+        self.chroma_weight = chroma_weight
+
+    def lam(self, tables: tf.Tensor) -> tf.Tensor:
+        """(N,) λ for tables (N, 2|3, 8, 8)."""
+        luma = component_table(tf.convert_to_tensor(tables, tf.float32), 0)
+        step = tf.reduce_mean(luma, axis=[1, 2])
+        if self.mu_scale is not None:
+            scale = tf.fill(tf.shape(step), float(self.mu_scale))
+        else:
+            (s0, m0), (s1, m1) = MU_SCHEDULE
+            t = tf.clip_by_value(tf.math.log(step / s0) / float(np.log(s1 / s0)), 0.0, 1.0)
+            scale = tf.exp(float(np.log(m0)) + t * float(np.log(m1 / m0)))
+        return scale * tf.square(step)
+
+
+def _rate_model(encoder: str) -> Any:
+    from tfjpeg.rate.predictor import RatePredictor
+
+    target = "libjpeg-optimize" if encoder == "libjpeg" else encoder
+    return RatePredictor.from_preset("rate_predictor", encoder=target)
+
+
+def _bit_slopes(rate: Any, coefficients: list[tf.Tensor], tables: tf.Tensor) -> list[tf.Tensor]:
+    """Bits saved by moving each nonzero coefficient one step towards zero, from the rate
+    model's slope halfway between the two values (its counts are linear between integers)."""
+    half = [c - 0.5 * tf.sign(c) for c in coefficients]
+    with tf.GradientTape() as tape:
+        tape.watch(half)
+        bits = tf.reduce_sum(rate.bits_from_coefficients(half, tables))
+    grads = tape.gradient(bits, half)
+    return [g * tf.sign(c) for g, c in zip(grads, coefficients, strict=True)]
+
+
+def optimize_coefficients(
+    start: tf.Tensor,
+    tables: tf.Tensor,
+    steps: int,
+    lam: tf.Tensor,
+    settings: RDOSettings,
+    rate: Any,
+    subsampling: str = "420",
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[tf.Tensor, ...]:
+    """Quantized coefficients (integer floats) minimizing squared error + λ·bits, for a batch.
+
+    Each step is one greedy rate–distortion pass over all coefficients (trellis-like): a
+    nonzero coefficient moves one step towards zero where the squared error it adds (exact, in
+    the orthonormal DCT domain, chroma weighted by its upsampled area) costs less than λ times
+    the bits the rate model says it saves; the bit prices are recomputed every pass, as runs
+    of zeros change. Coefficients the start image rounds away from its value are never moved
+    further than one step from it, so the search stays near the start.
+
+    Args:
+        start: float (N, H, W, C) image (the editor's output or the original).
+        tables: (N, 2|3, 8, 8) quantization tables.
+        steps: greedy passes (0: the start image's own coefficients).
+        lam: (N,) squared-error units (pixel SSE) per bit.
+        settings: the distortion weights and the fraction of candidates a pass may change.
+        rate: a :class:`tfjpeg.rate.RatePredictor` for the target encoder.
+        subsampling: chroma subsampling.
+        progress: called as ``progress(step, steps)`` after each pass.
+    """
+    exact = list(encode(start, tables, subsampling, "hard")["coefficients"])
+    if steps == 0:
+        return tuple(exact)
+    unrounded = encode(start, tables, subsampling, "poly3")["unrounded"]
+    factors = component_factors(len(exact), subsampling)
+    area = [fh * fv for fh, fv in factors]
+    lam = tf.reshape(tf.cast(lam, tf.float32), [-1, 1, 1, 1, 1])
+    coefs = exact
+    ac = tf.constant(np.arange(64).reshape(8, 8) > 0)  # the DC (coded as a difference) stays
+    for i in range(steps):
+        saved = _bit_slopes(rate, coefs, tables)
+        new = []
+        for c, (k, u) in enumerate(zip(coefs, unrounded, strict=True)):
+            q = component_table(tables, c)[:, None, None]
+            weight = settings.chroma_weight * area[c] if c > 0 else 1.0
+            lower = k - tf.sign(k)
+            added = weight * tf.square(q) * (tf.square(lower - u) - tf.square(k - u))
+            move = (k != 0) & (added < lam * saved[c]) & ac
+            new.append(tf.where(move, lower, k))
+        coefs = new
+        if progress is not None:
+            progress(i + 1, steps)
+    return tuple(coefs)
+
+
+def optimize_image(
+    image: np.ndarray,
+    quality: int,
+    steps: int,
+    *,
+    encoder: str = "libjpeg",
+    tables: Any = None,
+    subsampling: str = "420",
+    start: np.ndarray | None = None,
+    settings: RDOSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """uint8 image whose stock JPEG (at ``quality`` or ``tables``) is cheaper at equal quality.
+
+    Args:
+        image: uint8 (H, W, 3) or (H, W, 1), the original.
+        quality: JPEG quality the file will be written with (selects the tables).
+        steps: rate–distortion passes (:func:`optimize_coefficients`).
+        encoder: "libjpeg" (libjpeg-turbo, optimized Huffman tables) or "mozjpeg".
+        tables: explicit (2|3, 8, 8) tables instead of ``quality``'s.
+        subsampling: chroma subsampling of the file.
+        start: uint8 image to start from (e.g. an editor's output); default ``image``.
+        settings: hyper-parameters; default ``RDOSettings()``.
+        progress: called as ``progress(step, steps)``.
+
+    Returns:
+        uint8 image of the same shape; hand it to the same encoder at the same quality.
+    """
+    settings = settings or RDOSettings()
+    begin = image if start is None else start
+    x = tf.constant(begin[None].astype(np.float32))
+    if tables is not None:
+        t = validate_tables(tables)
+    elif encoder == "mozjpeg":
+        t = mozjpeg_quality_tables(quality)
+    else:
+        t = quality_tables(quality)
+    t = tf.broadcast_to(t, [1, t.shape[-3], 8, 8])
+    coefs = optimize_coefficients(
+        x, t, steps, settings.lam(t), settings, _rate_model(encoder), subsampling, progress
+    )
+    pixels, _ = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
+    return pixels[0]
