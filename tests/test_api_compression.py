@@ -34,14 +34,14 @@ def test_compress_writes_a_standard_jpeg_with_the_edited_pixels(exported_smoothi
     root, editor = exported_smoothing
     monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
     image = natural_image(48, 64)
-    data = compression.compress(image, quality=30, editor="smoothing")
+    data = compression.compress(image, quality=30, editor="smoothing", tables="standard")
     coeffs = read_jpeg(data)
     assert (coeffs.height, coeffs.width) == (48, 64)
     # The conditioning quality is clamped into the training range; the file uses quality 30.
     edited = edit_image(editor, image, 25)
     assert data == _compress_encoding(edited, 30)
     assert data == edit_and_encode(editor, image, 30, "libjpeg")
-    plain = compression.compress(image, quality=30, editor="none")
+    plain = compression.compress(image, quality=30, editor="none", tables="standard")
     assert plain == _compress_encoding(image, 30)
     assert plain != data
     moz = compression.compress(image, quality=30, editor="none", encoder="mozjpeg")
@@ -88,7 +88,7 @@ def test_compress_keeps_grayscale_images_gray(exported_smoothing, monkeypatch):
     root, _ = exported_smoothing
     monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
     gray = natural_image(24, 24)[..., :1]
-    data = compression.compress(gray, quality=20)
+    data = compression.compress(gray, quality=20, editor="smoothing", tables="standard")
     assert read_jpeg(data).num_components == 1
 
 
@@ -101,7 +101,7 @@ def test_compress_writes_the_requested_tables_learned_standard_or_explicit():
     np.testing.assert_array_equal(read_jpeg(learned).tables, family.tables(20))
     assert learned == encode_pixels(image, 20, optimize=True, tables=family.tables(20))
     standard = compression.compress(image, quality=20, editor="none", tables="standard")
-    assert standard == compression.compress(image, quality=20, editor="none")
+    assert standard == _compress_encoding(image, 20)
     explicit = np.stack([np.full((8, 8), 7), np.full((8, 8), 9)])
     for encoder in ("libjpeg", "mozjpeg"):
         data = compression.compress(image, 20, editor="none", encoder=encoder, tables=explicit)
@@ -121,6 +121,10 @@ def test_compress_writes_the_requested_tables_learned_standard_or_explicit():
         ({"tables": np.ones((2, 4, 4))}, "tables"),
         ({"tables": np.ones((2, 8, 8)), "target_bpp": 1.0}, "target_bpp"),
         ({"tables": "learned", "quality": 1}, "quality"),
+        ({"tables": "learned", "quality": 95}, r"\[5, 90\]"),
+        ({"tables": "Auto"}, "tables"),
+        ({"tables": ""}, "tables"),
+        ({"tables": 3}, "tables"),
     ],
 )
 def test_compress_refuses_bad_tables_and_qualities_the_tables_were_not_learned_for(kwargs, match):
@@ -129,3 +133,46 @@ def test_compress_refuses_bad_tables_and_qualities_the_tables_were_not_learned_f
     kwargs = {"quality": 20, **kwargs} if "target_bpp" not in kwargs else kwargs
     with pytest.raises(InvalidArgumentError, match=match):
         compression.compress(natural_image(16, 16), editor="none", **kwargs)
+
+
+def test_default_is_no_editor_and_auto_tables_learned_inside_their_range():
+    """compress(image, quality=q): learned tables with libjpeg-turbo where the family was learned;
+    the standard tables elsewhere (other writer, subsampling, or quality), without a warning."""
+    from tfjpeg.models.presets import load
+
+    family = load("learned_tables")
+    lo, hi = family.quality_range
+    image = natural_image(32, 48, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for q in (lo, 30, hi):
+            result = compression.compress_image(image, quality=q)
+            assert result.tables == "learned"
+            assert result.jpeg == encode_pixels(image, q, optimize=True, tables=family.tables(q))
+            assert result.jpeg == compression.compress(image, q, editor="none", tables="learned")
+        for q in (lo - 1, hi + 1):
+            result = compression.compress_image(image, quality=q)
+            assert result.tables == "standard" and result.jpeg == _compress_encoding(image, q)
+        moz = compression.compress_image(image, quality=30, encoder="mozjpeg")
+        assert moz.tables == "standard"
+        assert moz.jpeg == compression.compress(image, 30, encoder="mozjpeg", tables="standard")
+        full = compression.compress_image(image, quality=30, subsampling="444")
+        assert full.tables == "standard"
+        # target_bpp with "auto" may use every quality; the chosen one says which tables it got
+        fit = compression.compress_image(image, target_bpp=2.0)
+    assert fit.bpp <= 2.0
+    assert fit.tables == ("learned" if lo <= fit.quality <= hi else "standard")
+    assert compression.DEFAULT_EDITOR == "none" and compression.DEFAULT_TABLES == "auto"
+
+
+def test_auto_tables_fall_back_with_a_warning_when_the_family_is_not_installed(
+    exported_smoothing, monkeypatch
+):
+    root, _ = exported_smoothing  # a models root holding only an editor
+    monkeypatch.setenv(SAVED_MODELS_ENV, str(root))
+    image = natural_image(16, 24)
+    with pytest.warns(UserWarning, match="learned tables are not installed"):
+        result = compression.compress_image(image, quality=30)
+    assert result.tables == "standard" and result.jpeg == _compress_encoding(image, 30)
+    with pytest.raises(TfjpegError):
+        compression.compress(image, 30, tables="learned")

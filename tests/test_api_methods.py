@@ -11,13 +11,20 @@ from tfjpeg.errors import InvalidArgumentError
 
 
 def test_specs_map_to_compress_image_options():
-    assert parse_method("libjpeg").options == {"editor": "none", "encoder": "libjpeg"}
-    assert parse_method("stn+mozjpeg").options == {"editor": "stn", "encoder": "mozjpeg"}
+    std = {"tables": "standard"}  # a spec's plain encoder keeps the standard tables
+    assert parse_method("libjpeg").options == {"editor": "none", "encoder": "libjpeg", **std}
+    assert parse_method("stn+mozjpeg").options == {"editor": "stn", "encoder": "mozjpeg", **std}
     method = parse_method(" smoothing+libjpeg:subsampling=444 ")
     assert method.label == "smoothing+libjpeg:subsampling=444"
-    assert method.options == {"editor": "smoothing", "encoder": "libjpeg", "subsampling": "444"}
+    assert method.options == {
+        "editor": "smoothing", "encoder": "libjpeg", "subsampling": "444", **std
+    }  # fmt: skip
     folder = parse_method("libjpeg:editor=runs/x/export,subsampling=422").options
-    assert folder == {"editor": "runs/x/export", "encoder": "libjpeg", "subsampling": "422"}
+    assert folder == {"editor": "runs/x/export", "encoder": "libjpeg", "subsampling": "422", **std}
+    assert parse_method("libjpeg:tables=learned").options["tables"] == "learned"
+    assert parse_method("default").options == {
+        "editor": "none", "encoder": "libjpeg", "tables": "auto"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -44,7 +51,14 @@ def test_encode_functions_write_what_compress_image_writes():
     ).jpeg
     edits: dict = {}
     edited = encode_function(parse_method("smoothing+libjpeg"), edits=edits)
-    assert edited(image, 12) == compress_image(image, quality=12, editor="smoothing").jpeg
+    assert edited(image, 12) == compress_image(
+        image, quality=12, editor="smoothing", tables="standard"
+    ).jpeg
+    # "default" is what compress_image writes with no options; "libjpeg" the plain anchor
+    assert encode_function(parse_method("default"))(image, 20) == compress_image(image, 20).jpeg
+    assert encode_function(parse_method("libjpeg"))(image, 20) == compress_image(
+        image, 20, tables="standard"
+    ).jpeg
     assert list(edits) == [("smoothing", "420")] and list(edits[("smoothing", "420")]) == [12]
     # another encoder of the same image reuses the edit
     moz = encode_function(parse_method("smoothing+mozjpeg"), edits=edits)

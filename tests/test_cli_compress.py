@@ -45,7 +45,8 @@ def test_cli_compress_writes_atomically_and_never_overwrites(
     src = tmp_path / "in.png"
     src.write_bytes(_png(natural_image(32, 40)))
     out = tmp_path / "out.jpg"
-    assert main(["compress", str(src), "-o", str(out), "--quality", "15"]) == 0
+    argv = ["compress", str(src), "-o", str(out), "--quality", "15", "--editor", "smoothing"]
+    assert main([*argv, "--tables", "standard"]) == 0
     assert decode_pixels(out).shape == (32, 40, 3)
     assert "quality 15" in capsys.readouterr().out
     before = out.read_bytes()
@@ -174,6 +175,24 @@ def test_cli_compress_tables_flag_writes_the_learned_tables(tmp_path, capsys):
     assert main([*argv, "--tables", "learned", "--overwrite", "--quality", "1"]) == 2
     assert "quality" in capsys.readouterr().err
     assert main([*argv, "--tables", "fancy"]) == 2
+
+
+def test_cli_compress_default_writes_learned_tables_and_says_so(tmp_path, capsys):
+    from tfjpeg.io import read_jpeg
+    from tfjpeg.jpeg.tables import quality_to_tables
+    from tfjpeg.models.presets import load
+
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(24, 32, seed=7)))
+    out = tmp_path / "out.jpg"
+    assert main(["compress", str(src), "-o", str(out), "--quality", "30"]) == 0
+    line = capsys.readouterr().out
+    assert "editor none" in line and "encoder libjpeg" in line and "learned tables" in line
+    np.testing.assert_array_equal(read_jpeg(out.read_bytes()).tables, load("learned_tables").tables(30))
+    # outside the learned range "auto" writes the standard tables and reports them
+    assert main(["compress", str(src), "-o", str(out), "--quality", "95", "--overwrite"]) == 0
+    assert "standard tables" in capsys.readouterr().out
+    np.testing.assert_array_equal(read_jpeg(out.read_bytes()).tables, quality_to_tables(95))
 
 
 def test_compress_optimize_flag_writes_a_smaller_file_and_shows_progress(tmp_path, capsys):

@@ -5,9 +5,16 @@ side only, and the output is an ordinary baseline JPEG that any viewer opens. A 
 met by searching the JPEG quality, as the paper does for its comparisons (§5).
 
 Example:
-    >>> data = compress("photo.png", quality=20, editor="smoothing")  # doctest: +SKIP
+    >>> data = compress("photo.png", quality=20)  # doctest: +SKIP
     >>> data[:2]
     b'\\xff\\xd8'
+
+The default (``editor="none"``, ``tables="auto"``) is the best configuration measured within
+0.5 s/MP on the project's 2-core machine: the shipped learned quantization tables written by
+libjpeg-turbo (validation split, BD-rate vs libjpeg-turbo optimize=True at 0.1-0.5 bpp: MS-SSIM
+about -9 %, PSNR -11 %; ``benchmarks/results/compress_speed/`` for the speed). The learned editors
+stay available (``editor="smoothing"``) but cost seconds per megapixel for no measured gain on
+top of the tables.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from tfjpeg.errors import InvalidArgumentError, InvalidImageError, TfjpegError
 from tfjpeg.models import names
 
 __all__ = [
+    "DEFAULT_EDITOR",
     "DEFAULT_QUALITY",
+    "DEFAULT_TABLES",
     "EDITOR_NAMES",
     "ENCODERS",
     "MAX_OPTIMIZE_STEPS",
@@ -46,8 +55,16 @@ __all__ = [
 EDITOR_NAMES = (*names("editor"), "none")
 #: Quality used when neither ``quality`` nor ``target_bpp`` is given (inside the training range).
 DEFAULT_QUALITY = 20
-#: Named table choices: the encoder's own tables for the quality, or the shipped learned family.
-TABLE_CHOICES = ("standard", "learned")
+#: Named table choices: "auto" (learned where the family was learned, else standard), the
+#: encoder's own tables for the quality, or the shipped learned family.
+TABLE_CHOICES = ("auto", "standard", "learned")
+#: Editor of the default configuration: none (the editors add no measured gain on top of the
+#: learned tables for their 4+ s/MP; benchmarks/results/compress_speed/).
+DEFAULT_EDITOR = "none"
+#: Tables of the default configuration (see :func:`compress`).
+DEFAULT_TABLES = "auto"
+#: The writer and subsampling the learned family was learned with; "auto" uses it only there.
+AUTO_LEARNED_FOR = ("libjpeg", "420")
 #: Most optimizer steps ``optimize`` accepts (beyond it the gains have long stopped).
 MAX_OPTIMIZE_STEPS = 1000
 
@@ -61,6 +78,8 @@ class CompressResult:
     bpp: float
     height: int
     width: int
+    #: the file's quantization tables: "learned", "standard" or "custom"
+    tables: str = "standard"
 
 
 def _read_image(image: Any) -> np.ndarray:
@@ -129,8 +148,24 @@ def _resolve_editor(editor: Any) -> Any:
     raise TfjpegError(f"editor must be a name, a folder or a model. Received: {editor!r}")
 
 
-def _resolve_tables(tables: Any) -> Any:
-    """None (the encoder's own tables), a :class:`TableFamily`, or checked (K, 8, 8) tables."""
+@dataclasses.dataclass(frozen=True)
+class _AutoTables:
+    """``tables="auto"``: the learned family inside its quality range, standard tables outside."""
+
+    family: Any
+
+
+def _learned_family() -> Any:
+    from tfjpeg.jpeg.learned import TableFamily
+    from tfjpeg.models import default_name
+    from tfjpeg.models.presets import load
+
+    return load(default_name("tables"), cls=TableFamily)
+
+
+def _resolve_tables(tables: Any, encoder: str, subsampling: str) -> Any:
+    """None (the encoder's own tables), a :class:`TableFamily`, :class:`_AutoTables`, or
+    checked (K, 8, 8) tables."""
     from tfjpeg.jpeg.learned import TableFamily
     from tfjpeg.jpeg.tables import check_baseline_tables
 
@@ -138,10 +173,19 @@ def _resolve_tables(tables: Any) -> Any:
         if tables == "standard":
             return None
         if tables == "learned":
-            from tfjpeg.models import default_name
-            from tfjpeg.models.presets import load
-
-            return load(default_name("tables"), cls=TableFamily)
+            return _learned_family()
+        if tables == "auto":
+            if (encoder, subsampling) != AUTO_LEARNED_FOR:
+                return None
+            try:
+                return _AutoTables(_learned_family())
+            except TfjpegError as err:  # a models root without the tables: standard ones
+                warnings.warn(
+                    f"tables='auto': the learned tables are not installed ({err}); using the "
+                    "standard tables.",
+                    stacklevel=3,
+                )
+                return None
         raise InvalidArgumentError(
             f"tables must be one of {TABLE_CHOICES}, a TableFamily or a (2|3, 8, 8) array. "
             f"Received: tables={tables!r}"
@@ -151,11 +195,19 @@ def _resolve_tables(tables: Any) -> Any:
     return check_baseline_tables(tables)
 
 
-def _tables_at(tables: Any, quality: int) -> np.ndarray | None:
-    """The file's tables for ``quality`` (a family refuses qualities it was not learned for)."""
-    if tables is None or isinstance(tables, np.ndarray):
-        return tables
-    return tables.tables(quality)
+def _tables_at(tables: Any, quality: int) -> tuple[np.ndarray | None, str]:
+    """The file's tables for ``quality`` and their kind ("standard", "learned" or "custom");
+    an explicit family refuses qualities it was not learned for, "auto" falls back to standard."""
+    if tables is None:
+        return None, "standard"
+    if isinstance(tables, np.ndarray):
+        return tables, "custom"
+    if isinstance(tables, _AutoTables):
+        lo, hi = tables.family.quality_range
+        if not lo <= quality <= hi:
+            return None, "standard"
+        return tables.family.tables(quality), "learned"
+    return tables.tables(quality), "learned"
 
 
 def check_optimize(optimize: Any) -> int | None:
@@ -195,11 +247,11 @@ def compress_image(
     image: Any,
     quality: int | None = None,
     target_bpp: float | None = None,
-    editor: Any = "smoothing",
+    editor: Any = DEFAULT_EDITOR,
     encoder: str = "libjpeg",
     *,
     subsampling: str = "420",
-    tables: Any = "standard",
+    tables: Any = DEFAULT_TABLES,
     optimize: int | None = None,
     progress: Any = None,
 ) -> CompressResult:
@@ -208,23 +260,26 @@ def compress_image(
     steps = check_optimize(optimize)
     if progress is not None and not callable(progress):
         raise InvalidArgumentError(f"progress must be callable or None. Received: {progress!r}")
-    tables = _resolve_tables(tables)
+    tables = _resolve_tables(tables, encoder, subsampling)
     if isinstance(tables, np.ndarray) and target_bpp is not None:
         raise InvalidArgumentError(
             "explicit tables fix the file's quantization, so target_bpp has no quality to "
             "search; give quality (it conditions the editor) or tables='learned'/'standard'."
         )
-    # the qualities a search may use: the learned family's range, else all of libjpeg's
+    # the qualities a search may use: an explicit learned family's range, else all of libjpeg's
     q_lo, q_hi = (
-        (1, 100) if tables is None or isinstance(tables, np.ndarray) else (tables.quality_range)
+        (1, 100)
+        if tables is None or isinstance(tables, (np.ndarray, _AutoTables))
+        else tables.quality_range
     )
     pixels = _read_image(image)
     model = _resolve_editor(editor)
     height, width = pixels.shape[:2]
     edits: dict[int, np.ndarray] = {}
+    kinds: dict[int, str] = {}
 
     def encode(q: int) -> bytes:
-        file_tables = _tables_at(tables, q)
+        file_tables, kinds[q] = _tables_at(tables, q)
         if steps is None:
             return edit_and_encode(
                 model, pixels, q, encoder, subsampling=subsampling, cache=edits,
@@ -254,7 +309,7 @@ def compress_image(
     if target_bpp is None:
         q = DEFAULT_QUALITY if quality is None else int(quality)
         data = encode(q)
-        return CompressResult(data, q, bpp(data), height, width)
+        return CompressResult(data, q, bpp(data), height, width, kinds[q])
     # Largest quality whose file fits the target (file size grows with quality).
     lo, hi, best = q_lo, q_hi, None
     while lo <= hi:
@@ -272,22 +327,28 @@ def compress_image(
             stacklevel=2,
         )
         best = (q_lo, data)
-    return CompressResult(best[1], best[0], bpp(best[1]), height, width)
+    return CompressResult(best[1], best[0], bpp(best[1]), height, width, kinds[best[0]])
 
 
 def compress(
     image: Any,
     quality: int | None = None,
     target_bpp: float | None = None,
-    editor: Any = "smoothing",
+    editor: Any = DEFAULT_EDITOR,
     encoder: str = "libjpeg",
     *,
     subsampling: str = "420",
-    tables: Any = "standard",
+    tables: Any = DEFAULT_TABLES,
     optimize: int | None = None,
     progress: Any = None,
 ) -> bytes:
-    """Pre-edit ``image`` with a learned editor and encode it as a standard JPEG.
+    """Encode ``image`` as a standard JPEG, optionally pre-edited by a learned editor.
+
+    With no option but ``quality`` this is the default configuration: no editor, the shipped
+    learned quantization tables (where they were learned: libjpeg-turbo writer, 4:2:0, their
+    quality range 5..90) written by libjpeg-turbo with optimized Huffman tables. It is the best
+    configuration measured within 0.5 s/MP (README, "Compress"); the editors and ``optimize``
+    trade seconds per megapixel for the rest.
 
     Args:
         image: a file path (PNG, JPEG, ...), the file's bytes, or a uint8 array (H, W, 3) / (H, W).
@@ -295,12 +356,16 @@ def compress(
             given either).
         target_bpp: instead of a quality, the largest quality whose file has at most this many bits
             per pixel is searched (bisection over 1..100, the editor re-run per quality).
-        editor: "smoothing", "stn", "cascade" (shipped models, :mod:`tfjpeg.models`), "none", the
-            folder of an exported editor, or a Keras editor.
+        editor: "none" (default: the image as it is), "smoothing", "stn", "cascade" (shipped
+            models, :mod:`tfjpeg.models`), the folder of an exported editor, or a Keras editor.
         encoder: "libjpeg" (libjpeg-turbo via Pillow, optimized Huffman tables) or "mozjpeg"
             (sequential, optimized Huffman tables).
         subsampling: chroma subsampling, "420" (the editors' training setting), "422" or "444".
-        tables: the file's quantization tables: "standard" (the encoder's own for the quality),
+        tables: the file's quantization tables: "auto" (default: the shipped learned family
+            where it was learned, i.e. with ``encoder="libjpeg"``, ``subsampling="420"`` and a
+            quality inside its range; the encoder's standard tables everywhere else, without a
+            warning, and ``target_bpp`` searches all of 1..100; the result's ``tables`` field
+            says which were written), "standard" (the encoder's own for the quality),
             "learned" (the shipped learned family, :mod:`tfjpeg.jpeg.learned`, learned for a
             range of qualities: a quality outside it is refused, and ``target_bpp`` searches
             only inside it), a :class:`~tfjpeg.jpeg.learned.TableFamily`, or explicit integer

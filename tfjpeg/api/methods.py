@@ -4,6 +4,7 @@ A spec names one way of making a JPEG through :func:`tfjpeg.compress_image`::
 
     ENCODER                      libjpeg | mozjpeg: the plain encoder (editor "none")
     EDITOR+ENCODER               e.g. smoothing+libjpeg: a shipped editor, then the encoder
+    default                      tfjpeg.compress's default configuration (tables="auto")
     BASE:KEY=VALUE,KEY=VALUE     more compress_image keyword arguments, e.g.
                                  libjpeg:subsampling=444, smoothing+libjpeg:optimize=25,
                                  libjpeg:tables=learned, libjpeg:editor=runs/x/export
@@ -12,12 +13,14 @@ Values are read as int, float, ``true``/``false``/``none`` or else kept as strin
 annotated ``str`` always keeps its text). Every key
 must be a keyword argument of :func:`tfjpeg.compress_image` (so options added there are usable
 at once), except ``image``, ``quality`` and ``target_bpp``, which the evaluation sets. The spec
-itself is the method's label in tables.
+itself is the method's label in tables. A spec without ``tables=`` writes the encoder's
+standard tables (``tables="standard"``), so ``libjpeg`` and ``mozjpeg`` stay the plain anchors
+whatever :func:`tfjpeg.compress`'s default is; ``default`` is that default.
 
 Example:
     >>> method = parse_method("smoothing+mozjpeg")
     >>> method.options
-    {'editor': 'smoothing', 'encoder': 'mozjpeg'}
+    {'editor': 'smoothing', 'encoder': 'mozjpeg', 'tables': 'standard'}
     >>> data = encode_function(method)(image, 20)  # doctest: +SKIP
 """
 
@@ -38,7 +41,9 @@ __all__ = ["Method", "encode_function", "parse_method"]
 RESERVED = ("image", "quality", "target_bpp")
 #: Options that :func:`tfjpeg.editors.inference.edit_and_encode` alone reproduces (an edit
 #: cache then serves several qualities and encoders).
-_PLAIN_OPTIONS = frozenset({"editor", "encoder", "subsampling"})
+_PLAIN_OPTIONS = frozenset({"editor", "encoder", "subsampling", "tables"})
+#: The spec of :func:`tfjpeg.compress`'s default configuration.
+DEFAULT_SPEC = "default"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,11 +82,13 @@ def parse_method(spec: str) -> Method:
         InvalidArgumentError: a malformed spec, an unknown editor or encoder, or a key that is
             not a :func:`tfjpeg.compress_image` keyword argument (the message lists them).
     """
-    from tfjpeg.api.compression import EDITOR_NAMES, ENCODERS
+    from tfjpeg.api.compression import DEFAULT_EDITOR, DEFAULT_TABLES, EDITOR_NAMES, ENCODERS
 
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidArgumentError(f"method must be a non-empty spec string. Received: {spec!r}")
     spec = spec.strip()
+    if spec == DEFAULT_SPEC:
+        return Method(spec, {"editor": DEFAULT_EDITOR, "encoder": "libjpeg", "tables": DEFAULT_TABLES})
     base, _, extra = spec.partition(":")
     editor, plus, encoder = base.partition("+")
     if not plus:
@@ -113,6 +120,7 @@ def parse_method(spec: str) -> Method:
         text = text.strip()
         # A str-only argument keeps its text (subsampling=444 is "444").
         options[key] = text if str(known[key].annotation) == "str" else _value(text)
+    options.setdefault("tables", "standard")
     return Method(spec, options)
 
 
@@ -130,7 +138,8 @@ def encode_function(
     from tfjpeg.editors.inference import edit_and_encode
 
     options = dict(method.options)
-    if edits is None or not set(options) <= _PLAIN_OPTIONS or options["editor"] == "none":
+    plain = set(options) <= _PLAIN_OPTIONS and options.get("tables") == "standard"
+    if edits is None or not plain or options["editor"] == "none":
 
         def encode(image: np.ndarray, quality: int) -> bytes:
             return compress_image(image, quality=int(quality), **options).jpeg

@@ -31,12 +31,17 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     """Adds the ``compress`` subparser (handler :func:`run`)."""
     parser = subparsers.add_parser(
         name,
-        help="pre-edit an image with a learned editor and write a standard JPEG",
+        help="write a smaller standard JPEG (learned tables; optional pre-editing network)",
         description=(
-            "Edit the image with a pre-editing network (Talebi et al. 2020) and encode it with "
-            "libjpeg-turbo or mozjpeg. The output is an ordinary JPEG any viewer opens. With "
-            "--target-bpp the largest quality whose file fits is searched. The input file is "
-            "never overwritten; the output is written atomically."
+            "Encode the image as an ordinary JPEG any viewer opens. With no option but --quality "
+            "this runs the default: no editor, the shipped learned quantization tables (where "
+            "they were learned: libjpeg-turbo, 4:2:0, quality 5..90; the standard tables "
+            "elsewhere) written by libjpeg-turbo - about 9 % fewer bits than libjpeg-turbo at "
+            "equal MS-SSIM below 0.5 bpp, at libjpeg-turbo's speed. --editor adds a pre-editing "
+            "network (Talebi et al. 2020), --optimize rate-distortion optimized pre-editing; "
+            "both cost seconds per megapixel. With --target-bpp the largest quality whose file "
+            "fits is searched. The input file is never overwritten; the output is written "
+            "atomically."
         ),
     )
     parser.add_argument("input", metavar="IN", help="input image (PNG, JPEG, ...)")
@@ -46,8 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument(
         "--editor",
         choices=(*names("editor"), "none"),
-        default="smoothing",
-        help="pre-editing network (default: smoothing; none = plain encoder)",
+        default="none",
+        help="pre-editing network (default: none; the networks cost about 4 s/MP)",
     )
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument(
@@ -75,10 +80,12 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     )
     parser.add_argument(
         "--tables",
-        choices=("standard", "learned"),
-        default="standard",
-        help="quantization tables: standard (the encoder's own for the quality; default) or "
-        "learned (the shipped learned family; qualities outside its range are refused)",
+        choices=("auto", "standard", "learned"),
+        default="auto",
+        help="quantization tables: auto (default: learned where the family was learned - "
+        "libjpeg, 4:2:0, quality 5..90 - standard elsewhere), standard (the encoder's own for "
+        "the quality) or learned (the shipped learned family; qualities outside its range are "
+        "refused)",
     )
     parser.add_argument(
         "--optimize",
@@ -124,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{args.output}: {result.width}x{result.height}, quality {result.quality}, "
             f"{len(result.jpeg)} bytes, {result.bpp:.4f} bpp (editor {args.editor}, "
-            f"encoder {args.encoder}, {args.tables} tables"
+            f"encoder {args.encoder}, {result.tables} tables"
             f"{'' if args.optimize is None else f', optimize {args.optimize}'})"
         )
     return EXIT_OK
