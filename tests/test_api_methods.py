@@ -46,23 +46,29 @@ def test_bad_specs_are_clear_errors(spec, match):
 def test_encode_functions_write_what_compress_image_writes():
     image = natural_image(40, 48, seed=2)
     plain = parse_method("mozjpeg:subsampling=444")
-    assert encode_function(plain)(image, 30) == compress_image(
-        image, quality=30, editor="none", encoder="mozjpeg", subsampling="444"
-    ).jpeg
+    assert (
+        encode_function(plain)(image, 30)
+        == compress_image(
+            image, quality=30, editor="none", encoder="mozjpeg", subsampling="444"
+        ).jpeg
+    )
     edits: dict = {}
     edited = encode_function(parse_method("smoothing+libjpeg"), edits=edits)
-    assert edited(image, 12) == compress_image(
-        image, quality=12, editor="smoothing", tables="standard"
-    ).jpeg
+    assert (
+        edited(image, 12)
+        == compress_image(image, quality=12, editor="smoothing", tables="standard").jpeg
+    )
     # "default" is what compress_image writes with no options; "libjpeg" the plain anchor
     assert encode_function(parse_method("default"))(image, 20) == compress_image(image, 20).jpeg
-    assert encode_function(parse_method("libjpeg"))(image, 20) == compress_image(
-        image, 20, tables="standard"
-    ).jpeg
+    assert (
+        encode_function(parse_method("libjpeg"))(image, 20)
+        == compress_image(image, 20, tables="standard").jpeg
+    )
     assert list(edits) == [("smoothing", "420")] and list(edits[("smoothing", "420")]) == [12]
     # another encoder of the same image reuses the edit
     moz = encode_function(parse_method("smoothing+mozjpeg"), edits=edits)
-    assert moz(image, 12) == compress_image(
-        image, quality=12, editor="smoothing", encoder="mozjpeg"
-    ).jpeg
+    assert (
+        moz(image, 12)
+        == compress_image(image, quality=12, editor="smoothing", encoder="mozjpeg").jpeg
+    )
     assert list(edits[("smoothing", "420")]) == [12]

@@ -188,7 +188,9 @@ def test_cli_compress_default_writes_learned_tables_and_says_so(tmp_path, capsys
     assert main(["compress", str(src), "-o", str(out), "--quality", "30"]) == 0
     line = capsys.readouterr().out
     assert "editor none" in line and "encoder libjpeg" in line and "learned tables" in line
-    np.testing.assert_array_equal(read_jpeg(out.read_bytes()).tables, load("learned_tables").tables(30))
+    np.testing.assert_array_equal(
+        read_jpeg(out.read_bytes()).tables, load("learned_tables").tables(30)
+    )
     # outside the learned range "auto" writes the standard tables and reports them
     assert main(["compress", str(src), "-o", str(out), "--quality", "95", "--overwrite"]) == 0
     assert "standard tables" in capsys.readouterr().out

@@ -88,7 +88,9 @@ def parse_method(spec: str) -> Method:
         raise InvalidArgumentError(f"method must be a non-empty spec string. Received: {spec!r}")
     spec = spec.strip()
     if spec == DEFAULT_SPEC:
-        return Method(spec, {"editor": DEFAULT_EDITOR, "encoder": "libjpeg", "tables": DEFAULT_TABLES})
+        return Method(
+            spec, {"editor": DEFAULT_EDITOR, "encoder": "libjpeg", "tables": DEFAULT_TABLES}
+        )
     base, _, extra = spec.partition(":")
     editor, plus, encoder = base.partition("+")
     if not plus:
