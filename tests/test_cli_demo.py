@@ -29,8 +29,9 @@ def test_demo_hard_mode_matches_libjpeg_exactly_and_writes_png_and_json(
 
     captured = capsys.readouterr()
     assert "q=10" in captured.err and "wrote" in captured.err  # progress lines
-    table = captured.out.splitlines()
+    table, compress_table = (part.splitlines() for part in captured.out.split("\n\n"))
     assert table[1].split()[:2] == ["quality", "bpp"]
+    assert "tfjpeg default" in compress_table[1] and compress_table[-1].split()[0] == "90"
     assert [line.split()[0] for line in table[-2:]] == ["10", "90"]
     assert all("100.000" in line and "∞" in line for line in table[-2:])
 
@@ -100,3 +101,25 @@ def test_run_demo_rejects_bad_arguments_with_value_error(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="Received: subsampling='411'"):
         demo.run_demo(tmp_path, subsampling="411", size=(64, 96))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_compress_rows_are_the_default_and_the_baselines_files(tmp_path: Path) -> None:
+    from tfjpeg.api.compression import compress_image
+    from tfjpeg.data.synthetic import make_test_chart
+    from tfjpeg.io import decode_pixels, encode_pixels
+    from tfjpeg.metrics import psnr
+
+    doc = demo.run_demo(tmp_path, qualities=[30, 95], size=(64, 96), seed=2, log=lambda _: None)
+    chart = make_test_chart(64, 96, 2)
+    rows = {r["quality"]: r for r in doc["compress"]}
+    assert rows[30]["default_tables"] == "learned" and rows[95]["default_tables"] == "standard"
+    default = compress_image(chart, quality=30)
+    assert rows[30]["default_bpp"] == pytest.approx(default.bpp, abs=1e-4)
+    assert rows[30]["default_psnr_db"] == pytest.approx(
+        psnr(decode_pixels(default.jpeg), chart), 1e-3
+    )
+    moz = encode_pixels(chart, 30, subsampling="420", encoder="mozjpeg")
+    assert rows[30]["mozjpeg_bpp"] == pytest.approx(8 * len(moz) / (64 * 96), abs=1e-4)
+    assert json.loads((tmp_path / demo.JSON_NAME).read_text())["compress"] == doc["compress"]
+    table = demo.format_compress_table(doc["compress"])
+    assert "tfjpeg default" in table and "learned" in table and len(table.splitlines()) == 5

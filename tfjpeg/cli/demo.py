@@ -1,4 +1,5 @@
-"""``tfjpeg demo``: the test chart through libjpeg-turbo and through DiffJPEG, side by side.
+"""``tfjpeg demo``: the test chart through libjpeg-turbo and through DiffJPEG, side by side;
+then ``tfjpeg.compress``'s default against libjpeg-turbo and mozjpeg.
 
 For each quality the chart is compressed by libjpeg-turbo (through Pillow) and by
 ``DiffJPEG(rounding="hard")`` and ``DiffJPEG(rounding="poly3")``. The demo reports the real file's
@@ -6,6 +7,11 @@ bits per pixel and PSNR, how many of DiffJPEG's quantized coefficients equal the
 with jpeglib), and the PSNR of DiffJPEG's decoded pixels against libjpeg-turbo's decode (infinite
 when identical). It writes ``demo_side_by_side.png`` and ``demo_results.json`` into the output
 folder, each atomically (a temporary file in the same folder, then a rename).
+
+The second table (``compress`` in the JSON) encodes the chart at each quality with the default
+``tfjpeg.compress(chart, quality=q)`` (no editor, learned tables where they were learned),
+libjpeg-turbo (Pillow, optimize=True) and mozjpeg, and gives each file's bpp and PSNR. One
+synthetic chart is a demonstration, not a measurement: the README gives the validation BD-rates.
 
 TensorFlow (and the JPEG readers) are imported only when :func:`run_demo` runs, so building
 the ``tfjpeg`` parser stays fast. The command line is :func:`add_parser` / :func:`run`.
@@ -44,6 +50,8 @@ __all__ = [
     "PNG_NAME",
     "SUBSAMPLINGS",
     "add_parser",
+    "compress_rows",
+    "format_compress_table",
     "format_table",
     "print_table",
     "run",
@@ -195,6 +203,49 @@ def format_table(rows: Sequence[dict[str, Any]], infinity: str = "∞") -> str:
     return "\n".join(lines)
 
 
+def compress_rows(chart: np.ndarray, qualities: Sequence[int], subsampling: str) -> list[dict]:
+    """Per quality: bpp and PSNR of the default ``tfjpeg.compress``, libjpeg-turbo and mozjpeg."""
+    from tfjpeg.api.compression import compress_image
+
+    pixels = chart.shape[0] * chart.shape[1]
+    rows = []
+    for q in qualities:
+        default = compress_image(chart, quality=q, subsampling=subsampling)
+        files = {
+            "default": default.jpeg,
+            "libjpeg_turbo": encode_pixels(chart, q, subsampling=subsampling, optimize=True),
+            "mozjpeg": encode_pixels(chart, q, subsampling=subsampling, encoder="mozjpeg"),
+        }
+        row: dict[str, Any] = {"quality": q, "default_tables": default.tables}
+        for name, data in files.items():
+            row[f"{name}_bpp"] = round(8.0 * len(data) / pixels, 4)
+            row[f"{name}_psnr_db"] = _json_number(_psnr(decode_pixels(data), chart))
+        rows.append(row)
+    return rows
+
+
+def format_compress_table(rows: Sequence[dict[str, Any]], infinity: str = "∞") -> str:
+    """The ``compress`` rows of :func:`run_demo` as a fixed-width text table."""
+
+    def db(value: float | str) -> str:
+        return infinity if value == "inf" else f"{value:.2f}"
+
+    names = (
+        ("default", "tfjpeg default"),
+        ("libjpeg_turbo", "libjpeg-turbo"),
+        ("mozjpeg", "mozjpeg"),
+    )
+    header = f"{'quality':>7}  {'tables':>8}  " + "  ".join(f"{label:>21}" for _, label in names)
+    units = f"{'':>7}  {'':>8}  " + "  ".join(f"{'bpp / PSNR dB':>21}" for _ in names)
+    lines = [header, units, "-" * len(header)]
+    for row in rows:
+        cells = "  ".join(
+            f"{row[f'{key}_bpp']:>12.3f} / {db(row[f'{key}_psnr_db']):>6}" for key, _ in names
+        )
+        lines.append(f"{row['quality']:>7d}  {row['default_tables']:>8}  {cells}")
+    return "\n".join(lines)
+
+
 def _check_args(
     qualities: Sequence[int], subsampling: str, size: tuple[int, int], seed: int
 ) -> tuple[int, ...]:
@@ -304,6 +355,9 @@ def run_demo(
             f"coefficients {row['coefficient_agreement_percent']:.3f}% identical"
         )
 
+    log("tfjpeg demo: tfjpeg.compress default vs libjpeg-turbo and mozjpeg")
+    compressed = compress_rows(chart, qualities, subsampling)
+
     labels = ["original"] + [f"q={r['quality']}  {r['bpp']:.2f} bpp" for r in results]
     sheet = _side_by_side(chart, libjpeg, labels)
     png = io.BytesIO()
@@ -328,6 +382,7 @@ def run_demo(
         },
         "side_by_side": str(png_path),
         "results": results,
+        "compress": compressed,
         "seconds": round(time.perf_counter() - start, 2),
     }
     _write_atomic(json_path, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
@@ -346,6 +401,14 @@ def print_table(doc: dict[str, Any], stream: TextIO | None = None) -> None:
         file=stream,
     )
     print(format_table(doc["results"], infinity=_inf_text(stream)), file=stream)
+    if doc.get("compress"):
+        print(
+            "\ntfjpeg compress default (no editor, learned tables) vs libjpeg-turbo (optimize) and "
+            "mozjpeg at the same quality number; one chart, not a measurement (README: "
+            "validation BD-rates)",
+            file=stream,
+        )
+        print(format_compress_table(doc["compress"], infinity=_inf_text(stream)), file=stream)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -355,11 +418,12 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     """Adds the ``demo`` subparser (handler :func:`run`)."""
     parser = subparsers.add_parser(
         name,
-        help="compare libjpeg-turbo and DiffJPEG on a generated test chart",
+        help="compare libjpeg-turbo and DiffJPEG, and tfjpeg compress's default, on a test chart",
         description=(
             "Compress tfjpeg's test chart with libjpeg-turbo (Pillow) and with DiffJPEG at each "
             "quality; print bits per pixel, PSNR, DiffJPEG/libjpeg coefficient agreement and "
-            f"decode PSNR; write {PNG_NAME} and {JSON_NAME} into --out."
+            "decode PSNR; then the chart through tfjpeg compress's default, libjpeg-turbo and "
+            f"mozjpeg (bpp, PSNR); write {PNG_NAME} and {JSON_NAME} into --out."
         ),
     )
     parser.add_argument(
