@@ -13,9 +13,9 @@ The default (``editor="none"``, ``tables="auto"``) is the best configuration mea
 0.5 s/MP on the project's 2-core machine: the shipped learned quantization tables written by
 libjpeg-turbo (validation split, BD-rate vs libjpeg-turbo optimize=True at 0.1-0.5 bpp: MS-SSIM
 -9.5 % on 30 images, -13.9 % on 8, PSNR -11 to -14 %; ``benchmarks/results/default_validation/``,
-``benchmarks/results/tables/``; the speed in ``benchmarks/results/compress_speed/``). The learned editors
-stay available (``editor="smoothing"``) but cost seconds per megapixel for no measured gain on
-top of the tables.
+``benchmarks/results/tables/``; the speed in ``benchmarks/results/compress_speed/``). The
+learned editors stay available (``editor="smoothing"``) but cost seconds per megapixel for no
+measured gain at equal MS-SSIM on top of the tables.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
             "Encode the image as an ordinary JPEG any viewer opens. With no option but --quality "
             "this runs the default: no editor, the shipped learned quantization tables (where "
             "they were learned: libjpeg-turbo, 4:2:0, quality 5..90; the standard tables "
-            "elsewhere) written by libjpeg-turbo - about 9 % fewer bits than libjpeg-turbo at "
+            "elsewhere) written by libjpeg-turbo - 9-14 % fewer bits than libjpeg-turbo at "
             "equal MS-SSIM below 0.5 bpp, at libjpeg-turbo's speed. --editor adds a pre-editing "
             "network (Talebi et al. 2020), --optimize rate-distortion optimized pre-editing; "
             "both cost seconds per megapixel. With --target-bpp the largest quality whose file "
