@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         "--editor",
         choices=(*names("editor"), "none"),
         default="none",
-        help="pre-editing network (default: none; the networks cost about 4 s/MP)",
+        help="pre-editing network (default: none; the networks cost seconds per megapixel)",
     )
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument(
