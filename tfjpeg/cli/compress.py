@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     """Adds the ``compress`` subparser (handler :func:`run`)."""
     parser = subparsers.add_parser(
         name,
-        help="write a smaller standard JPEG (learned tables; optional pre-editing network)",
+        help="pre-edit an image (optional) and write a smaller standard JPEG (learned tables)",
         description=(
             "Encode the image as an ordinary JPEG any viewer opens. With no option but --quality "
             "this runs the default: no editor, the shipped learned quantization tables (where "
