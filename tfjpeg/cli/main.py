@@ -7,7 +7,7 @@ Each command lives in its own module (``tfjpeg/cli/<command>.py``) with an
 stderr with exit status 2. Command modules import their heavy modules (TensorFlow) inside their
 handlers, so ``tfjpeg --help`` stays fast.
 
-Quiet by default: unless the user set ``TF_CPP_MIN_LOG_LEVEL``, the CLI sets it to 2 and imports
+Quiet by default: unless the user set ``TF_CPP_MIN_LOG_LEVEL``, the CLI sets it to 3 and imports
 TensorFlow with the process's stderr parked in a temporary file, so the native absl/oneDNN/CUDA
 lines TensorFlow prints while it loads and looks for GPUs never reach the terminal (they are
 shown if the import fails). Python warnings become one line ``tfjpeg: warning: <message>``.
@@ -302,8 +302,11 @@ def _os_error_message(exc: OSError) -> str:
 
 # ----------------------------------------------------------------------------- quiet runtime
 
-#: Set for TensorFlow unless the user set it: C++ INFO and WARNING logs off.
-DEFAULT_TF_LOG_LEVEL = "2"
+#: Set for TensorFlow unless the user set it: C++ INFO, WARNING and ERROR logs off. ERROR too:
+#: oneDNN logs "oneDNN supports DT_INT32 only on platforms with AVX-512. Falling back to ..." at
+#: ERROR level when the decoding core's exact integer re-encode runs on some CPUs, a notice, not
+#: a failure; failures reach the user as Python exceptions (one ``tfjpeg: error:`` line).
+DEFAULT_TF_LOG_LEVEL = "3"
 
 
 def _user_wants_tf_logs() -> bool:
