@@ -17,8 +17,8 @@ jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops eve
    from 8-bit samples. So are tables written with 16-bit entries that all fit in 8 bits: no
    standard encoder writes them, and in the fuzz campaign such contrived tables, which do not
    match the file's coefficients, clamped the decoded samples so that a third to a half of the
-   coefficients could not be recovered (the same holds for contrived 8-bit tables, which this
-   reader cannot tell from real ones; ``read_jpeg`` is exact for all of them). Problems
+   coefficients could not be recovered (contrived 8-bit tables are caught after the search, step
+   6; ``read_jpeg`` is exact for all of them). Problems
    are reported as ``tf.errors.InvalidArgumentError`` whose message starts with the tfjpeg
    error class (``tfjpeg.InvalidJpegError: ...``; :func:`tfjpeg_error` maps it back).
 2. **Sample planes without colour conversion.** The header is rewritten before
@@ -41,6 +41,20 @@ jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops eve
 5. **Local search.** Blocks that still do not decode exactly get up to ``search_sweeps`` greedy
    rounds of trying ±1 on each of their 64 coefficients (ranked by the float change of libjpeg's
    unrounded output, accepted only if the exact decode gets closer).
+6. **Refusal of what cannot be recovered.** The file's own coefficients decode bit-exactly to the
+   observed samples, so a final estimate that does not is provably wrong. A block that holds
+   clamped samples (0 or 255) and whose estimate still misses a sample by more than
+   :data:`MISS_TOLERANCE` grey levels is counted; if more than :data:`MAX_UNRESOLVED_SHARE` of a
+   component's blocks are, the file is refused (:data:`tfjpeg.io.messages.UNRECOVERABLE`). A bit
+   flip in an 8-bit table entry (6 → 134) does this: the blocks decode far out of range and
+   clamp, and the samples no longer determine the coefficients (the fuzz campaign's
+   ``bitflip:54`` and ``bitflip:83``: 56 % and 50 % of the luma blocks). On valid files the share
+   is 0 % for all 20 BSDS500 training JPEGs measured (every 10th) at qualities 90, 95, 98 and
+   100, 4:4:4 and 4:2:0. Small saturated synthetic graphics (8 to 64 pixels: checkerboards, text,
+   shapes, binary noise, flat primaries; Pillow, cjpeg and mozjpeg, qualities 30 to 100) reach
+   it: 41 of 774 such files are refused, and this route reads every one of them with more than
+   1 % of its coefficients wrong; the largest share of a file it reads within 1 % is 19 %
+   (``benchmarks/results/fuzz/README.md``).
 
 On the 24 Kodak images encoded by Pillow/libjpeg-turbo (4:2:0) every coefficient agrees with
 ``jpeglib.read_dct`` at qualities 5 to 50, all but 7 of 14 million at 75, 99.95 % at 90 and
@@ -82,9 +96,10 @@ __all__ = ["coefficients_from_jpeg_bytes", "tfjpeg_error"]
 #: APP14 "Adobe" segment, version 100, flags 0, transform 0 (= the components are not YCbCr).
 _ADOBE_APP14 = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
 
-#: Largest share of a component's blocks that may hold clamped samples (0 or 255) and still not
-#: decode bit-exactly to them after the search; files above it are refused (messages.UNRECOVERABLE).
-MAX_UNRESOLVED_SHARE = 0.2
+#: Largest share of a component's blocks that may hold clamped samples (0 or 255) while their final
+#: estimate misses a decoded sample by more than MISS_TOLERANCE grey levels (module docstring,
+#: step 6); files above it are refused (messages.UNRECOVERABLE).
+MAX_UNRESOLVED_SHARE = 0.3
 MISS_TOLERANCE = 8
 
 
@@ -294,7 +309,8 @@ def coefficients_from_jpeg_bytes(
             same message (non-JPEG, truncated, corrupt segments or scans, restart markers out
             of order, missing progressive scans, unsupported kinds, RGB-coded, too many pixels,
             scans or markers, scans with less data than their blocks need), plus tables with
-            entries above 255 or written with 16-bit entries.
+            entries above 255 or written with 16-bit entries, and files whose clamped blocks it
+            provably cannot recover (module docstring, step 6).
         ValueError: ``jpeg_bytes`` is not a scalar, or the arguments are out of range.
 
     Corruption inside the entropy-coded data that libjpeg only warns about ("Corrupt JPEG data:
