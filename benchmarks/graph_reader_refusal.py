@@ -7,7 +7,7 @@ measures that share (the largest over components, for several tolerances) on val
 the share of coefficients that differ from ``tfjpeg.io.read_jpeg`` (the truth), so the
 threshold's margin and what it refuses can be judged:
 
-* ``train``: BSDS500 training JPEGs (every ``--train-every``-th), re-encoded by Pillow at
+* ``train``: BSDS500 training images (every ``--train-every``-th), encoded by Pillow at
   qualities 90, 95, 98 and 100, 4:4:4 and 4:2:0 (validation images, never Kodak);
 * ``synthetic``: small saturated graphics (flat primaries, checkerboards, text, shapes, binary
   noise; 8 to 64 pixels) encoded by Pillow, cjpeg and mozjpeg at qualities 30 to 100.
@@ -105,7 +105,8 @@ def synthetic_files() -> Iterator[tuple[str, bytes]]:
 
 
 def train_files(train_dir: Path, every: int) -> Iterator[tuple[str, bytes]]:
-    for path in sorted(train_dir.glob("*.jpg"))[::every]:
+    paths = sorted(p for p in train_dir.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    for path in paths[::every]:
         image = Image.open(path).convert("RGB")
         for quality in (90, 95, 98, 100):
             for subsampled in (False, True):
@@ -168,7 +169,7 @@ def summarize(rows: list[dict], tolerance: int, threshold: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-dir", type=Path, help="BSDS500 training JPEGs (skipped if unset)")
+    parser.add_argument("--train-dir", type=Path, help="BSDS500 training images (skipped if unset)")
     parser.add_argument("--train-every", type=int, default=10, help="use every n-th image")
     parser.add_argument("--no-synthetic", action="store_true")
     parser.add_argument("--out", type=Path, required=True, help="folder for the table and JSON")
