@@ -98,6 +98,23 @@ def test_table_entries_above_255_are_refused_as_not_exactly_readable():
         coefficients_from_jpeg_bytes(buf.getvalue())
 
 
+def test_a_table_that_does_not_match_the_coefficients_is_refused_not_misread():
+    # A bit flip in an 8-bit DQT entry (2 -> 130, as in the fuzz campaign's bitflip:54/83) leaves
+    # a syntactically valid file whose blocks decode far out of range and clamp, so the decoded
+    # samples no longer determine the coefficients: the graph reader must refuse it, not answer
+    # with wrong coefficients, while read_jpeg still reads it exactly.
+    data = pillow_jpeg(natural_image(16, 24), 90)
+    entry = segment_offset(data, 0xDB) + 5 + 2  # luma table, zigzag position 2
+    assert data[entry] == 2
+    flipped = data[:entry] + bytes([data[entry] | 0x80]) + data[entry + 1 :]
+    assert read_jpeg(flipped).tables[0].flat[8] == 130  # zigzag 2 = row 1, column 0
+    np.testing.assert_array_equal(read(data)["y"], read_jpeg(data).components[0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"cannot recover the coefficients"):
+        read(flipped)
+    with pytest.raises(UnsupportedJpegError, match=r"\d+ % of the Y blocks clamp.*read_jpeg"):
+        coefficients_from_jpeg_bytes(flipped)
+
+
 @pytest.mark.parametrize(
     ("subsampling", "h_v"), [("444", (1, 1)), ("422", (2, 1)), ("420", (2, 2))]
 )

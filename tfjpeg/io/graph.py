@@ -17,8 +17,8 @@ jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops eve
    from 8-bit samples. So are tables written with 16-bit entries that all fit in 8 bits: no
    standard encoder writes them, and in the fuzz campaign such contrived tables, which do not
    match the file's coefficients, clamped the decoded samples so that a third to a half of the
-   coefficients could not be recovered (the same holds for contrived 8-bit tables, which this
-   reader cannot tell from real ones; ``read_jpeg`` is exact for all of them). Problems
+   coefficients could not be recovered (contrived 8-bit tables are caught after the search, step
+   6; ``read_jpeg`` is exact for all of them). Problems
    are reported as ``tf.errors.InvalidArgumentError`` whose message starts with the tfjpeg
    error class (``tfjpeg.InvalidJpegError: ...``; :func:`tfjpeg_error` maps it back).
 2. **Sample planes without colour conversion.** The header is rewritten before
@@ -41,6 +41,20 @@ jpeglib. :func:`coefficients_from_jpeg_bytes` gets the same numbers from ops eve
 5. **Local search.** Blocks that still do not decode exactly get up to ``search_sweeps`` greedy
    rounds of trying ±1 on each of their 64 coefficients (ranked by the float change of libjpeg's
    unrounded output, accepted only if the exact decode gets closer).
+6. **Refusal of what cannot be recovered.** The file's own coefficients decode bit-exactly to the
+   observed samples, so a final estimate that does not is provably wrong. A block that holds
+   clamped samples (0 or 255) and whose estimate still misses a sample by more than
+   :data:`MISS_TOLERANCE` grey levels is counted; if more than :data:`MAX_UNRESOLVED_SHARE` of a
+   component's blocks are, the file is refused (:data:`tfjpeg.io.messages.UNRECOVERABLE`). A bit
+   flip in an 8-bit table entry (6 → 134) does this: the blocks decode far out of range and
+   clamp, and the samples no longer determine the coefficients (the fuzz campaign's
+   ``bitflip:54`` and ``bitflip:83``: 56 % and 50 % of the luma blocks). On valid files the share
+   is 0 % for 50 BSDS500 training images (every 6th) encoded at qualities 90, 95, 98 and 100,
+   4:4:4 and 4:2:0. Small saturated synthetic graphics (8 to 64 pixels: checkerboards, text,
+   shapes, binary noise, flat primaries; Pillow, cjpeg and mozjpeg, qualities 30 to 100) reach
+   it: 41 of 774 such files are refused, and this route reads every one of them with more than
+   1 % of its coefficients wrong; the largest share of a file it reads within 1 % is 19 %
+   (``benchmarks/results/fuzz/README.md``).
 
 On the 24 Kodak images encoded by Pillow/libjpeg-turbo (4:2:0) every coefficient agrees with
 ``jpeglib.read_dct`` at qualities 5 to 50, all but 7 of 14 million at 75, 99.95 % at 90 and
@@ -71,7 +85,7 @@ from tfjpeg import errors
 from tfjpeg._checks import check_non_negative_int, check_positive_int
 from tfjpeg.errors import ImageTooLargeError, InvalidJpegError, UnsupportedJpegError
 from tfjpeg.io import messages as msg
-from tfjpeg.io.graph_header import walk
+from tfjpeg.io.graph_header import fmt, walk
 from tfjpeg.io.limits import resolve_max_pixels
 from tfjpeg.jpeg.dct import block_dct, dct_matrix
 from tfjpeg.jpeg.islow import islow_idct_sums, range_limit
@@ -81,6 +95,12 @@ __all__ = ["coefficients_from_jpeg_bytes", "tfjpeg_error"]
 
 #: APP14 "Adobe" segment, version 100, flags 0, transform 0 (= the components are not YCbCr).
 _ADOBE_APP14 = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
+
+#: Largest share of a component's blocks that may hold clamped samples (0 or 255) while their final
+#: estimate misses a decoded sample by more than MISS_TOLERANCE grey levels (module docstring,
+#: step 6); files above it are refused (messages.UNRECOVERABLE).
+MAX_UNRESOLVED_SHARE = 0.3
+MISS_TOLERANCE = 8
 
 
 def _islow_idct(coefficients: tf.Tensor, table: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -98,8 +118,12 @@ def _islow_idct(coefficients: tf.Tensor, table: tf.Tensor) -> tuple[tf.Tensor, t
 
 def _plane_coefficients(
     plane: tf.Tensor, table: tf.Tensor, iterations: int, sweeps: int
-) -> tf.Tensor:
-    """Quantized coefficients (hb, wb, 8, 8) int32 of one decoded uint8 sample plane (H, W)."""
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Quantized coefficients (hb, wb, 8, 8) int32 of one decoded uint8 sample plane (H, W).
+
+    Also returns, per block (hb·wb,), whether the block holds clamped samples (0 or 255) and
+    its estimate still does not decode bit-exactly to the observed samples.
+    """
     height = tf.shape(plane)[0]
     width = tf.shape(plane)[1]
     hb = (height + 7) // 8
@@ -135,8 +159,16 @@ def _plane_coefficients(
     coef = quantize(decoded)
     _, decoded_again = _islow_idct(coef, table_int)
     count = mismatches(decoded_again, samples, known)
+    clamped = tf.reduce_any(known & ((samples == 0) | (samples == 255)), axis=[-2, -1])
+
+    def result(coef):
+        # The largest sample error of the final estimate, in blocks with clamped samples.
+        _, out = _islow_idct(coef, table_int)
+        miss = tf.reduce_max(tf.where(known, tf.abs(out - samples), 0), axis=[-2, -1])
+        return tf.reshape(tf.cast(coef, tf.int32), [hb, wb, 8, 8]), tf.where(clamped, miss, 0)
+
     if iterations == 0 and sweeps == 0:
-        return tf.reshape(tf.cast(coef, tf.int32), [hb, wb, 8, 8])
+        return result(coef)
 
     # Only blocks whose estimate does not decode bit-exactly to the observed samples are refined;
     # an estimate is only ever replaced by one with fewer mismatching samples.
@@ -224,7 +256,7 @@ def _plane_coefficients(
         )
 
     coef = tf.tensor_scatter_nd_update(coef, active[:, None], best)
-    return tf.reshape(tf.cast(coef, tf.int32), [hb, wb, 8, 8])
+    return result(coef)
 
 
 # Plain Python control flow only (no tensor-dependent ``if``/``for``): skipping AutoGraph's
@@ -277,7 +309,8 @@ def coefficients_from_jpeg_bytes(
             same message (non-JPEG, truncated, corrupt segments or scans, restart markers out
             of order, missing progressive scans, unsupported kinds, RGB-coded, too many pixels,
             scans or markers, scans with less data than their blocks need), plus tables with
-            entries above 255 or written with 16-bit entries.
+            entries above 255 or written with 16-bit entries, and files whose clamped blocks it
+            provably cannot recover (module docstring, step 6).
         ValueError: ``jpeg_bytes`` is not a scalar, or the arguments are out of range.
 
     Corruption inside the entropy-coded data that libjpeg only warns about ("Corrupt JPEG data:
@@ -342,6 +375,49 @@ def _coefficients_from_jpeg_bytes(
 
     ``eager``: raise the walk's refusal as its tfjpeg exception directly.
     """
+    out, misses = _recover(jpeg_bytes, refine_iterations, search_sweeps, max_pixels, eager)
+    shares = _miss_shares(misses, MISS_TOLERANCE)
+    worst = tf.argmax(shares, output_type=tf.int32)
+    message = tf.strings.join(
+        [
+            "tfjpeg.UnsupportedJpegError: ",
+            fmt(
+                msg.UNRECOVERABLE,
+                percent=tf.strings.as_string(tf.cast(tf.round(100.0 * shares[worst]), tf.int32)),
+                component=tf.gather(tf.constant(["Y", "Cb", "Cr"]), worst),
+                tolerance=str(MISS_TOLERANCE),
+            ),
+        ]
+    )
+    if eager and float(shares[worst]) > MAX_UNRESOLVED_SHARE:
+        raise UnsupportedJpegError(message.numpy().decode("utf-8").split(": ", 1)[1])
+    check = tf.debugging.Assert(shares[worst] <= MAX_UNRESOLVED_SHARE, [message], summarize=-1)
+    with tf.control_dependencies([check]):
+        return {key: tf.identity(value) for key, value in out.items()}
+
+
+def _miss_shares(misses: tuple[tf.Tensor, ...], tolerance: int) -> tf.Tensor:
+    """Per component, the share of its blocks that miss a decoded sample by more than
+    ``tolerance`` grey levels (float32 (3,); 0 for absent components)."""
+    return tf.stack(
+        [
+            tf.math.divide_no_nan(
+                tf.reduce_sum(tf.cast(m > tolerance, tf.float32)), tf.cast(tf.size(m), tf.float32)
+            )
+            for m in misses
+        ]
+    )
+
+
+def _recover(
+    jpeg_bytes: tf.Tensor | bytes,
+    refine_iterations: int,
+    search_sweeps: int,
+    max_pixels: int | None,
+    eager: bool,
+) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    """The coefficients, tables and geometry, and per component (Y, Cb, Cr) the share of blocks
+    that hold clamped samples and do not decode bit-exactly to them (float32 (3,))."""
     check_non_negative_int(refine_iterations, "refine_iterations")
     check_non_negative_int(search_sweeps, "search_sweeps")
     if max_pixels is not None:
@@ -398,17 +474,18 @@ def _coefficients_from_jpeg_bytes(
 
     tables_f = tf.cast(tf.reshape(table_used, [3, 8, 8]), tf.float32)
 
-    def component(ci: int) -> tf.Tensor:
+    def component(ci: int) -> tuple[tf.Tensor, tf.Tensor]:
         step_v = v_max // tf.maximum(samp_v[ci], 1)
         step_h = h_max // tf.maximum(samp_h[ci], 1)
         plane = image[::step_v, ::step_h, ci]
         return _plane_coefficients(plane, tables_f[ci], refine_iterations, search_sweeps)
 
-    empty = tf.zeros([0, 0, 8, 8], tf.int32)
+    empty = (tf.zeros([0, 0, 8, 8], tf.int32), tf.zeros([0], tf.int64))
     is_color = tf.equal(num_components, 3)
-    y = component(0)
-    cb = tf.cond(is_color, lambda: component(1), lambda: empty)
-    cr = tf.cond(is_color, lambda: component(2), lambda: empty)
+    y, y_miss = component(0)
+    cb, cb_miss = tf.cond(is_color, lambda: component(1), lambda: empty)
+    cr, cr_miss = tf.cond(is_color, lambda: component(2), lambda: empty)
+    misses = (y_miss, cb_miss, cr_miss)
     # The DQT slot each component's frame header names; gray files repeat the luma table.
     tables = tf.where(is_color, tables_f, tf.stack([tables_f[0]] * 3))
     return {
@@ -420,4 +497,4 @@ def _coefficients_from_jpeg_bytes(
         "width": width,
         "num_components": num_components,
         "sampling": tf.stack([samp_h, samp_v], axis=1),
-    }
+    }, misses

@@ -76,7 +76,7 @@ def _s(x: tf.Tensor) -> tf.Tensor:
     return tf.strings.as_string(x)
 
 
-def _fmt(template: str, **fields) -> tf.Tensor:
+def fmt(template: str, **fields) -> tf.Tensor:
     """``template.format(**fields)`` with string/int tensors as the field values."""
     pieces = []
     for i, part in enumerate(re.split(r"\{(\w+)\}", template)):
@@ -102,7 +102,7 @@ def _hex(byte: tf.Tensor) -> tf.Tensor:
 
 
 def _where(a) -> tf.Tensor:  # args 0, 1: marker code and offset
-    return _fmt(msg.SEGMENT, name=_name(a[0]), at=a[1])
+    return fmt(msg.SEGMENT, name=_name(a[0]), at=a[1])
 
 
 def _commas(x: tf.Tensor) -> tf.Tensor:
@@ -123,38 +123,38 @@ def _commas(x: tf.Tensor) -> tf.Tensor:
 
 E_EMPTY = _error("InvalidJpegError")(lambda a, c: tf.constant(msg.EMPTY))
 E_NOT_JPEG = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.NOT_JPEG, start=c["start"], what=c["what"])
+    lambda a, c: fmt(msg.NOT_JPEG, start=c["start"], what=c["what"])
 )
 
 
 def _trunc(where):
-    return lambda a, c: _fmt(msg.TRUNCATED, where=where(a), n=c["n"])
+    return lambda a, c: fmt(msg.TRUNCATED, where=where(a), n=c["n"])
 
 
 E_TRUNC_BETWEEN = _error("InvalidJpegError")(_trunc(lambda a: tf.constant(msg.WHERE_BETWEEN)))
 E_TRUNC_MARKER = _error("InvalidJpegError")(_trunc(lambda a: tf.constant(msg.WHERE_IN_MARKER)))
 E_TRUNC_LENGTH = _error("InvalidJpegError")(
-    _trunc(lambda a: _fmt(msg.WHERE_IN_LENGTH, name=_name(a[0])))
+    _trunc(lambda a: fmt(msg.WHERE_IN_LENGTH, name=_name(a[0])))
 )
 E_TRUNC_SEGMENT = _error("InvalidJpegError")(
-    _trunc(lambda a: _fmt(msg.WHERE_IN_SEGMENT, name=_name(a[0]), at=a[1]))
+    _trunc(lambda a: fmt(msg.WHERE_IN_SEGMENT, name=_name(a[0]), at=a[1]))
 )
-E_TRUNC_SCAN = _error("InvalidJpegError")(_trunc(lambda a: _fmt(msg.WHERE_IN_SCAN, scan=a[0])))
-E_GARBAGE = _error("InvalidJpegError")(lambda a, c: _fmt(msg.GARBAGE, pos=a[0], byte=_hex(a[1])))
-E_FF00 = _error("InvalidJpegError")(lambda a, c: _fmt(msg.FF00, at=a[0]))
-E_SECOND_SOI = _error("InvalidJpegError")(lambda a, c: _fmt(msg.SECOND_SOI, at=a[0]))
+E_TRUNC_SCAN = _error("InvalidJpegError")(_trunc(lambda a: fmt(msg.WHERE_IN_SCAN, scan=a[0])))
+E_GARBAGE = _error("InvalidJpegError")(lambda a, c: fmt(msg.GARBAGE, pos=a[0], byte=_hex(a[1])))
+E_FF00 = _error("InvalidJpegError")(lambda a, c: fmt(msg.FF00, at=a[0]))
+E_SECOND_SOI = _error("InvalidJpegError")(lambda a, c: fmt(msg.SECOND_SOI, at=a[0]))
 E_BAD_LENGTH = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.BAD_LENGTH, name=_name(a[0]), at=a[1], length=a[2])
+    lambda a, c: fmt(msg.BAD_LENGTH, name=_name(a[0]), at=a[1], length=a[2])
 )
-E_LENGTH_4 = _error("InvalidJpegError")(lambda a, c: _fmt(msg.LENGTH_4, where=_where(a)))
+E_LENGTH_4 = _error("InvalidJpegError")(lambda a, c: fmt(msg.LENGTH_4, where=_where(a)))
 E_UNKNOWN_MARKER = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.UNKNOWN_MARKER, code=_hex(a[0]), at=a[1])
+    lambda a, c: fmt(msg.UNKNOWN_MARKER, code=_hex(a[0]), at=a[1])
 )
 E_TOO_MANY_MARKERS = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(msg.TOO_MANY_MARKERS, limit=str(MAX_MARKERS))
+    lambda a, c: fmt(msg.TOO_MANY_MARKERS, limit=str(MAX_MARKERS))
 )
 E_UNSUPPORTED_SOF = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(
+    lambda a, c: fmt(
         msg.UNSUPPORTED_SOF,
         kind=tf.gather(
             tf.constant([msg.UNSUPPORTED_SOF_KINDS.get(k, "").capitalize() for k in range(256)]),
@@ -163,29 +163,27 @@ E_UNSUPPORTED_SOF = _error("UnsupportedJpegError")(
     )
 )
 E_ARITHMETIC = _error("UnsupportedJpegError")(lambda a, c: tf.constant(msg.ARITHMETIC))
-E_SECOND_FRAME = _error("InvalidJpegError")(lambda a, c: _fmt(msg.SECOND_FRAME, where=_where(a)))
-E_FRAME_SHORT = _error("InvalidJpegError")(lambda a, c: _fmt(msg.FRAME_SHORT, where=_where(a)))
+E_SECOND_FRAME = _error("InvalidJpegError")(lambda a, c: fmt(msg.SECOND_FRAME, where=_where(a)))
+E_FRAME_SHORT = _error("InvalidJpegError")(lambda a, c: fmt(msg.FRAME_SHORT, where=_where(a)))
 E_FRAME_LENGTH = _error("InvalidJpegError")(
-    lambda a, c: _fmt(
-        msg.FRAME_LENGTH, where=_where(a), length=a[2], nf=a[3], expected=8 + 3 * a[3]
-    )
+    lambda a, c: fmt(msg.FRAME_LENGTH, where=_where(a), length=a[2], nf=a[3], expected=8 + 3 * a[3])
 )
-E_PRECISION = _error("UnsupportedJpegError")(lambda a, c: _fmt(msg.PRECISION, precision=a[2]))
+E_PRECISION = _error("UnsupportedJpegError")(lambda a, c: fmt(msg.PRECISION, precision=a[2]))
 E_BAD_PRECISION = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.BAD_PRECISION, precision=a[2], where=_where(a))
+    lambda a, c: fmt(msg.BAD_PRECISION, precision=a[2], where=_where(a))
 )
-E_NO_COMPONENTS = _error("InvalidJpegError")(lambda a, c: _fmt(msg.NO_COMPONENTS, where=_where(a)))
+E_NO_COMPONENTS = _error("InvalidJpegError")(lambda a, c: fmt(msg.NO_COMPONENTS, where=_where(a)))
 E_BAD_SAMPLING = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.BAD_SAMPLING, cid=a[2], h=a[3], v=a[4])
+    lambda a, c: fmt(msg.BAD_SAMPLING, cid=a[2], h=a[3], v=a[4])
 )
 E_BAD_TABLE_SLOT = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.BAD_TABLE_SLOT, cid=a[2], tq=a[3])
+    lambda a, c: fmt(msg.BAD_TABLE_SLOT, cid=a[2], tq=a[3])
 )
 E_DUPLICATE_ID = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.DUPLICATE_ID, cid=a[2], where=_where(a))
+    lambda a, c: fmt(msg.DUPLICATE_ID, cid=a[2], where=_where(a))
 )
 E_CMYK = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(
+    lambda a, c: fmt(
         msg.CMYK,
         kind=tf.where(
             a[2] == 2,
@@ -194,14 +192,14 @@ E_CMYK = _error("UnsupportedJpegError")(
         ),
     )
 )
-E_COMPONENTS = _error("UnsupportedJpegError")(lambda a, c: _fmt(msg.COMPONENTS, nf=a[2]))
+E_COMPONENTS = _error("UnsupportedJpegError")(lambda a, c: fmt(msg.COMPONENTS, nf=a[2]))
 E_WIDTH_0 = _error("InvalidJpegError")(lambda a, c: tf.constant(msg.WIDTH_0))
 E_HEIGHT_0 = _error("UnsupportedJpegError")(lambda a, c: tf.constant(msg.HEIGHT_0))
 E_MAX_DIMENSION = _error("ImageTooLargeError")(
-    lambda a, c: _fmt(msg.MAX_DIMENSION, width=a[3], height=a[2], limit=str(LIBJPEG_MAX_DIMENSION))
+    lambda a, c: fmt(msg.MAX_DIMENSION, width=a[3], height=a[2], limit=str(LIBJPEG_MAX_DIMENSION))
 )
 E_TOO_LARGE = _error("ImageTooLargeError")(
-    lambda a, c: _fmt(
+    lambda a, c: fmt(
         msg.TOO_LARGE,
         width=a[3],
         height=a[2],
@@ -210,7 +208,7 @@ E_TOO_LARGE = _error("ImageTooLargeError")(
     )
 )
 E_FRACTIONAL = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(
+    lambda a, c: fmt(
         msg.FRACTIONAL,
         factors=tf.strings.reduce_join(
             tf.strings.join([_s(a[::2]), "x", _s(a[1::2])])[: tf.maximum(c["nf"], 1)],
@@ -219,99 +217,93 @@ E_FRACTIONAL = _error("UnsupportedJpegError")(
     )
 )
 E_DQT_PARAMS = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.DQT_PARAMS, where=_where(a), tq=a[2], pq=a[3])
+    lambda a, c: fmt(msg.DQT_PARAMS, where=_where(a), tq=a[2], pq=a[3])
 )
-E_SHORTER = _error("InvalidJpegError")(lambda a, c: _fmt(msg.SHORTER_THAN_TABLES, where=_where(a)))
-E_DQT_ZERO = _error("InvalidJpegError")(lambda a, c: _fmt(msg.DQT_ZERO, tq=a[2]))
+E_SHORTER = _error("InvalidJpegError")(lambda a, c: fmt(msg.SHORTER_THAN_TABLES, where=_where(a)))
+E_DQT_ZERO = _error("InvalidJpegError")(lambda a, c: fmt(msg.DQT_ZERO, tq=a[2]))
 E_TOO_MANY_TABLES = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(msg.TOO_MANY_TABLES, where=_where(a), limit=a[2])
+    lambda a, c: fmt(msg.TOO_MANY_TABLES, where=_where(a), limit=a[2])
 )
 E_DHT_PARAMS = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.DHT_PARAMS, where=_where(a), tc=a[2], th=a[3])
+    lambda a, c: fmt(msg.DHT_PARAMS, where=_where(a), tc=a[2], th=a[3])
 )
-E_DHT_COUNT = _error("InvalidJpegError")(lambda a, c: _fmt(msg.DHT_COUNT, where=_where(a)))
+E_DHT_COUNT = _error("InvalidJpegError")(lambda a, c: fmt(msg.DHT_COUNT, where=_where(a)))
 E_DHT_CODE_SPACE = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.DHT_CODE_SPACE, where=_where(a), length=a[2])
+    lambda a, c: fmt(msg.DHT_CODE_SPACE, where=_where(a), length=a[2])
 )
-E_DHT_DC_SYMBOL = _error("InvalidJpegError")(lambda a, c: _fmt(msg.DHT_DC_SYMBOL, where=_where(a)))
-E_DAC_ODD = _error("InvalidJpegError")(lambda a, c: _fmt(msg.DAC_ODD, where=_where(a)))
+E_DHT_DC_SYMBOL = _error("InvalidJpegError")(lambda a, c: fmt(msg.DHT_DC_SYMBOL, where=_where(a)))
+E_DAC_ODD = _error("InvalidJpegError")(lambda a, c: fmt(msg.DAC_ODD, where=_where(a)))
 E_DAC_INDEX = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.DAC_INDEX, where=_where(a), index=a[2])
+    lambda a, c: fmt(msg.DAC_INDEX, where=_where(a), index=a[2])
 )
-E_DAC_VALUE = _error("InvalidJpegError")(lambda a, c: _fmt(msg.DAC_VALUE, where=_where(a)))
+E_DAC_VALUE = _error("InvalidJpegError")(lambda a, c: fmt(msg.DAC_VALUE, where=_where(a)))
 E_TOO_MANY_METADATA = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(msg.TOO_MANY_METADATA, limit=str(MAX_METADATA_SEGMENTS))
+    lambda a, c: fmt(msg.TOO_MANY_METADATA, limit=str(MAX_METADATA_SEGMENTS))
 )
-E_ADOBE_TRANSFORM = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(msg.ADOBE_TRANSFORM, code=a[2])
-)
-E_SOS_BEFORE_SOF = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SOS_BEFORE_SOF, where=_where(a))
-)
+E_ADOBE_TRANSFORM = _error("UnsupportedJpegError")(lambda a, c: fmt(msg.ADOBE_TRANSFORM, code=a[2]))
+E_SOS_BEFORE_SOF = _error("InvalidJpegError")(lambda a, c: fmt(msg.SOS_BEFORE_SOF, where=_where(a)))
 E_TOO_MANY_SCANS = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(msg.TOO_MANY_SCANS, limit=str(MAX_SCANS))
+    lambda a, c: fmt(msg.TOO_MANY_SCANS, limit=str(MAX_SCANS))
 )
-E_SOS_EMPTY = _error("InvalidJpegError")(lambda a, c: _fmt(msg.SOS_EMPTY, where=_where(a)))
+E_SOS_EMPTY = _error("InvalidJpegError")(lambda a, c: fmt(msg.SOS_EMPTY, where=_where(a)))
 E_SOS_LENGTH = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SOS_LENGTH, where=_where(a), ns=a[2], length=a[3])
+    lambda a, c: fmt(msg.SOS_LENGTH, where=_where(a), ns=a[2], length=a[3])
 )
 E_SOS_UNKNOWN = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SOS_UNKNOWN_COMPONENT, where=_where(a), cid=a[2])
+    lambda a, c: fmt(msg.SOS_UNKNOWN_COMPONENT, where=_where(a), cid=a[2])
 )
-E_SOS_TWICE = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SOS_TWICE, where=_where(a), cid=a[2])
-)
+E_SOS_TWICE = _error("InvalidJpegError")(lambda a, c: fmt(msg.SOS_TWICE, where=_where(a), cid=a[2]))
 E_SOS_TABLE = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SOS_TABLE, where=_where(a), table=a[2])
+    lambda a, c: fmt(msg.SOS_TABLE, where=_where(a), table=a[2])
 )
 E_NO_HUFFMAN = _error("InvalidJpegError")(
-    lambda a, c: _fmt(
+    lambda a, c: fmt(
         msg.NO_HUFFMAN, cid=a[2], where=_where(a), kind=tf.where(a[3] == 0, "DC", "AC"), slot=a[4]
     )
 )
-E_MCU_BLOCKS = _error("InvalidJpegError")(lambda a, c: _fmt(msg.MCU_BLOCKS, where=_where(a)))
+E_MCU_BLOCKS = _error("InvalidJpegError")(lambda a, c: fmt(msg.MCU_BLOCKS, where=_where(a)))
 E_PROGRESSIVE_PARAMS = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.PROGRESSIVE_PARAMS, ss=a[2], se=a[3], ah=a[4], al=a[5], where=_where(a))
+    lambda a, c: fmt(msg.PROGRESSIVE_PARAMS, ss=a[2], se=a[3], ah=a[4], al=a[5], where=_where(a))
 )
 E_AC_BEFORE_DC = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.AC_BEFORE_DC, cid=a[2], where=_where(a))
+    lambda a, c: fmt(msg.AC_BEFORE_DC, cid=a[2], where=_where(a))
 )
 E_INCONSISTENT = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.INCONSISTENT_PROGRESSION, cid=a[2], k=a[3], where=_where(a))
+    lambda a, c: fmt(msg.INCONSISTENT_PROGRESSION, cid=a[2], k=a[3], where=_where(a))
 )
 E_SEQUENTIAL_PARAMS = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SEQUENTIAL_PARAMS, ss=a[2], se=a[3], ah=a[4], al=a[5], where=_where(a))
+    lambda a, c: fmt(msg.SEQUENTIAL_PARAMS, ss=a[2], se=a[3], ah=a[4], al=a[5], where=_where(a))
 )
 E_TABLE_UNDEFINED = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.TABLE_UNDEFINED, cid=a[2], slot=a[3])
+    lambda a, c: fmt(msg.TABLE_UNDEFINED, cid=a[2], slot=a[3])
 )
-E_SEQUENTIAL_TWICE = _error("InvalidJpegError")(lambda a, c: _fmt(msg.SEQUENTIAL_TWICE, cid=a[2]))
+E_SEQUENTIAL_TWICE = _error("InvalidJpegError")(lambda a, c: fmt(msg.SEQUENTIAL_TWICE, cid=a[2]))
 E_SCAN_TOO_SHORT = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.SCAN_TOO_SHORT, scan=a[0], size=a[1], need=a[2], blocks=a[3])
+    lambda a, c: fmt(msg.SCAN_TOO_SHORT, scan=a[0], size=a[1], need=a[2], blocks=a[3])
 )
 E_RST_WITHOUT_DRI = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.RST_WITHOUT_DRI, found=a[1], scan=a[0])
+    lambda a, c: fmt(msg.RST_WITHOUT_DRI, found=a[1], scan=a[0])
 )
 E_RST_ORDER = _error("InvalidJpegError")(
-    lambda a, c: _fmt(msg.RST_ORDER, scan=a[0], found=a[1], expected=a[2])
+    lambda a, c: fmt(msg.RST_ORDER, scan=a[0], found=a[1], expected=a[2])
 )
 E_EOI_WITHOUT_FRAME = _error("InvalidJpegError")(lambda a, c: tf.constant(msg.EOI_WITHOUT_FRAME))
 E_EOI_WITHOUT_SCAN = _error("InvalidJpegError")(lambda a, c: tf.constant(msg.EOI_WITHOUT_SCAN))
-E_NEVER_SCANNED = _error("InvalidJpegError")(lambda a, c: _fmt(msg.NEVER_SCANNED, cid=a[0]))
+E_NEVER_SCANNED = _error("InvalidJpegError")(lambda a, c: fmt(msg.NEVER_SCANNED, cid=a[0]))
 E_INCOMPLETE = _error("InvalidJpegError")(
-    lambda a, c: _fmt(
+    lambda a, c: fmt(
         msg.INCOMPLETE_PROGRESSIVE,
         k=a[1],
         cid=a[0],
-        missing=tf.where(a[2] < 0, msg.NEVER_CODED, _fmt(msg.LACKS_BITS, bits=a[2])),
+        missing=tf.where(a[2] < 0, msg.NEVER_CODED, fmt(msg.LACKS_BITS, bits=a[2])),
     )
 )
 E_RGB = _error("UnsupportedJpegError")(lambda a, c: tf.constant(msg.RGB_CODED))
 E_LARGE_TABLE = _error("UnsupportedJpegError")(
-    lambda a, c: _fmt(msg.LARGE_TABLE, cid=a[0], value=a[1])
+    lambda a, c: fmt(msg.LARGE_TABLE, cid=a[0], value=a[1])
 )
 
-E_WIDE_TABLE = _error("UnsupportedJpegError")(lambda a, c: _fmt(msg.WIDE_TABLE, cid=a[0]))
+E_WIDE_TABLE = _error("UnsupportedJpegError")(lambda a, c: fmt(msg.WIDE_TABLE, cid=a[0]))
 
 
 def _args(*values) -> tf.Tensor:

@@ -248,4 +248,12 @@ WIDE_TABLE = (
     "bits only for entries above 255), and the in-graph reader, which recovers coefficients from "
     "decoded samples, does not serve such contrived tables. Read it with tfjpeg.io.read_jpeg."
 )
+UNRECOVERABLE = (
+    "Unsupported JPEG for the in-graph reader: it cannot recover the coefficients of this file "
+    "({percent} % of the {component} blocks clamp to 0 or 255 and none of the coefficients it "
+    "finds for them decode back to the decoded samples within {tolerance} grey levels, so they "
+    "are wrong; a quantization table that does not match the coefficients, such as a corrupted "
+    "one, does this). Decode it with tfjpeg.decode or read its coefficients with "
+    "tfjpeg.io.read_jpeg."
+)
 DECODE_FAILED = "Corrupt JPEG: libjpeg could not decode the scan data ({detail})."
