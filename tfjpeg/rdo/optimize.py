@@ -57,11 +57,33 @@ class RDOSettings:
             (the classic λ ∝ Q² of rate–distortion optimized quantization); None: the
             per-quality schedule :data:`MU_SCHEDULE`.
         chroma_weight: weight of chroma squared error relative to luma.
+        frequency_weight: exponent γ of a per-frequency weight of the squared error,
+            ``(K[0, 0] / K[u, v])^γ`` with K the Annex K table of the component (the visibility
+            thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error.
+        zero_blocks: also consider zeroing all AC coefficients of a block at once (mozjpeg's
+            ``trellis_eob_opt``) where the summed added error is below λ × the bits saved.
+        dc: also consider moving the DC one step towards its left neighbour's (smaller
+            differences to code).
     """
 
-    def __init__(self, mu_scale: float | None = None, chroma_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        mu_scale: float | None = None,
+        chroma_weight: float = 1.0,
+        frequency_weight: float = 0.0,
+        zero_blocks: bool = False,
+        dc: bool = False,
+    ) -> None:
         self.mu_scale = mu_scale
         self.chroma_weight = chroma_weight
+        self.frequency_weight = frequency_weight
+        self.zero_blocks = bool(zero_blocks)
+        self.dc = bool(dc)
+
+    def weights(self, component: int) -> tf.Tensor:
+        """(8, 8) weight of the squared error per DCT frequency of ``component``."""
+        annex_k = component_table(quality_tables(50), component)[0]
+        return tf.pow(annex_k[0, 0] / annex_k, float(self.frequency_weight))
 
     def lam(self, tables: tf.Tensor) -> tf.Tensor:
         """(N,) λ for tables (N, 2|3, 8, 8)."""
@@ -92,6 +114,34 @@ def _bit_slopes(rate: Any, coefficients: list[tf.Tensor], tables: tf.Tensor) -> 
         bits = tf.reduce_sum(rate.bits_from_coefficients(half, tables))
     grads = tape.gradient(bits, half)
     return [g * tf.sign(c) for g, c in zip(grads, coefficients, strict=True)]
+
+
+def _zero_blocks(
+    k: tf.Tensor, u: tf.Tensor, cost: tf.Tensor, lam: tf.Tensor, saved: tf.Tensor, ac: tf.Tensor
+) -> tf.Tensor:
+    """Zero a block's AC where the summed added error is below λ × the bits its nonzero AC
+    cost (slope × magnitude summed, the rate model's linear price of each coefficient)."""
+    nonzero = (k != 0) & ac
+    added = tf.where(nonzero, cost * (tf.square(u) - tf.square(k - u)), 0.0)
+    bits = tf.where(nonzero, saved * tf.abs(k), 0.0)
+    zero = tf.reduce_sum(added, axis=[-2, -1]) < lam[..., 0, 0] * tf.reduce_sum(bits, axis=[-2, -1])
+    return tf.where(zero[..., None, None] & ac, 0.0, k)
+
+
+def _dc_moves(
+    k: tf.Tensor, u: tf.Tensor, cost: tf.Tensor, lam: tf.Tensor, saved: tf.Tensor
+) -> tf.Tensor:
+    """k with each DC moved one step towards its left neighbour's where the added error is
+    below λ × the bits the smaller coded difference saves (the rate model's slope)."""
+    dc, u_dc, cost_dc = k[..., :1, :1], u[..., :1, :1], cost[..., :1, :1]
+    left = tf.pad(dc[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0], [0, 0]])
+    step = tf.sign(left - dc)
+    gradient = saved[..., :1, :1] * tf.sign(dc)  # d bits / d DC (the slopes are signed by k)
+    added = cost_dc * (tf.square(dc + step - u_dc) - tf.square(dc - u_dc))
+    move = (step != 0) & (added < -lam * gradient * step)
+    return tf.concat(
+        [tf.concat([tf.where(move, dc + step, dc), k[..., :1, 1:]], -1), k[..., 1:, :]], -2
+    )
 
 
 def optimize_coefficients(
@@ -137,11 +187,16 @@ def optimize_coefficients(
         new = []
         for c, (k, u) in enumerate(zip(coefs, unrounded, strict=True)):
             q = component_table(tables, c)[:, None, None]
-            weight = settings.chroma_weight * area[c] if c > 0 else 1.0
+            weight = (settings.chroma_weight * area[c] if c > 0 else 1.0) * settings.weights(c)
             lower = k - tf.sign(k)
             added = weight * tf.square(q) * (tf.square(lower - u) - tf.square(k - u))
             move = (k != 0) & (added < lam * saved[c]) & ac
-            new.append(tf.where(move, lower, k))
+            k_new = tf.where(move, lower, k)
+            if settings.dc:
+                k_new = _dc_moves(k_new, u, weight * tf.square(q), lam, saved[c])
+            if settings.zero_blocks:
+                k_new = _zero_blocks(k_new, u, weight * tf.square(q), lam, saved[c], ac)
+            new.append(k_new)
         coefs = new
         if progress is not None:
             progress(i + 1, steps)
