@@ -120,6 +120,9 @@ def main() -> None:
         metavar="NAME:KEY=VALUE,...",
         help="extra optimizer settings (RDOSettings keywords, floats); repeatable",
     )
+    parser.add_argument(
+        "--graph", action="store_true", help="price bits with the traced graph at any size"
+    )
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     from tfjpeg.io import encode_pixels
@@ -136,11 +139,11 @@ def main() -> None:
     def tables_at(q: int) -> np.ndarray | None:
         return None if family is None else family.tables(q)
 
-    variants = {"": RDOSettings()}
+    variants = {"": RDOSettings(compiled=args.graph or None)}
     for spec in args.variant:
         name, _, pairs = spec.partition(":")
         kwargs = {k: float(v) for k, v in (p.split("=") for p in pairs.split(",") if p)}
-        variants[f" {name}"] = RDOSettings(**kwargs)
+        variants[f" {name}"] = RDOSettings(**{"compiled": args.graph or None, **kwargs})
 
     files = split_images(args.train_dir, "validation")
     files = files[:: max(1, len(files) // args.images)][: args.images]
