@@ -61,8 +61,6 @@ class RDOSettings:
         frequency_weight: exponent γ of a per-frequency weight of the squared error,
             ``(K[0, 0] / K[u, v])^γ`` with K the Annex K table of the component (the visibility
             thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error.
-        zero_blocks: also consider zeroing all AC coefficients of a block at once (mozjpeg's
-            ``trellis_eob_opt``) where the summed added error is below λ × the bits saved.
         dc: also consider moving the DC one step towards its left neighbour's (smaller
             differences to code).
         compiled: price bits with a traced graph (True), eagerly (False), or by the amount of
@@ -74,14 +72,12 @@ class RDOSettings:
         mu_scale: float | None = None,
         chroma_weight: float = 1.0,
         frequency_weight: float = 0.0,
-        zero_blocks: bool = False,
         dc: bool = False,
         compiled: bool | None = None,
     ) -> None:
         self.mu_scale = mu_scale
         self.chroma_weight = chroma_weight
         self.frequency_weight = frequency_weight
-        self.zero_blocks = bool(zero_blocks)
         self.dc = bool(dc)
         self.compiled = compiled
 
@@ -148,18 +144,6 @@ def _bit_slopes(rate: Any, coefficients: list[tf.Tensor], tables: tf.Tensor) -> 
         bits = tf.reduce_sum(rate.bits_from_coefficients(half, tables))
     grads = tape.gradient(bits, half)
     return [g * tf.sign(c) for g, c in zip(grads, coefficients, strict=True)]
-
-
-def _zero_blocks(
-    k: tf.Tensor, u: tf.Tensor, cost: tf.Tensor, lam: tf.Tensor, saved: tf.Tensor, ac: tf.Tensor
-) -> tf.Tensor:
-    """Zero a block's AC where the summed added error is below λ × the bits its nonzero AC
-    cost (slope × magnitude summed, the rate model's linear price of each coefficient)."""
-    nonzero = (k != 0) & ac
-    added = tf.where(nonzero, cost * (tf.square(u) - tf.square(k - u)), 0.0)
-    bits = tf.where(nonzero, saved * tf.abs(k), 0.0)
-    zero = tf.reduce_sum(added, axis=[-2, -1]) < lam[..., 0, 0] * tf.reduce_sum(bits, axis=[-2, -1])
-    return tf.where(zero[..., None, None] & ac, 0.0, k)
 
 
 def _dc_moves(
@@ -230,8 +214,6 @@ def optimize_coefficients(
             k_new = tf.where(move, lower, k)
             if settings.dc:
                 k_new = _dc_moves(k_new, u, weight * tf.square(q), lam, saved[c])
-            if settings.zero_blocks:
-                k_new = _zero_blocks(k_new, u, weight * tf.square(q), lam, saved[c], ac)
             new.append(k_new)
         coefs = new
         if progress is not None:
