@@ -13,7 +13,7 @@ libjpeg-turbo and mozjpeg encodes are timed in the same run.
 (``tfjpeg.compress(..., tables="learned")``; qualities must lie in their range) and adds a
 "learned tables" curve (no optimizer) for reference; ``--variant NAME:key=value,...`` (repeatable)
 adds optimizer curves with other :class:`tfjpeg.rdo.RDOSettings` (e.g.
-``--variant w:frequency_weight=0.5,zero_blocks=1``).
+``--variant w:frequency_weight=1,dc=1``).
 """
 
 from __future__ import annotations
