@@ -111,10 +111,11 @@ def _rate_model(encoder: str) -> Any:
     return RatePredictor.from_preset("rate_predictor", encoder=target)
 
 
-#: Work (pixels × passes) above which the bit prices are computed by a traced graph: tracing costs
-#: about 7 s once per process and component count, the graph then runs ~10× faster than eager
-#: (≈ 8 s/MP per pass eager on this 2-core machine; ``benchmarks/optimize_speed.py``).
-GRAPH_WORK = 1_000_000
+#: Work (pixels × passes) from which the bit prices are computed by a traced graph: tracing costs
+#: 8–18 s once per process and component count on the loaded 2-core machine, then a 3-step
+#: optimize runs at 6.7 s/MP instead of 24 s/MP eagerly (0.15 MP validation image, same
+#: process, identical output), so the trace pays from about 1 MP × 3 passes.
+GRAPH_WORK = 3_000_000
 
 
 @functools.lru_cache(maxsize=8)
