@@ -61,11 +61,11 @@ class RDOSettings:
         frequency_weight: exponent γ of a per-frequency weight of the squared error,
             ``(K[0, 0] / K[u, v])^γ`` with K the Annex K table of the component (the visibility
             thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error.
-            Default 1: on the validation split (4 images, 256-px crops, 3 steps) it moved the
-            MS-SSIM BD-rate against libjpeg-turbo in 0.1–0.5 bpp from −6.0 to −9.3 % (IJG
-            tables) and −10.7 to −13.6 % (learned tables), Butteraugli likewise, at a PSNR
-            cost; 1.5–2 gain ~2 % more MS-SSIM and lose more PSNR
-            (``benchmarks/results/optimize_speed/*frequency_weight*``).
+            Default 1.5: on the validation split (4 images, 256-px crops, 3 steps) it moved the
+            MS-SSIM BD-rate against libjpeg-turbo in 0.1–0.5 bpp from −6.0 to −10.4 % (IJG
+            tables) and −10.7 to −14.9 % (learned tables), Butteraugli −6.2 → −12.2 and
+            −11.2 → −14.2 %, at a PSNR cost (−13.0 → −8.1, −18.9 → −15.1 %); 1 and 2 were
+            measured too (``benchmarks/results/optimize_speed/*frequency_weight*``).
         dc: also consider moving the DC one step towards its left neighbour's (smaller
             differences to code).
         compiled: price bits with a traced graph (True), eagerly (False), or by the amount of
@@ -76,7 +76,7 @@ class RDOSettings:
         self,
         mu_scale: float | None = None,
         chroma_weight: float = 1.0,
-        frequency_weight: float = 1.0,
+        frequency_weight: float = 1.5,
         dc: bool = False,
         compiled: bool | None = None,
     ) -> None:
