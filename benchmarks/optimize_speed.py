@@ -8,6 +8,12 @@ libjpeg-turbo and mozjpeg encodes are timed in the same run.
 
     python benchmarks/optimize_speed.py --out results/optimize --images 6 --crop 256 \\
         --steps 0,1,3,5 --qualities 3,5,8,12,16,22,30,40,55,70,85
+
+``--tables learned`` writes every optimized file with the shipped learned tables
+(``tfjpeg.compress(..., tables="learned")``; qualities must lie in their range) and adds a
+"learned tables" curve (no optimizer) for reference; ``--variant NAME:key=value,...`` (repeatable)
+adds optimizer curves with other :class:`tfjpeg.rdo.RDOSettings` (e.g.
+``--variant w:frequency_weight=1,dc=1``).
 """
 
 from __future__ import annotations
@@ -104,10 +110,40 @@ def main() -> None:
     parser.add_argument("--qualities", default="3,5,8,12,16,22,30,40,55,70,85")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-butteraugli", action="store_true")
+    parser.add_argument(
+        "--tables", choices=("standard", "learned"), default="standard", help="the files' tables"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="extra optimizer settings (RDOSettings keywords, floats); repeatable",
+    )
+    parser.add_argument(
+        "--graph", action="store_true", help="price bits with the traced graph at any size"
+    )
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     from tfjpeg.io import encode_pixels
-    from tfjpeg.rdo import optimize_image
+    from tfjpeg.rdo import RDOSettings, optimize_image
+
+    family = None
+    if args.tables == "learned":
+        from tfjpeg.jpeg.learned import TableFamily
+        from tfjpeg.models import default_name
+        from tfjpeg.models.presets import load as load_preset
+
+        family = load_preset(default_name("tables"), cls=TableFamily)
+
+    def tables_at(q: int) -> np.ndarray | None:
+        return None if family is None else family.tables(q)
+
+    variants = {"": RDOSettings(compiled=args.graph or None)}
+    for spec in args.variant:
+        name, _, pairs = spec.partition(":")
+        kwargs = {k: float(v) for k, v in (p.split("=") for p in pairs.split(",") if p)}
+        variants[f" {name}"] = RDOSettings(**{"compiled": args.graph or None, **kwargs})
 
     files = split_images(args.train_dir, "validation")
     files = files[:: max(1, len(files) // args.images)][: args.images]
@@ -128,10 +164,21 @@ def main() -> None:
         "libjpeg-turbo": run(lambda img, q: encode_pixels(img, q, optimize=True)),
         "mozjpeg": run(lambda img, q: encode_pixels(img, q, encoder="mozjpeg", optimize=True)),
     }
-    for steps in steps_list:
-        curves[f"optimize={steps}"] = run(
-            lambda img, q, s=steps: encode_pixels(optimize_image(img, q, s), q, optimize=True)
+
+    def optimized(img: np.ndarray, q: int, steps: int, settings: RDOSettings) -> bytes:
+        t = tables_at(q)
+        out = optimize_image(img, q, steps, tables=t, settings=settings)
+        return encode_pixels(out, q, optimize=True, tables=t)
+
+    if family is not None:
+        curves["learned tables"] = run(
+            lambda img, q: encode_pixels(img, q, optimize=True, tables=tables_at(q))
         )
+    for label, settings in variants.items():
+        for steps in steps_list:
+            curves[f"optimize={steps}{label}"] = run(
+                lambda img, q, s=steps, st=settings: optimized(img, q, s, st)
+            )
     probe, q_probe = images[0], qualities[len(qualities) // 2]
     mp = probe.shape[0] * probe.shape[1] / 1e6
     speed = {
@@ -142,16 +189,19 @@ def main() -> None:
         )
         / mp,
     }
-    for steps in steps_list:
-        speed[f"optimize={steps}"] = (
+    if family is not None:
+        speed["learned tables"] = (
             median_seconds(
-                lambda s=steps: encode_pixels(
-                    optimize_image(probe, q_probe, s), q_probe, optimize=True
-                ),
-                2,
+                lambda: encode_pixels(probe, q_probe, optimize=True, tables=tables_at(q_probe)), 3
             )
             / mp
         )
+    for label, settings in variants.items():
+        for steps in steps_list:
+            speed[f"optimize={steps}{label}"] = (
+                median_seconds(lambda s=steps, st=settings: optimized(probe, q_probe, s, st), 2)
+                / mp
+            )
     bd = {
         name: {
             "vs_libjpeg_turbo": bd_table(curves["libjpeg-turbo"], c),
@@ -184,6 +234,8 @@ def main() -> None:
         "crop": args.crop,
         "qualities": qualities,
         "steps": steps_list,
+        "tables": args.tables,
+        "variants": {k.strip() or "default": vars(v) for k, v in variants.items()},
         "curves": curves,
         "bd_rate_percent": bd,
         "seconds_per_mp": speed,

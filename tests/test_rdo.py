@@ -66,3 +66,48 @@ def test_compress_optimize_composes_with_the_editor_choice():
 def test_compress_refuses_a_bad_optimize(bad):
     with pytest.raises(InvalidArgumentError, match="optimize"):
         compression.compress(natural_image(32, 32), quality=25, editor="none", optimize=bad)
+
+
+def test_dc_moves_follow_lambda():
+    from tfjpeg.rdo.optimize import RDOSettings, _rate_model, optimize_coefficients
+
+    image = natural_image(32, 48, seed=4)[None].astype(np.float32)
+    tables = tf.broadcast_to(quality_tables(40), [1, 2, 8, 8])
+    start = encode(image, tables, "420", "hard")["coefficients"]
+    rate = _rate_model("libjpeg")
+
+    def run(lam, **kwargs):
+        settings = RDOSettings(compiled=False, **kwargs)
+        out = optimize_coefficients(image, tables, 1, tf.constant([lam]), settings, rate)
+        return [c.numpy() for c in out]
+
+    # λ = 0: nothing is worth any error; no option adds error to the start's coefficients.
+    unrounded = encode(image, tables, "420", "poly3")["unrounded"]
+    for got, want, u in zip(run(0.0, dc=True), start, unrounded, strict=True):
+        assert np.sum((got - u) ** 2) <= np.sum((want.numpy() - u.numpy()) ** 2) + 1e-3
+    # A huge λ: DC steps shrink the coded differences, one step per pass.
+    for got, want in zip(run(1e9, dc=True), start, strict=True):
+        dc, dc0 = got[..., 0, 0], want.numpy()[..., 0, 0]
+        assert np.abs(np.diff(dc, axis=-1)).sum() <= np.abs(np.diff(dc0, axis=-1)).sum()
+        assert np.abs(dc - dc0).max() <= 1  # one step per pass
+
+
+@pytest.mark.slow
+def test_traced_bit_prices_make_the_same_choices_as_eager():
+    from tfjpeg.rdo.optimize import RDOSettings
+
+    image = natural_image(48, 64, seed=5)
+    eager = optimize_image(image, 20, 2, settings=RDOSettings(compiled=False))
+    traced = optimize_image(image, 20, 2, settings=RDOSettings(compiled=True))
+    np.testing.assert_array_equal(traced, eager)
+
+
+def test_frequency_weight_follows_the_annex_k_visibility_thresholds():
+    from tfjpeg.rdo.optimize import RDOSettings
+
+    np.testing.assert_array_equal(RDOSettings(frequency_weight=0.0).weights(0).numpy(), 1.0)
+    for component in (0, 1):
+        annex_k = quality_tables(50)[0, component].numpy()
+        got = RDOSettings(frequency_weight=1.0).weights(component).numpy()
+        np.testing.assert_allclose(got, annex_k[0, 0] / annex_k, rtol=1e-6)
+        assert got[0, 0] == 1.0 and got[7, 7] < 0.2  # the finest detail weighs least

@@ -376,9 +376,10 @@ def compress(
             this many optimizer steps refine the image (starting from the editor's output, or
             from the image itself with ``editor="none"``) through the exact codec and the rate
             model so that the encoder's own quantizer lands on cheaper coefficients. None: off.
-            Slow: about 4 s/MP plus 20 s/MP per step on the loaded 2-core machine
-            (``benchmarks/optimize_speed.py``); with ``target_bpp`` it runs once per quality
-            the search tries (about 7 times).
+            Slow: on the loaded 2-core machine about 2–3 s/MP per step once the bit pricing is
+            traced (a one-off 8–18 s per process, used from 3 MP × steps of work), ~8 s/MP per
+            step eagerly below that (``benchmarks/optimize_speed.py``); with ``target_bpp`` it runs
+            once per quality the search tries (about 7 times).
         progress: with ``optimize``, called as ``progress(step, steps)`` after each step.
 
     Returns:

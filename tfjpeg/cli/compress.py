@@ -94,8 +94,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         metavar="N",
         help=(
             "rate-distortion optimized pre-editing: refine the (edited) image with N optimizer "
-            "steps so the encoder lands on cheaper coefficients (slow: about 4 + 20 N s/MP; "
-            "progress is shown unless --quiet)"
+            "steps so the encoder lands on cheaper coefficients (slow: 8 N s/MP, or 10-20 s "
+            "once then ~3 N s/MP on big images; progress is shown unless --quiet)"
         ),
     )
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
