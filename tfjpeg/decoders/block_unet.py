@@ -31,8 +31,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfjpeg.decoders.geometry import chroma_factors, image_from_coefficients, z_on_chroma_grid
+from tfjpeg.decoders.inputs import unpack_call_inputs
 from tfjpeg.jpeg.blocks import ceil_div
-from tfjpeg.jpeg.tables import component_table, validate_tables
+from tfjpeg.jpeg.tables import component_table
 
 __all__ = ["BlockUNetDecoder"]
 
@@ -182,16 +183,7 @@ class BlockUNetDecoder(keras.Model):
 
     # ------------------------------------------------------------------ call
     def call(self, inputs: dict[str, Any], training=None, subsampling: str = "420") -> dict:
-        y = tf.cast(inputs["y"], tf.float32)
-        shape = tf.shape(y)
-        n, hb, wb = shape[0], shape[1], shape[2]
-        tables = validate_tables(inputs["tables"])
-        tables = tf.broadcast_to(tables, tf.stack([n, tables.shape[1], 8, 8]))
-        height = tf.cast(inputs["height"], tf.int32)
-        width = tf.cast(inputs["width"], tf.int32)
-        z = inputs.get("z")
-        z = tf.zeros([n, hb, wb, 64]) if z is None else tf.cast(z, tf.float32)
-        gray = subsampling == "gray" or inputs.get("cb") is None
+        y, n, hb, wb, tables, height, width, z, gray = unpack_call_inputs(inputs, subsampling)
         per_comp = [tf.reshape(component_table(tables, c), [n, 64]) for c in range(3)]
         log_m = [(tf.math.log(t) - 3.0) / 2.0 for t in per_comp]
         table_features = tf.concat(log_m, axis=-1)  # (N, 192)

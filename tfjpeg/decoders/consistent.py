@@ -24,7 +24,8 @@ from tfjpeg.decoders.geometry import (
     luma_on_chroma_grid,
     z_on_chroma_grid,
 )
-from tfjpeg.jpeg.tables import component_table, validate_tables
+from tfjpeg.decoders.inputs import unpack_call_inputs
+from tfjpeg.jpeg.tables import component_table
 
 __all__ = ["NORMALIZATIONS", "ConsistentDecoder", "ConvStack"]
 
@@ -268,16 +269,7 @@ class ConsistentDecoder(keras.Model):
         return [xq * m * _COEF_SCALE, tf.clip_by_value(xq, -_XQ_CLIP, _XQ_CLIP) / _XQ_CLIP]
 
     def call(self, inputs: dict[str, Any], training=None, subsampling: str = "420") -> dict:
-        y = tf.cast(inputs["y"], tf.float32)
-        shape = tf.shape(y)
-        n, hb, wb = shape[0], shape[1], shape[2]
-        tables = validate_tables(inputs["tables"])
-        tables = tf.broadcast_to(tables, tf.stack([n, tables.shape[1], 8, 8]))
-        height = tf.cast(inputs["height"], tf.int32)
-        width = tf.cast(inputs["width"], tf.int32)
-        z = inputs.get("z")
-        z = tf.zeros([n, hb, wb, 64]) if z is None else tf.cast(z, tf.float32)
-        gray = subsampling == "gray" or inputs.get("cb") is None
+        y, n, hb, wb, tables, height, width, z, gray = unpack_call_inputs(inputs, subsampling)
 
         # Luma (§3.2).
         table_y = component_table(tables, 0)

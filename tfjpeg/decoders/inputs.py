@@ -7,7 +7,7 @@ table per component (``JpegCoefficients.component_tables``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -15,8 +15,9 @@ import tensorflow as tf
 from tfjpeg.decoders.geometry import chroma_factors
 from tfjpeg.errors import InvalidArgumentError
 from tfjpeg.io.coefficients import JpegCoefficients
+from tfjpeg.jpeg.tables import validate_tables
 
-__all__ = ["core_inputs", "decoder_inputs", "model_inputs"]
+__all__ = ["CallInputs", "core_inputs", "decoder_inputs", "model_inputs", "unpack_call_inputs"]
 
 
 def _checked_z(z: Any, jpeg: JpegCoefficients) -> tf.Tensor:
@@ -109,3 +110,39 @@ def core_inputs(jpeg: JpegCoefficients, z: Any = None) -> dict[str, tf.Tensor]:
         "sampling": tf.constant(sampling),
         "z": z,
     }
+
+
+class CallInputs(NamedTuple):
+    """A decoder's ``call`` inputs, checked and broadcast (the contract every decoder shares)."""
+
+    y: tf.Tensor  # float32 (n, hb, wb, 8, 8)
+    n: tf.Tensor
+    hb: tf.Tensor
+    wb: tf.Tensor
+    tables: tf.Tensor  # float32 (n, 2|3, 8, 8)
+    height: tf.Tensor
+    width: tf.Tensor
+    z: tf.Tensor  # float32 (n, hb, wb, 64), zeros when not given
+    gray: bool
+
+
+def unpack_call_inputs(inputs: dict[str, Any], subsampling: Any) -> CallInputs:
+    """The shared first step of a decoder's ``call`` on :func:`model_inputs`' dictionary."""
+    y = tf.cast(inputs["y"], tf.float32)
+    shape = tf.shape(y)
+    n, hb, wb = shape[0], shape[1], shape[2]
+    tables = validate_tables(inputs["tables"])
+    tables = tf.broadcast_to(tables, tf.stack([n, tables.shape[1], 8, 8]))
+    z = inputs.get("z")
+    z = tf.zeros([n, hb, wb, 64]) if z is None else tf.cast(z, tf.float32)
+    return CallInputs(
+        y=y,
+        n=n,
+        hb=hb,
+        wb=wb,
+        tables=tables,
+        height=tf.cast(inputs["height"], tf.int32),
+        width=tf.cast(inputs["width"], tf.int32),
+        z=z,
+        gray=(isinstance(subsampling, str) and subsampling == "gray") or inputs.get("cb") is None,
+    )
