@@ -197,3 +197,22 @@ def cli_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("tfjpeg: error: ")
     return lines[0]
+
+
+def tiled_file_coefficients(model, jpeg, subsampling: str, tile_blocks: int = 4):
+    """``tiled_coefficients`` of ``model`` on a file read by ``read_jpeg`` (z = 0), traced once."""
+    from tfjpeg.decoders.geometry import chroma_factors
+    from tfjpeg.decoders.tiling import tiled_coefficients
+
+    hb, wb = jpeg.components[0].shape[:2]
+    return tf.function(tiled_coefficients, autograph=False)(
+        model,
+        [tf.constant(c, tf.float32) for c in jpeg.components],
+        tf.constant(jpeg.component_tables.astype(np.float32)),
+        tf.constant(jpeg.height),
+        tf.constant(jpeg.width),
+        chroma_factors(subsampling),
+        tf.zeros([hb, wb, 64]),
+        subsampling,
+        tile_blocks=tile_blocks,
+    )

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import natural_image, pillow_jpeg
+from conftest import natural_image, pillow_jpeg, tiled_file_coefficients
 
 from tfjpeg.decoders import BlockUNetDecoder
 from tfjpeg.decoders.inputs import decoder_inputs
-from tfjpeg.decoders.tiling import halo_blocks, tiled_coefficients
+from tfjpeg.decoders.tiling import halo_blocks
 from tfjpeg.io import read_jpeg
 
 
@@ -67,17 +67,7 @@ def test_tiles_equal_one_pass():
     whole = model(inputs, training=False, subsampling="420")["coefficients"]
     hb, wb = jpeg.components[0].shape[:2]
     assert hb > 4 + 2 * halo_blocks(model) and wb > 4 + 2 * halo_blocks(model)
-    tiled = tf.function(tiled_coefficients, autograph=False)(
-        model,
-        [tf.constant(c, tf.float32) for c in jpeg.components],
-        tf.constant(jpeg.component_tables.astype(np.float32)),
-        tf.constant(jpeg.height),
-        tf.constant(jpeg.width),
-        (2, 2),
-        tf.zeros([hb, wb, 64]),
-        "420",
-        tile_blocks=4,
-    )
+    tiled = tiled_file_coefficients(model, jpeg, "420")
     for a, b in zip(whole, tiled, strict=True):
         assert np.all(np.isfinite(a.numpy()))
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5)

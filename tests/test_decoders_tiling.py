@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import natural_image, pillow_jpeg
+from conftest import natural_image, pillow_jpeg, tiled_file_coefficients
 
 from tfjpeg.decoders import ConsistentDecoder, core_inputs
 from tfjpeg.decoders.core import decode_core
-from tfjpeg.decoders.geometry import chroma_factors
 from tfjpeg.decoders.inputs import decoder_inputs
 from tfjpeg.decoders.tiling import halo_blocks, tiled_coefficients
 from tfjpeg.io import read_jpeg
@@ -36,22 +35,9 @@ def test_tiled_coefficients_equal_one_pass(model, layout):
     jpeg = read_jpeg(data)
     inputs, subsampling = decoder_inputs(jpeg)
     whole = model(inputs, training=False, subsampling=subsampling)["coefficients"]
-    fh, fv = chroma_factors(subsampling)
-    comps = [tf.constant(c, tf.float32) for c in jpeg.components]
-    tables = tf.constant(jpeg.component_tables.astype(np.float32))
     hb, wb = jpeg.components[0].shape[:2]
     assert hb > 4 + 2 * halo_blocks(model) and wb > 4 + 2 * halo_blocks(model)  # really tiled
-    tiled = tf.function(tiled_coefficients, autograph=False)(
-        model,
-        comps,
-        tables,
-        tf.constant(jpeg.height),
-        tf.constant(jpeg.width),
-        (fh, fv),
-        tf.zeros([hb, wb, 64]),
-        subsampling,
-        tile_blocks=4,
-    )
+    tiled = tiled_file_coefficients(model, jpeg, subsampling)
     for a, b in zip(whole, tiled, strict=True):
         assert a.shape == b.shape
         assert np.all(np.isfinite(a.numpy()))
@@ -64,19 +50,8 @@ def test_a_halo_smaller_than_the_receptive_field_would_show(model, monkeypatch):
     jpeg = read_jpeg(data)
     inputs, _ = decoder_inputs(jpeg)
     whole = model(inputs, training=False, subsampling="420")["coefficients"][0]
-    hb, wb = jpeg.components[0].shape[:2]
     monkeypatch.setattr(ConsistentDecoder, "receptive_field_blocks", 0)
-    tiled = tf.function(tiled_coefficients, autograph=False)(
-        model,
-        [tf.constant(c, tf.float32) for c in jpeg.components],
-        tf.constant(jpeg.component_tables.astype(np.float32)),
-        tf.constant(jpeg.height),
-        tf.constant(jpeg.width),
-        (2, 2),
-        tf.zeros([hb, wb, 64]),
-        "420",
-        tile_blocks=4,
-    )[0]
+    tiled = tiled_file_coefficients(model, jpeg, "420")[0]
     assert np.max(np.abs(whole.numpy() - tiled.numpy())) > 1e-3
 
 
