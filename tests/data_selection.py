@@ -89,7 +89,8 @@ def _install_recorder(record: DataRecord) -> None:
                 record.charge()
             return super().__contains__(key)
 
-    os.environ = RecordingEnviron(  # type: ignore[misc]
+    # Not a new environment: the same data, with its reads recorded.
+    os.environ = RecordingEnviron(  # type: ignore[misc]  # noqa: B003
         base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue
     )
 
@@ -165,7 +166,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     try:
         record = json.loads(Path(source).read_text())
     except (OSError, ValueError) as err:
-        raise pytest.UsageError(f"{IN_ENV}={source}: cannot read the pass-1 record ({err})")
+        message = f"{IN_ENV}={source}: cannot read the pass-1 record ({err})"
+        raise pytest.UsageError(message) from err
     keep, drop = [], []
     for item in items:
         target = keep if depends_on_data(item.nodeid, item.fixturenames, record) else drop
