@@ -132,8 +132,13 @@ class Engine:
         )
         h, w = self.size_of(span)
         comps = self.crop_components(self.components, span)
-        out = fn(tuple(tf.constant(c) for c in comps), self._tables_t, tf.constant(h),
-                 tf.constant(w), tf.constant(z, tf.float32))
+        out = fn(
+            tuple(tf.constant(c) for c in comps),
+            self._tables_t,
+            tf.constant(h),
+            tf.constant(w),
+            tf.constant(z, tf.float32),
+        )
         return tuple(c.numpy() for c in out)
 
     def full_coefficients(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -149,8 +154,13 @@ class Engine:
             return tiled_coefficients(model, list(comps), tables, height, width, factors, z, layout)
 
         fn = _cached(("full", model, layout), lambda: tf.function(full, reduce_retracing=True))
-        out = fn(tuple(tf.constant(c) for c in self.components), self._tables_t,
-                 tf.constant(self.height), tf.constant(self.width), tf.constant(z))
+        out = fn(
+            tuple(tf.constant(c) for c in self.components),
+            self._tables_t,
+            tf.constant(self.height),
+            tf.constant(self.width),
+            tf.constant(z),
+        )
         return tuple(c.numpy()[0] for c in out)
 
     def render(self, coefficients, span: Span) -> np.ndarray:
@@ -165,8 +175,14 @@ class Engine:
                 [c[None] for c in coefs], tables[None], height, width, fh, fv
             )["decoded"][0]
             decoded = project_tensors(
-                decoded, list(comps), tables, height, width, factors,
-                margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS,
+                decoded,
+                list(comps),
+                tables,
+                height,
+                width,
+                factors,
+                margin=PROJECTION_MARGIN,
+                iterations=PROJECTION_ITERATIONS,
             )
             return correct_uint8(
                 decoded, list(comps), tables, height, width, factors, CORRECTION_ITERATIONS
@@ -175,9 +191,13 @@ class Engine:
         fn = _cached(("render", self.layout), lambda: tf.function(render, reduce_retracing=True))
         h, w = self.size_of(span)
         comps = self.crop_components(self.components, span)
-        out = fn(tuple(tf.constant(c, tf.float32) for c in coefficients),
-                 tuple(tf.constant(c) for c in comps), self._tables_t, tf.constant(h),
-                 tf.constant(w))
+        out = fn(
+            tuple(tf.constant(c, tf.float32) for c in coefficients),
+            tuple(tf.constant(c) for c in comps),
+            self._tables_t,
+            tf.constant(h),
+            tf.constant(w),
+        )
         return out.numpy().astype(np.uint8)
 
     def project(self, image: np.ndarray, span: Span) -> np.ndarray:
@@ -186,22 +206,36 @@ class Engine:
         factors = self.factors
 
         def project(image, comps, tables, height, width):
-            return project_tensors(image, list(comps), tables, height, width, factors,
-                                   margin=PROJECTION_MARGIN, iterations=PROJECTION_ITERATIONS)
+            return project_tensors(
+                image,
+                list(comps),
+                tables,
+                height,
+                width,
+                factors,
+                margin=PROJECTION_MARGIN,
+                iterations=PROJECTION_ITERATIONS,
+            )
 
         fn = _cached(("project", self.layout), lambda: tf.function(project, reduce_retracing=True))
         h, w = self.size_of(span)
         comps = self.crop_components(self.components, span)
-        out = fn(tf.constant(image, tf.float32), tuple(tf.constant(c) for c in comps),
-                 self._tables_t, tf.constant(h), tf.constant(w))
+        out = fn(
+            tf.constant(image, tf.float32),
+            tuple(tf.constant(c) for c in comps),
+            self._tables_t,
+            tf.constant(h),
+            tf.constant(w),
+        )
         return out.numpy()
 
     def decode(self, z: np.ndarray) -> DecodingState:
         """The whole file decoded with control signal z (hb, wb, 64)."""
         coefs = self.full_coefficients(z.astype(np.float32))
         whole = Span(0, self.grid[0], 0, self.grid[1])
-        return DecodingState(z=z.astype(np.float32), coefficients=coefs,
-                             image=self.render(coefs, whole))
+        return DecodingState(
+            z=z.astype(np.float32), coefficients=coefs, image=self.render(coefs, whole)
+        )
 
     # ------------------------------------------------------------------ optimization
     def _step(self, name: str, objective: Objective):
@@ -253,7 +287,7 @@ class Engine:
         base = self.crop_components(state.coefficients, net)
         ref = self.network_on(net, z_current)
         z0 = z_current if z_init is None else z_init
-        zmask = np.zeros(z_current.shape[:3] + (1,), np.float32)
+        zmask = np.zeros((*z_current.shape[:3], 1), np.float32)
         inner = zone.within(net)
         zmask[:, inner.r0 : inner.r1, inner.c0 : inner.c1] = 1.0
         h, w = self.size_of(net)
@@ -269,8 +303,21 @@ class Engine:
         h_t, w_t = tf.constant(h), tf.constant(w)
         losses = []
         for i in range(steps):
-            z, m, v, loss = step(z, m, v, tf.constant(float(i + 1)), lr, zmask_t, comps,
-                                 self._tables_t, h_t, w_t, base_t, ref_t, inputs_t)
+            z, m, v, loss = step(
+                z,
+                m,
+                v,
+                tf.constant(float(i + 1)),
+                lr,
+                zmask_t,
+                comps,
+                self._tables_t,
+                h_t,
+                w_t,
+                base_t,
+                ref_t,
+                inputs_t,
+            )
             losses.append(float(loss))
             if progress is not None:
                 progress((i + 1) / steps)
@@ -280,7 +327,13 @@ class Engine:
         return z, coefs, losses
 
     def write_back(
-        self, state: DecodingState, z: np.ndarray, coefs, net: Span, zone: Span, written: Span,
+        self,
+        state: DecodingState,
+        z: np.ndarray,
+        coefs,
+        net: Span,
+        zone: Span,
+        written: Span,
         render: Span,
     ) -> DecodingState:
         """A new state: ``state`` with z in ``zone`` and the coefficients of ``written`` from

@@ -176,7 +176,7 @@ class Explorer:
 
     # ------------------------------------------------------------------ history
     def _push(self, state: DecodingState) -> np.ndarray:
-        self._history = self._history[: self._position + 1] + [state]
+        self._history = [*self._history[: self._position + 1], state]
         if len(self._history) > HISTORY + 1:
             self._history = self._history[-(HISTORY + 1) :]
         self._position = len(self._history) - 1
@@ -202,8 +202,10 @@ class Explorer:
 
     def choose_alternative(self, index: int) -> np.ndarray:
         """Make alternative ``index`` of the last ``diverse`` edit current (undoable)."""
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
-            0 <= index < len(self._alternatives)
+        if (
+            isinstance(index, bool)
+            or not isinstance(index, (int, np.integer))
+            or not (0 <= index < len(self._alternatives))
         ):
             raise InvalidArgumentError(
                 f"index must be an integer in [0, {len(self._alternatives)}). "
@@ -276,7 +278,12 @@ class Explorer:
         )
         results = [
             engine.write_back(
-                state, z[i], tuple(c[i] for c in coefs), net, windows.zone, windows.written,
+                state,
+                z[i],
+                tuple(c[i] for c in coefs),
+                net,
+                windows.zone,
+                windows.written,
                 windows.render,
             )
             for i in range(z.shape[0])

@@ -159,8 +159,10 @@ def diverse(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     mask = inputs["mask"]
     n = tf.shape(x)[0]
     diffs = tf.abs(x[:, None] - x[None])  # (N, N, h, w, C)
-    pairwise = _masked_mean(diffs, mask[None]) * tf.cast(n, tf.float32) / tf.cast(
-        tf.maximum(n - 1, 1), tf.float32
+    pairwise = (
+        _masked_mean(diffs, mask[None])
+        * tf.cast(n, tf.float32)
+        / tf.cast(tf.maximum(n - 1, 1), tf.float32)
     )
     close = _masked_mean(tf.abs(x - inputs["x0"]), mask)
     return -pairwise + inputs["closeness"] * close

@@ -86,8 +86,9 @@ class EditContext:
 @dataclasses.dataclass
 class Prepared:
     """A tool's objective, its inputs (arrays; ``x0`` and the region's ``mask`` are added by
-    the explorer unless the tool sets its own bool ``mask``), the key of its compiled step, and optionally the starting z of each of N
-    decodings (``z_count`` > 1 only for ``diverse``)."""
+    the explorer unless the tool sets its own bool ``mask``), the key of its compiled step,
+    and how many decodings to optimize at once (``z_count`` > 1 only for ``diverse``: each
+    starts at the current z plus ``z_noise`` Gaussian noise drawn from ``seed``)."""
 
     objective: Callable
     inputs: dict[str, Any]
@@ -143,9 +144,12 @@ def _check_image(spec: ParamSpec, value: Any) -> np.ndarray:
             f"{spec.name} must be a uint8 array (h, w, 3) or (h, w). "
             f"Received: {spec.name} of type {type(value).__name__}"
         )
-    if value.dtype != np.uint8 or value.ndim not in (2, 3) or (
-        value.ndim == 3 and value.shape[-1] not in (1, 3)
-    ) or value.size == 0:
+    if (
+        value.dtype != np.uint8
+        or value.ndim not in (2, 3)
+        or (value.ndim == 3 and value.shape[-1] not in (1, 3))
+        or value.size == 0
+    ):
         raise InvalidArgumentError(
             f"{spec.name} must be a non-empty uint8 array (h, w, 3), (h, w, 1) or (h, w). "
             f"Received: {spec.name}.shape={value.shape}, dtype={value.dtype}"
@@ -164,8 +168,7 @@ def resolve_params(spec: ToolSpec, params: dict[str, Any]) -> dict[str, Any]:
     for name in params:
         if name not in known:
             raise InvalidArgumentError(
-                f"tool {spec.name!r} has no parameter {name!r}; its parameters: "
-                f"{', '.join(known)}"
+                f"tool {spec.name!r} has no parameter {name!r}; its parameters: {', '.join(known)}"
             )
     out = {}
     for p in spec.params:
@@ -301,7 +304,7 @@ def _imprint(ctx: EditContext, p: dict[str, Any]) -> Prepared:
     best = None
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
-            if not (0 <= y0 + dy and y1 + dy <= wh and 0 <= x0 + dx and x1 + dx <= ww):
+            if not (y0 + dy >= 0 and y1 + dy <= wh and x0 + dx >= 0 and x1 + dx <= ww):
                 continue
             mask = np.zeros_like(ctx.mask)
             mask[y0 + dy : y1 + dy, x0 + dx : x1 + dx] = ctx.mask[y0:y1, x0:x1]
@@ -338,12 +341,13 @@ def _patch(ctx: EditContext, p: dict[str, Any]) -> Prepared:
 
     height, width = ctx.image.shape[:2]
     sy0, sx0, sy1, sx1 = (p[k] for k in ("source_y0", "source_x0", "source_y1", "source_x1"))
-    if not (0 <= sy0 < sy1 <= height and 0 <= sx0 < sx1 <= width) or min(
-        sy1 - sy0, sx1 - sx0
-    ) < objectives.PATCH:
+    if (
+        not (0 <= sy0 < sy1 <= height and 0 <= sx0 < sx1 <= width)
+        or min(sy1 - sy0, sx1 - sx0) < objectives.PATCH
+    ):
         raise InvalidArgumentError(
             "the source rectangle (source_y0, source_x0, source_y1, source_x1) must lie in the "
-            f"{height}×{width} image and be at least {objectives.PATCH} pixels a side. "
+            f"{height}x{width} image and be at least {objectives.PATCH} pixels a side. "
             f"Received: {(sy0, sx0, sy1, sx1)}"
         )
     src = ctx.image[sy0:sy1, sx0:sx1].astype(np.float32)[None]
@@ -443,7 +447,7 @@ def _spec(name: str, description: str, *params: ParamSpec) -> ToolSpec:
     return ToolSpec(name, description, (*params, *_COMMON))
 
 
-_DIRECTION = ParamSpec("direction", "choice", 1, choices=(1, -1), help="+1 increase, −1 decrease")
+_DIRECTION = ParamSpec("direction", "choice", 1, choices=(1, -1), help="+1 increase, -1 decrease")
 
 TOOLS: dict[str, Tool] = {
     t.spec.name: t
@@ -452,14 +456,16 @@ TOOLS: dict[str, Tool] = {
             _spec(
                 "brightness",
                 "Make the region brighter or darker, as far as the file allows.",
-                ParamSpec("amount", "float", 16.0, -255.0, 255.0, help="gray levels (− darker)"),
+                ParamSpec(
+                    "amount", "float", 16.0, -255.0, 255.0, help="gray levels (negative: darker)"
+                ),
             ),
             _brightness,
         ),
         Tool(
             _spec(
                 "variance",
-                "Raise or lower the local variance of the region's 6×6 patches (B.1).",
+                "Raise or lower the local variance of the region's 6x6 patches (B.1).",
                 _DIRECTION,
                 ParamSpec("amount", "float", 100.0, 0.0, 10000.0, help="δ, gray levels²"),
             ),
@@ -468,7 +474,7 @@ TOOLS: dict[str, Tool] = {
         Tool(
             _spec(
                 "tv",
-                "Total variation down (piecewise smooth, −1) or up (+1) in the region (B.2).",
+                "Total variation down (piecewise smooth, -1) or up (+1) in the region (B.2).",
                 dataclasses.replace(_DIRECTION, default=-1),
             ),
             _tv,
@@ -524,9 +530,11 @@ TOOLS: dict[str, Tool] = {
         Tool(
             _spec(
                 "magnitude",
-                "Amplify (+1) or attenuate (−1) the signal of the region's patches (B.5).",
+                "Amplify (+1) or attenuate (-1) the signal of the region's patches (B.5).",
                 _DIRECTION,
-                ParamSpec("amount", "float", 0.5, 0.0, 4.0, help="δ: patches × (1 ± δ)"),
+                ParamSpec(
+                    "amount", "float", 0.5, 0.0, 4.0, help="delta: patches times (1 +- delta)"
+                ),
             ),
             _magnitude,
         ),
@@ -557,11 +565,19 @@ TOOLS: dict[str, Tool] = {
                 "Find a consistent decoding that a classifier reads as the target class (B.8).",
                 ParamSpec("target", "int", None, 0, 999, help="class index"),
                 ParamSpec(
-                    "model", "choice", DEFAULT_CLASSIFIER, choices=(DEFAULT_CLASSIFIER,),
+                    "model",
+                    "choice",
+                    DEFAULT_CLASSIFIER,
+                    choices=(DEFAULT_CLASSIFIER,),
                     help="a shipped classifier, or a Keras model (API only)",
                 ),
-                ParamSpec("scale", "choice", "0-255", choices=("0-255", "0-1"),
-                          help="the classifier's input range"),
+                ParamSpec(
+                    "scale",
+                    "choice",
+                    "0-255",
+                    choices=("0-255", "0-1"),
+                    help="the classifier's input range",
+                ),
             ),
             _classifier,
         ),

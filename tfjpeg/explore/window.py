@@ -96,7 +96,9 @@ def region_mask(region, height: int, width: int, name: str = "region") -> np.nda
                 f"{name} as a mask must be a bool array. Received: dtype={region.dtype}"
             )
         if not region.any():
-            raise InvalidArgumentError(f"{name} must select at least one pixel (the mask is empty).")
+            raise InvalidArgumentError(
+                f"{name} must select at least one pixel (the mask is empty)."
+            )
         return region.copy()
     try:
         values = [int(v) for v in region]
