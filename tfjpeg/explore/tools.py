@@ -225,13 +225,13 @@ def _brightness(ctx: EditContext, p: dict[str, Any]) -> Prepared:
 def _ycc(x: np.ndarray) -> np.ndarray:
     from tfjpeg.jpeg.color import rgb_to_ycbcr
 
-    return np.asarray(rgb_to_ycbcr(x[None]))[0]
+    return np.array(rgb_to_ycbcr(x[None]))[0]
 
 
 def _rgb(x: np.ndarray) -> np.ndarray:
     from tfjpeg.jpeg.color import ycbcr_to_rgb
 
-    return np.asarray(ycbcr_to_rgb(x[None]))[0]
+    return np.array(ycbcr_to_rgb(x[None]))[0]
 
 
 def _needs_colour(ctx: EditContext, tool: str) -> None:
