@@ -13,6 +13,7 @@ import tensorflow as tf
 
 __all__ = [
     "PATCH",
+    "classifier_input",
     "classifier_loss",
     "diverse",
     "luma",
@@ -168,17 +169,22 @@ def diverse(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     return -pairwise + inputs["closeness"] * close
 
 
-def classifier_loss(classifier, x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-    """− log p(target | region) of a Keras classifier (appendix B.8): the region's bounding box
-    ``inputs["box"]`` (y0, x0, y1, x1 in the window) resized to the classifier's input, in its
-    channels (luma for one channel), times ``inputs["scale"]``; its outputs are logits."""
-    box = inputs["box"]
+def classifier_input(classifier, x: tf.Tensor, box, scale) -> tf.Tensor:
+    """What a Keras classifier sees of a region: the bounding box ``box`` (y0, x0, y1, x1) of
+    the images ``x`` (N, h, w, C), in the classifier's channels (luma for one channel), resized
+    (antialiased) to its input size, times ``scale``."""
     crop = x[:, box[0] : box[2], box[1] : box[3]]
     height, width, channels = classifier.input_shape[1:4]
     crop = luma(crop) if channels == 1 else crop
     if channels == 3 and crop.shape[-1] == 1:
         crop = tf.repeat(crop, 3, axis=-1)
-    crop = tf.image.resize(crop, [height, width], antialias=True) * inputs["scale"]
-    logits = classifier(crop, training=False)
+    return tf.image.resize(crop, [height, width], antialias=True) * scale
+
+
+def classifier_loss(classifier, x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+    """− log p(target | region) of a Keras classifier (appendix B.8) on
+    :func:`classifier_input` of the region's box ``inputs["box"]`` (window coordinates) and
+    ``inputs["scale"]``; the classifier's outputs are read as logits."""
+    logits = classifier(classifier_input(classifier, x, inputs["box"], inputs["scale"]))
     log_p = tf.nn.log_softmax(logits, axis=-1)
     return -tf.reduce_mean(tf.gather(log_p, inputs["target"], axis=-1))

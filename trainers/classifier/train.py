@@ -12,7 +12,8 @@ uint8-range gray (28, 28, 1) in, 10 logits out. It is exported with
 accuracy of the float16 weights is measured after reloading them).
 
 Usage:
-    nice -n 10 python -m trainers.classifier.train --config trainers/configs/classifier_digits.json \
+    nice -n 10 python -m trainers.classifier.train \
+        --config trainers/configs/classifier_digits.json \
         --run-dir runs/digits [--export saved_models/digit-classifier/1]
 """
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -65,17 +68,27 @@ def build_model(size: int):
 
 
 def to_float16(weights_file: Path) -> None:
-    """Rewrite every float32 array of a Keras weights file as float16 (half the size)."""
+    """Rewrite a Keras weights file with every float32 array as float16, without the
+    optimizer's state (a fresh file: HDF5 does not give back the space of deleted datasets)."""
     import h5py
 
-    with h5py.File(weights_file, "r+") as f:
-        names: list[str] = []
-        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-        for name in names:
-            data = f[name][()]
+    fresh = weights_file.with_suffix(".f16.h5")
+    with h5py.File(weights_file, "r") as src, h5py.File(fresh, "w") as dst:
+        dst.attrs.update(dict(src.attrs))
+
+        def copy(name: str, obj) -> None:
+            if name.split("/")[0] == "optimizer":
+                return
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name).attrs.update(dict(obj.attrs))
+                return
+            data = obj[()]
             if getattr(data, "dtype", None) == np.float32:
-                del f[name]
-                f.create_dataset(name, data=data.astype(np.float16))
+                data = data.astype(np.float16)
+            dst.create_dataset(name, data=data).attrs.update(dict(obj.attrs))
+
+        src.visititems(copy)
+    fresh.replace(weights_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     train_s = time.perf_counter() - start - data_s
     export = Path(args.export) if args.export else run_dir / "export"
-    save_keras_model(model, export)
+    plain = build_model(config["size"])  # uncompiled: no optimizer in the shipped files
+    plain.set_weights(model.get_weights())
+    save_keras_model(plain, export)
     to_float16(export / WEIGHTS_FILE)
     reloaded = load_keras_model(export)
     logits = reloaded.predict(x_val, verbose=0)
@@ -137,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
+    print(f"hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     return 0
 
 
