@@ -18,6 +18,7 @@ __all__ = [
     "diverse",
     "luma",
     "magnitude",
+    "mean_removed_patches",
     "patch_dictionary",
     "periodicity",
     "target_l1",
@@ -91,7 +92,7 @@ def total_variation(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     return inputs["direction"] * total / (count + _EPS)
 
 
-def _patches(x: tf.Tensor, stride: int) -> tf.Tensor:
+def mean_removed_patches(x: tf.Tensor, stride: int) -> tf.Tensor:
     """(N, h, w, C) → (N, rows, cols, 36·C) 6×6 patches with their mean (per channel) removed."""
     c = x.shape[-1]
     p = tf.image.extract_patches(
@@ -107,7 +108,9 @@ def magnitude(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     """Σ ‖P̃(x̂) − (1 ± δ) P̃(x̂₀)‖² over the region's patches (appendix B.5): amplify or
     attenuate the signal, keeping its structure; ``inputs["gain"]`` = 1 ± δ."""
     stride = 2
-    diff = _patches(x, stride) - inputs["gain"] * _patches(inputs["x0"], stride)
+    diff = mean_removed_patches(x, stride) - inputs["gain"] * mean_removed_patches(
+        inputs["x0"], stride
+    )
     weights = _patch_weights(inputs["mask"], stride)
     return _masked_mean(tf.reduce_mean(tf.square(diff), -1, keepdims=True), weights)
 
@@ -121,7 +124,7 @@ def patch_dictionary(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     """
     stride = 4  # the paper's target stride
     normalize = inputs["normalize"]
-    p = _patches(x, stride)
+    p = mean_removed_patches(x, stride)
     std = tf.sqrt(tf.reduce_mean(tf.square(p), -1, keepdims=True) + 1.0)
     p = normalize * p / std + (1.0 - normalize) * p
     flat = tf.reshape(p, [-1, tf.shape(p)[-1]])
@@ -134,7 +137,9 @@ def patch_dictionary(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     nearest = tf.reshape(tf.reduce_min(d2, -1), tf.shape(p)[:3])[..., None]
     weights = _patch_weights(inputs["mask"], stride)
     match = _masked_mean(nearest / tf.cast(tf.shape(src)[-1], tf.float32), weights)
-    std0 = tf.sqrt(tf.reduce_mean(tf.square(_patches(inputs["x0"], stride)), -1, keepdims=True))
+    std0 = tf.sqrt(
+        tf.reduce_mean(tf.square(mean_removed_patches(inputs["x0"], stride)), -1, keepdims=True)
+    )
     keep = _masked_mean(tf.square(std - tf.sqrt(tf.square(std0) + 1.0)), weights)
     return match + normalize * keep
 
