@@ -183,7 +183,7 @@ def test_every_tool_gives_a_consistent_decoding(decoder):
         "magnitude": {"direction": 1},
         "periodicity": {"axis": "horizontal", "period_x": 6},
         "diverse": {"count": 2},
-        "classifier": {"model": _tiny_classifier(), "target": 2, "scale": "0-1"},
+        "classifier": {"model": _tiny_classifier(), "target": 2, "scale": "0-1", "refine_steps": 2},
     }
     assert set(runs) == set(ex.tools)
     for tool, params in runs.items():
