@@ -575,7 +575,9 @@ TOOLS: dict[str, Tool] = {
         Tool(
             _spec(
                 "classifier",
-                "Find a consistent decoding that a classifier reads as the target class (B.8).",
+                "Find a consistent decoding that a classifier reads as the target class (B.8); "
+                "refine_steps > 0 then searches the whole consistent set, not only the "
+                "decoder's images.",
                 ParamSpec("target", "int", None, 0, 999, help="class index"),
                 ParamSpec(
                     "model",
