@@ -114,7 +114,7 @@ class FakeExplorer:
 
     def consistency(self):
         same = float(np.mean(self.image == self.standard_image))
-        return SimpleNamespace(consistent=same == 1.0, share=same)
+        return SimpleNamespace(consistent=same == 1.0, fraction_uint8=same)
 
     def save_png(self, path, overwrite=False):
         buffer = io.BytesIO()

@@ -165,7 +165,7 @@ def test_a_bad_jpeg_is_a_message_and_the_open_file_stays(client, jpeg_bytes):
     assert answer.status_code == 400
     with pytest.raises(Exception) as reader:  # the page shows the reader's own message
         decode_pixels(jpeg_bytes[:300])
-    assert answer.json()["error"] == str(reader.value)
+    assert answer.json()["error"] == f"bad.jpg: {reader.value}"
     for junk in (b"not a jpeg at all", b""):
         answer = client.post("/api/open", headers=H, content=junk)
         assert answer.status_code == 400 and answer.json()["error"]

@@ -79,8 +79,14 @@ class LocalServer:
         self.host = host
         self.socket = _bind(host, port)
         self.port = int(self.socket.getsockname()[1])
+        # log_config=None: uvicorn's own logging setup would keep handlers on the sys.stderr of
+        # the moment; Python's default handling writes its warnings to the current one.
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, timeout_graceful_shutdown=2
+            app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -95,6 +101,9 @@ class LocalServer:
 
     def run(self) -> None:
         """Serves until interrupted (Ctrl+C), then closes the socket."""
+        self._serve()
+
+    def _serve(self) -> None:
         try:
             self._server.run(sockets=[self.socket])
         finally:
@@ -102,7 +111,7 @@ class LocalServer:
 
     def start(self, timeout: float = 30.0) -> LocalServer:
         """Serves in a daemon thread; returns once the server accepts requests."""
-        self._thread = threading.Thread(target=self.run, name="tfjpeg-explore", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="tfjpeg-explore", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

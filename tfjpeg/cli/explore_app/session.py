@@ -33,6 +33,7 @@ import numpy as np
 
 from tfjpeg.cli.explore_app.forms import apply_arguments, output_path, tool_specs_json
 from tfjpeg.errors import ImageTooLargeError, InvalidArgumentError, TfjpegError
+from tfjpeg.io.limits import naming
 
 __all__ = ["DEFAULT_MAX_JPEG_BYTES", "ExploreSession", "SessionBusyError", "size_text", "too_large"]
 
@@ -71,12 +72,9 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def _consistency_json(report: Any) -> dict[str, Any]:
-    """The badge: consistent or not, and the share of the file's coefficients reproduced."""
-    share = getattr(report, "share", None)
-    return {
-        "consistent": bool(report.consistent),
-        "share": None if share is None else float(share),
-    }
+    """The badge: consistent or not, and the share of the file's coefficients that the image
+    reproduces when re-encoded as uint8 the way libjpeg-turbo does (``fraction_uint8``)."""
+    return {"consistent": bool(report.consistent), "share": float(report.fraction_uint8)}
 
 
 class ExploreSession:
@@ -147,7 +145,10 @@ class ExploreSession:
             raise too_large(label, len(data), self.max_bytes)
         self._acquire("open a file")
         try:
-            explorer = self._factory(bytes(data), decoder=self.decoder, max_pixels=self.max_pixels)
+            with naming(name):
+                explorer = self._factory(
+                    bytes(data), decoder=self.decoder, max_pixels=self.max_pixels
+                )
             standard = np.array(explorer.standard_image, dtype=np.uint8)
             current = np.array(explorer.image, dtype=np.uint8)
             consistency = _consistency_json(explorer.consistency())
