@@ -50,6 +50,7 @@ TOOLS = {
         ),
     ),
     "imprint": Tool("imprint", "paste an image", (Param("source", "image"),)),
+    "variants": Tool("variants", "offers alternatives", (Param("count", "int", 3, 2, 8),)),
     "slow": Tool("slow", "waits, reporting progress", (Param("steps", "int", 5, 1, 1000),)),
     "fail": Tool("fail", "raises", ()),
 }
@@ -66,6 +67,7 @@ class FakeExplorer:
         self._at = 0
         self.release = threading.Event()  # "slow" waits for it (or times out)
         self.applied: list[tuple] = []
+        self.alternatives: list[np.ndarray] = []
 
     @property
     def image(self) -> np.ndarray:
@@ -91,10 +93,21 @@ class FakeExplorer:
             out[y0:y1, x0:x1] = 255 - out[y0:y1, x0:x1]
         elif tool == "fail":
             raise RuntimeError("the double's failing tool")
-        result = np.clip(out, 0, 255).astype(np.uint8)
-        self._history = [*self._history[: self._at + 1], result]
+        results = [np.clip(out, 0, 255).astype(np.uint8)]
+        if tool == "variants":
+            results = [
+                np.clip(out + 40 * i, 0, 255).astype(np.uint8) for i in range(params["count"])
+            ]
+        self.alternatives = results[1:]
+        return self._push(results[0])
+
+    def _push(self, image: np.ndarray) -> np.ndarray:
+        self._history = [*self._history[: self._at + 1], image]
         self._at += 1
-        return result
+        return image
+
+    def choose_alternative(self, index: int) -> np.ndarray:
+        return self._push(self.alternatives[index])
 
     @property
     def can_undo(self) -> bool:

@@ -83,7 +83,13 @@ def test_the_page_its_files_and_the_state(client, jpeg_bytes):
     assert "http://" not in page.text and "https://" not in page.text  # nothing from a CDN
     state = client.get("/api/state").json()
     assert (state["file"], state["height"], state["width"]) == ("photo.jpg", 40, 56)
-    assert [t["name"] for t in state["tools"]] == ["brightness", "imprint", "slow", "fail"]
+    assert [t["name"] for t in state["tools"]] == [
+        "brightness",
+        "imprint",
+        "variants",
+        "slow",
+        "fail",
+    ]
     offset = state["tools"][0]["params"][0]
     assert offset == {
         "name": "offset",
@@ -119,6 +125,21 @@ def test_an_edit_changes_the_region_and_undo_redo_walk_the_history(client, sessi
     assert nothing.status_code == 400 and nothing.json()["error"] == "nothing to redo."
 
 
+def test_alternatives_of_an_edit_are_shown_and_one_can_be_chosen(client, session):
+    state = apply(client, session, tool="variants", params={"count": 3})
+    assert state["alternatives"] == 2
+    second = png_array(client.get("/api/image/alternative1").content)
+    assert client.get("/api/image/alternative2").status_code == 404
+    refused = client.post("/api/choose", headers=H, json={"index": 2})
+    assert refused.status_code == 400 and "in [0, 2)" in refused.json()["error"]
+    state = client.post("/api/choose", headers=H, json={"index": 1}).json()
+    np.testing.assert_array_equal(current(client), second)
+    assert state["alternatives"] == 2 and state["version"] == 3  # still offered
+    state = client.post("/api/undo", headers=H).json()
+    assert state["alternatives"] == 0  # gone with any other change
+    assert apply(client, session)["alternatives"] == 0
+
+
 def test_choice_bool_and_image_parameters_reach_the_tool(client, session):
     apply(client, session, params={"offset": 5, "channel": "red", "invert": True})
     assert session._explorer.applied[-1] == (
@@ -138,7 +159,7 @@ def test_choice_bool_and_image_parameters_reach_the_tool(client, session):
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"tool": "blur"}, "tool must be one of brightness, imprint, slow, fail"),
+        ({"tool": "blur"}, "tool must be one of brightness, imprint, variants"),
         ({"tool": "brightness", "region": [0, 0, 41, 10]}, "inside the 56x40 image"),
         ({"tool": "brightness", "region": [5, 5, 5, 9]}, "y0 < y1"),
         ({"tool": "brightness", "region": "all"}, "region must be [y0, x0, y1, x1]"),

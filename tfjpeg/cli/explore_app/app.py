@@ -9,6 +9,8 @@ Routes (all answers JSON unless said; errors are ``{"error": message}``):
 - ``POST /api/open``: the body is a JPEG file (``X-Filename`` names it): 413 over the byte or
   pixel limit, 400 with the reader's message for a bad file; the open file stays open.
 - ``POST /api/apply`` ``{"tool", "region", "params"}``: 202, the edit runs in a worker thread.
+- ``GET /api/image/alternative<i>``: the other decodings the last edit offered (``diverse``);
+  ``POST /api/choose`` ``{"index": i}`` makes one current.
 - ``POST /api/undo``, ``/api/redo``; ``POST /api/save`` ``{"name", "overwrite"}``.
 
 Every ``POST`` must carry the header ``X-Tfjpeg: 1`` (the page's requests do): a web page of
@@ -157,6 +159,15 @@ def create_app(session: ExploreSession, *, allowed_hosts: Sequence[str] | None =
 
         return endpoint
 
+    async def choose(request: Request) -> Response:
+        async def handler() -> Response:
+            body = await json_body(request)
+            index = body.get("index") if isinstance(body, dict) else None
+            await call(session.choose, index)
+            return JSONResponse(await call(session.state), headers=_NO_STORE)
+
+        return await guarded(request, handler)
+
     async def save(request: Request) -> Response:
         async def handler() -> Response:
             body = await json_body(request)
@@ -178,6 +189,7 @@ def create_app(session: ExploreSession, *, allowed_hosts: Sequence[str] | None =
         Route("/api/apply", apply, methods=["POST"]),
         Route("/api/undo", history("undo"), methods=["POST"]),
         Route("/api/redo", history("redo"), methods=["POST"]),
+        Route("/api/choose", choose, methods=["POST"]),
         Route("/api/save", save, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=_static_dir()), name="static"),
     ]

@@ -200,7 +200,7 @@ class ExploreSession:
         error = None
         try:
             explorer.apply(tool, region=region, progress=self._set_progress, **params)
-            self._publish(explorer)
+            self._publish(explorer, alternatives=True)
         except TfjpegError as err:
             error = str(err)
         except Exception as err:  # keep serving; the page shows what went wrong
@@ -219,12 +219,22 @@ class ExploreSession:
             self._job = {"running": False, "tool": None, "progress": 0.0}
             self._last_error = error
 
-    def _publish(self, explorer) -> None:
-        """Snapshots the explorer's current image and checks its consistency (edit lock held)."""
+    def _publish(self, explorer, alternatives: bool = False) -> None:
+        """Snapshots the explorer's current image and checks its consistency (edit lock held).
+
+        With ``alternatives`` (after an edit) the other decodings it offers (the ``diverse``
+        tool, §5's "optional reconstructions") are snapshot too; otherwise they are kept only
+        when ``alternatives`` is None (choosing one of them)."""
         current = np.array(explorer.image, dtype=np.uint8)
         consistency = _consistency_json(explorer.consistency())
+        images = {"current": current, "standard": self._images["standard"]}
+        if alternatives:
+            offered = getattr(explorer, "alternatives", ())
+            images.update({f"alternative{i}": np.array(a, np.uint8) for i, a in enumerate(offered)})
+        elif alternatives is None:
+            images.update({k: v for k, v in self._images.items() if k.startswith("alternative")})
         with self._state:
-            self._images = {**self._images, "current": current}
+            self._images = images
             self._consistency = consistency
             self._history_flags = (bool(explorer.can_undo), bool(explorer.can_redo))
             self._version += 1
@@ -239,6 +249,23 @@ class ExploreSession:
             self._publish(explorer)
             with self._state:
                 self._last_error = None
+        finally:
+            self._edit.release()
+
+    def choose(self, index: Any) -> None:
+        """Makes alternative ``index`` of the last edit the current image (an undoable step)."""
+        explorer = self._require_file()
+        self._acquire("choose an alternative")
+        try:
+            with self._state:
+                count = sum(k.startswith("alternative") for k in self._images)
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+                raise InvalidArgumentError(
+                    f"index must be an alternative of the last edit, in [0, {count}). "
+                    f"Received: index={index!r}"
+                )
+            explorer.choose_alternative(index)
+            self._publish(explorer, alternatives=None)
         finally:
             self._edit.release()
 
@@ -279,14 +306,18 @@ class ExploreSession:
         return explorer
 
     def png(self, which: str) -> tuple[int, bytes]:
-        """``(version, PNG bytes)`` of the ``"current"`` or ``"standard"`` image."""
-        if which not in ("current", "standard"):
-            raise InvalidArgumentError(f"which must be current or standard. Received: {which!r}")
+        """``(version, PNG bytes)`` of the ``"current"`` or ``"standard"`` image, or of
+        ``"alternative<i>"``, an alternative the last edit offered."""
         self._require_file()
         with self._state:
-            version = self._version if which == "current" else self._opened
-            image = self._images[which]
+            image = self._images.get(which)
+            version = self._opened if which == "standard" else self._version
             cached = self._pngs.get(which)
+        if image is None:
+            raise InvalidArgumentError(
+                f"which must be current, standard or an alternative of the last edit. "
+                f"Received: {which!r}"
+            )
         if cached is not None and cached[0] == version:
             return cached
         data = _png(image)
@@ -308,6 +339,7 @@ class ExploreSession:
                 "max_bytes": self.max_bytes,
             }
             height, width = self._images["current"].shape[:2] if self._images else (None, None)
+            out["alternatives"] = sum(k.startswith("alternative") for k in self._images)
             idle = not self._job["running"]
             out.update(
                 height=height,

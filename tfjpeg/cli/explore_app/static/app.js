@@ -8,6 +8,9 @@ let state = null;        // the last /api/state answer
 let region = null;       // [y0, x0, y1, x1] in image pixels, or null for the whole image
 let shownVersion = -1;   // version of the current image on screen
 let polling = null;      // timer of the fast poll while an edit runs
+let copied = null;       // data: URL of the copied selection (content of "image" parameters)
+let painted = false;     // whether the paint layer holds strokes
+const SOURCE_PARAMS = ["source_y0", "source_x0", "source_y1", "source_x1"];
 
 function showMessage(text) {
   const box = $("message");
@@ -50,6 +53,7 @@ function render(next) {
   if (fileChanged) {
     buildToolMenu(next.tools);
     setZoom();
+    resetPaint();
     region = null;
     drawRegion();
     $("standard").src = `/api/image/standard?v=${next.version}`;
@@ -60,8 +64,30 @@ function render(next) {
     img.onload = () => { document.body.dataset.version = String(next.version); };
     img.src = `/api/image/current?v=${next.version}`;
     shownVersion = next.version;
+    renderAlternatives(next);
   }
   if (next.error) showMessage(next.error);
+}
+
+function renderAlternatives(next) {
+  const strip = $("alternative-strip");
+  const buttons = [];
+  for (let i = 0; i < (next.alternatives || 0); i++) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.title = `use alternative ${i + 1}`;
+    button.dataset.index = String(i);
+    const img = document.createElement("img");
+    img.alt = `alternative ${i + 1}`;
+    img.src = `/api/image/alternative${i}?v=${next.version}`;
+    button.append(img);
+    button.addEventListener("click", () => run(async () => {
+      render(await post("/api/choose", { index: i }));
+    }));
+    buttons.push(button);
+  }
+  strip.replaceChildren(...buttons);
+  $("alternatives").hidden = !buttons.length;
 }
 
 function renderBadge(consistency) {
@@ -104,6 +130,10 @@ function buildForm() {
   const tool = currentTool();
   form.replaceChildren();
   $("tool-description").textContent = tool ? tool.description : "";
+  const names = tool ? tool.params.map((p) => p.name) : [];
+  $("source-tools").hidden = !SOURCE_PARAMS.every((n) => names.includes(n));
+  $("paint-tools").hidden = !(tool && tool.params.some((p) => p.kind === "image"));
+  if ($("paint-tools").hidden) setPaintMode(false);
   if (!tool) return;
   for (const p of tool.params) {
     const id = `param-${p.name}`;
@@ -162,6 +192,8 @@ async function formParams() {
     if (kind === "bool") params[input.name] = input.checked;
     else if (kind === "image") {
       if (input.files.length) params[input.name] = await readFile(input.files[0], "dataURL");
+      else if (copied) params[input.name] = copied;
+      else if (painted) params[input.name] = paintedContent();
     } else if (kind === "choice") {
       const choice = state && currentTool().params.find((p) => p.name === input.name);
       const match = (choice.choices || []).find((c) => String(c) === input.value);
@@ -206,6 +238,7 @@ function setupSelection(stage) {
   };
   stage.addEventListener("pointerdown", (event) => {
     if (!state || !state.width || event.button !== 0) return;
+    if (paintMode() && stage.dataset.stage === "current") return;  // the brush has it
     start = imagePoint(stage, event);
     stage.setPointerCapture(event.pointerId);
     event.preventDefault();
@@ -225,6 +258,91 @@ function setupSelection(stage) {
   };
   stage.addEventListener("pointerup", finish);
   stage.addEventListener("pointercancel", finish);
+}
+
+// ------------------------------------------------------------------ content: copy, paint
+
+function paintMode() { return $("paint-mode").checked; }
+
+function setPaintMode(on) {
+  $("paint-mode").checked = on;
+  $("paint").style.pointerEvents = on ? "auto" : "none";
+  $("paint").style.cursor = on ? "crosshair" : "";
+}
+
+function resetPaint() {
+  const canvas = $("paint");
+  if (state && state.width) { canvas.width = state.width; canvas.height = state.height; }
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  painted = false;
+  copied = null;
+  $("content-preview").hidden = true;
+}
+
+// The explored image with the paint layer on top, cut to the region (or whole), as PNG.
+function crop(withPaint) {
+  const [y0, x0, y1, x1] = region || [0, 0, state.height, state.width];
+  const canvas = document.createElement("canvas");
+  canvas.width = x1 - x0;
+  canvas.height = y1 - y0;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage($("current"), x0, y0, x1 - x0, y1 - y0, 0, 0, x1 - x0, y1 - y0);
+  if (withPaint) ctx.drawImage($("paint"), x0, y0, x1 - x0, y1 - y0, 0, 0, x1 - x0, y1 - y0);
+  return canvas.toDataURL("image/png");
+}
+
+function paintedContent() { return crop(true); }
+
+function copySelection() {
+  if (!state || !state.width) return;
+  copied = crop(false);
+  const preview = $("content-preview");
+  preview.src = copied;
+  preview.hidden = false;
+}
+
+function setupPaint() {
+  const canvas = $("paint");
+  let last = null;
+  const point = (event) => {
+    const [y, x] = imagePoint(canvas.parentElement, event);
+    return [x, y];
+  };
+  const stroke = (from, to) => {
+    const ctx = canvas.getContext("2d");
+    ctx.strokeStyle = $("paint-color").value;
+    ctx.fillStyle = $("paint-color").value;
+    ctx.lineWidth = Number($("paint-size").value) || 4;
+    ctx.lineCap = "round";
+    ctx.beginPath();
+    ctx.moveTo(...from);
+    ctx.lineTo(...to);
+    ctx.stroke();
+    painted = true;
+  };
+  canvas.addEventListener("pointerdown", (event) => {
+    if (!paintMode() || event.button !== 0) return;
+    canvas.setPointerCapture(event.pointerId);
+    last = point(event);
+    stroke(last, last);
+    event.preventDefault();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!last) return;
+    const next = point(event);
+    stroke(last, next);
+    last = next;
+  });
+  const end = () => { last = null; };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+}
+
+function sourceFromSelection() {
+  if (!region) throw new Error("Select the source rectangle first (drag on an image).");
+  const [y0, x0, y1, x1] = region;
+  const values = { source_y0: y0, source_x0: x0, source_y1: y1, source_x1: x1 };
+  for (const [name, value] of Object.entries(values)) $(`param-${name}`).value = String(value);
 }
 
 // ------------------------------------------------------------------ actions
@@ -261,6 +379,7 @@ async function applyTool() {
   const params = await formParams();
   render(await post("/api/apply", { tool: tool.name, region, params }));
   pollWhileRunning();
+  if (painted || copied) resetPaint();  // used once
 }
 
 async function openFile(file) {
@@ -306,6 +425,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (file) run(() => openFile(file));
   });
   $("zoom").addEventListener("change", setZoom);
+  $("source-from-selection").addEventListener("click", () => run(async () => sourceFromSelection()));
+  $("copy-selection").addEventListener("click", copySelection);
+  $("paint-mode").addEventListener("change", (event) => setPaintMode(event.target.checked));
+  $("paint-clear").addEventListener("click", resetPaint);
+  setupPaint();
   setZoom();
   refresh().then((s) => { if (s && s.job.running) pollWhileRunning(); });
   // Another tab's edits show up here too.
