@@ -43,7 +43,7 @@ function render(next) {
     JSON.stringify(next.tools) !== JSON.stringify(state.tools);
   state = next;
   document.body.dataset.busy = String(next.job.running);
-  $("file").textContent = next.file ? `${next.file} — ${next.width}×${next.height}` : "no file";
+  $("file").textContent = next.file ? `${next.file} (${next.width}x${next.height})` : "no file";
   $("output-dir").textContent = next.output_dir;
   $("undo").disabled = !next.can_undo;
   $("redo").disabled = !next.can_redo;
@@ -226,7 +226,7 @@ function drawRegion() {
     box.style.height = `${(100 * (y1 - y0)) / state.height}%`;
   }
   $("region").textContent = region
-    ? `rows ${region[0]}–${region[2]}, columns ${region[1]}–${region[3]}` : "whole image";
+    ? `rows ${region[0]}-${region[2]}, columns ${region[1]}-${region[3]}` : "whole image";
 }
 
 function setupSelection(stage) {
@@ -392,7 +392,7 @@ async function openFile(file) {
       body: await readFile(file, "arrayBuffer"),
     }));
   } finally {
-    if (state) $("file").textContent = state.file ? `${state.file} — ${state.width}×${state.height}` : "no file";
+    if (state) $("file").textContent = state.file ? `${state.file} (${state.width}x${state.height})` : "no file";
   }
 }
 
