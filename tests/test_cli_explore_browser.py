@@ -22,7 +22,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import natural_image, pillow_jpeg
+from conftest import natural_image, pillow_jpeg, synthetic_photo
 from PIL import Image
 
 pytest.importorskip("starlette", reason="the explore extra is not installed")
@@ -211,3 +211,97 @@ def test_the_page_drives_every_control(browser, tmp_path):
         assert errors == []
     finally:
         server.stop()
+
+
+# ----------------------------------------------------------------------------- the real engine
+
+#: What the page sets for a tool beyond its defaults (steps: 2, to keep the test short).
+REAL_EDITS = {
+    "periodicity": {"period_y": "8"},
+    "classifier": {"target": "3"},
+}
+REAL_REGION = ((0.25, 0.25), (0.75, 0.75))  # of a 48x64 image: rows 12-36, columns 16-48
+
+
+@pytest.fixture(scope="module")
+def real_page(browser, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("explore-real")
+    jpeg = pillow_jpeg(synthetic_photo(48, 64, seed=3), 20)
+    session = ExploreSession(folder)  # the real Explorer, the shipped default decoder
+    session.open(jpeg, "photo.jpg")
+    server = serve(session)
+    page, errors = open_page(browser, server)
+    yield page, server, jpeg, folder
+    server.stop()
+    assert errors == []
+
+
+def _tool_names() -> list[str]:
+    from tfjpeg.explore import TOOLS
+
+    return list(TOOLS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool", _tool_names())
+def test_every_tool_of_the_real_explorer(real_page, tool, tmp_path):
+    page, server, _, _ = real_page
+    if tool == "classifier":
+        from tfjpeg.models import names
+
+        if "digit-classifier" not in names():
+            pytest.skip("the digit classifier is not shipped in this checkout")
+    page.select_option("#tool", tool)
+    if tool == "patch":  # the source rectangle first, then the region to edit
+        drag(page, (0.0, 0.0), (0.25, 0.25))
+        page.click("#source-from-selection")
+        assert page.input_value("#param-source_y1") == "12"
+    drag(page, *REAL_REGION)
+    if tool == "scribble":
+        page.check("#paint-mode")
+        drag(page, (0.3, 0.3), (0.6, 0.7))
+        page.uncheck("#paint-mode")
+    if tool == "imprint":
+        stamp = np.full((12, 16, 3), (30, 200, 60), np.uint8)
+        Image.fromarray(stamp).save(tmp_path / "stamp.png")
+        page.set_input_files("#param-content", str(tmp_path / "stamp.png"))
+    for name, value in {"steps": "2", **REAL_EDITS.get(tool, {})}.items():
+        page.fill(f"#param-{name}", value)
+    before = shown(page, server)
+    apply_and_wait(page)
+    assert message(page) == ""
+    after = shown(page, server)
+    assert np.any(after != before), f"{tool} left the image as it was"
+    assert page.get_attribute("#badge", "data-consistent") == "true", page.inner_text("#badge")
+    if tool == "diverse":
+        assert page.locator("#alternative-strip button").count() == 2
+        version = page.evaluate("document.body.dataset.version")
+        page.locator("#alternative-strip button").nth(0).click()
+        page.wait_for_function(f"document.body.dataset.version !== '{version}'")
+        assert page.get_attribute("#badge", "data-consistent") == "true"
+
+
+@pytest.mark.slow
+def test_the_real_explorer_undoes_and_saves_a_consistent_png(real_page):
+    from tfjpeg.decoders.consistency import consistency_report
+
+    page, server, jpeg, folder = real_page
+    page.select_option("#tool", "brightness")
+    drag(page, *REAL_REGION)
+    page.fill("#param-steps", "2")
+    apply_and_wait(page)
+    edited = shown(page, server)
+    page.click("#undo")
+    page.wait_for_function("!document.querySelector('#redo').disabled")
+    assert not np.array_equal(shown(page, server), edited)
+    page.click("#redo")
+    page.wait_for_function("document.querySelector('#redo').disabled")
+    np.testing.assert_array_equal(shown(page, server), edited)
+    page.fill("#save-name", "explored.png")
+    page.click("#save")
+    page.wait_for_selector("#saved:has-text('Saved')")
+    saved = np.asarray(Image.open(folder / "explored.png"))
+    np.testing.assert_array_equal(saved, edited)
+    assert not np.array_equal(saved, decode_pixels(jpeg))  # an explored decoding, not libjpeg's
+    # Re-encoded as libjpeg-turbo does, the PNG gives back every coefficient of the file.
+    assert consistency_report(saved, jpeg)["fraction_uint8"] == 1.0
