@@ -76,8 +76,9 @@ class Engine:
     """A file, a decoder and the compiled pieces of an edit (network on a window, Adam step,
     projection + uint8). :class:`~tfjpeg.explore.Explorer` holds one."""
 
-    def __init__(self, model, jpeg: JpegCoefficients) -> None:
+    def __init__(self, model, jpeg: JpegCoefficients, compiled: bool = True) -> None:
         self.model = model
+        self.compiled = compiled
         self.jpeg = jpeg
         self.gray = jpeg.num_components == 1
         # UnsupportedJpegError for a layout the decoders do not handle (e.g. 4:1:1)
@@ -90,6 +91,13 @@ class Engine:
         self.grid = self.components[0].shape[:2]
         self.unit = (self.factors[1], self.factors[0])  # MCU (rows, cols) in luma blocks
         self._tables_t = tf.constant(self.tables)
+
+    def _compiled(self, key: tuple, fn: Callable) -> Callable:
+        """``fn`` as a shared ``tf.function`` (one trace for every window size), or itself
+        when the engine runs eagerly (no tracing: slower edits, a faster start)."""
+        if not self.compiled:
+            return fn
+        return _cached(key, lambda: tf.function(fn, reduce_retracing=True, autograph=False))
 
     # ------------------------------------------------------------------ geometry
     def component_factors(self, c: int) -> tuple[int, int]:
@@ -126,10 +134,7 @@ class Engine:
 
     def network_on(self, span: Span, z: np.ndarray) -> tuple[np.ndarray, ...]:
         """The network's coefficients (N, ...) per component on ``span`` for z (N, hb, wb, 64)."""
-        fn = _cached(
-            ("network", self.model, self.layout),
-            lambda: tf.function(self._network(), reduce_retracing=True),
-        )
+        fn = self._compiled(("network", self.model, self.layout), self._network())
         h, w = self.size_of(span)
         comps = self.crop_components(self.components, span)
         out = fn(
@@ -153,7 +158,7 @@ class Engine:
         def full(comps, tables, height, width, z):
             return tiled_coefficients(model, list(comps), tables, height, width, factors, z, layout)
 
-        fn = _cached(("full", model, layout), lambda: tf.function(full, reduce_retracing=True))
+        fn = self._compiled(("full", model, layout), full)
         out = fn(
             tuple(tf.constant(c) for c in self.components),
             self._tables_t,
@@ -188,7 +193,7 @@ class Engine:
                 decoded, list(comps), tables, height, width, factors, CORRECTION_ITERATIONS
             )
 
-        fn = _cached(("render", self.layout), lambda: tf.function(render, reduce_retracing=True))
+        fn = self._compiled(("render", self.layout), render)
         h, w = self.size_of(span)
         comps = self.crop_components(self.components, span)
         out = fn(
@@ -217,7 +222,7 @@ class Engine:
                 iterations=PROJECTION_ITERATIONS,
             )
 
-        fn = _cached(("project", self.layout), lambda: tf.function(project, reduce_retracing=True))
+        fn = self._compiled(("project", self.layout), project)
         h, w = self.size_of(span)
         comps = self.crop_components(self.components, span)
         out = fn(
@@ -258,10 +263,7 @@ class Engine:
             z = z - lr * m_hat / (tf.sqrt(v_hat) + _ADAM_EPSILON)
             return z, m, v, loss
 
-        return _cached(
-            ("step", self.model, self.layout, name),
-            lambda: tf.function(step, reduce_retracing=True),
-        )
+        return self._compiled(("step", self.model, self.layout, name), step)
 
     def optimize(
         self,

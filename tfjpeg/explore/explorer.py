@@ -55,7 +55,9 @@ class Explorer:
       bytes; a bad or hostile file raises the errors of :func:`tfjpeg.io.read_jpeg`
       (``InvalidJpegError``, ``UnsupportedJpegError``, ``ImageTooLargeError``); ``decoder`` a
       decoder name of the registry (None: ``"consistent-gan"``) or a
-      :class:`~tfjpeg.decoders.ConsistentDecoder`; ``max_pixels`` as in :func:`tfjpeg.decode`.
+      :class:`~tfjpeg.decoders.ConsistentDecoder`; ``max_pixels`` as in :func:`tfjpeg.decode`;
+      ``compiled=False`` runs every step eagerly: no ``tf.function`` tracing (which costs
+      seconds per tool the first time in a process), slower edits after that.
     - ``image``: the current decoding, uint8 (H, W, 3) (a gray file gives 3 equal channels);
       starts as the decoder's z = 0 decoding.
     - ``standard_image``: libjpeg-turbo's standard decoding, uint8 (H, W, 3).
@@ -96,6 +98,7 @@ class Explorer:
         decoder: Any = None,
         *,
         max_pixels: int | None = None,
+        compiled: bool = True,
     ) -> None:
         from tfjpeg.io import read_jpeg
         from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS, load_source, resolve_max_pixels
@@ -108,7 +111,7 @@ class Explorer:
         self._data = data
         self._jpeg = jpeg
         self._source = None if isinstance(source, (bytes, bytearray)) else os.fspath(source)
-        self._engine = Engine(model, jpeg)
+        self._engine = Engine(model, jpeg, compiled=check_bool(compiled, "compiled"))
         hb, wb = self._engine.grid
         self._history = [self._engine.decode(np.zeros((hb, wb, 64), np.float32))]
         self._position = 0

@@ -13,10 +13,12 @@ import tensorflow as tf
 
 __all__ = [
     "PATCH",
+    "classifier_input",
     "classifier_loss",
     "diverse",
     "luma",
     "magnitude",
+    "mean_removed_patches",
     "patch_dictionary",
     "periodicity",
     "target_l1",
@@ -90,7 +92,7 @@ def total_variation(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     return inputs["direction"] * total / (count + _EPS)
 
 
-def _patches(x: tf.Tensor, stride: int) -> tf.Tensor:
+def mean_removed_patches(x: tf.Tensor, stride: int) -> tf.Tensor:
     """(N, h, w, C) → (N, rows, cols, 36·C) 6×6 patches with their mean (per channel) removed."""
     c = x.shape[-1]
     p = tf.image.extract_patches(
@@ -106,7 +108,9 @@ def magnitude(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     """Σ ‖P̃(x̂) − (1 ± δ) P̃(x̂₀)‖² over the region's patches (appendix B.5): amplify or
     attenuate the signal, keeping its structure; ``inputs["gain"]`` = 1 ± δ."""
     stride = 2
-    diff = _patches(x, stride) - inputs["gain"] * _patches(inputs["x0"], stride)
+    diff = mean_removed_patches(x, stride) - inputs["gain"] * mean_removed_patches(
+        inputs["x0"], stride
+    )
     weights = _patch_weights(inputs["mask"], stride)
     return _masked_mean(tf.reduce_mean(tf.square(diff), -1, keepdims=True), weights)
 
@@ -120,7 +124,7 @@ def patch_dictionary(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     """
     stride = 4  # the paper's target stride
     normalize = inputs["normalize"]
-    p = _patches(x, stride)
+    p = mean_removed_patches(x, stride)
     std = tf.sqrt(tf.reduce_mean(tf.square(p), -1, keepdims=True) + 1.0)
     p = normalize * p / std + (1.0 - normalize) * p
     flat = tf.reshape(p, [-1, tf.shape(p)[-1]])
@@ -133,7 +137,9 @@ def patch_dictionary(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     nearest = tf.reshape(tf.reduce_min(d2, -1), tf.shape(p)[:3])[..., None]
     weights = _patch_weights(inputs["mask"], stride)
     match = _masked_mean(nearest / tf.cast(tf.shape(src)[-1], tf.float32), weights)
-    std0 = tf.sqrt(tf.reduce_mean(tf.square(_patches(inputs["x0"], stride)), -1, keepdims=True))
+    std0 = tf.sqrt(
+        tf.reduce_mean(tf.square(mean_removed_patches(inputs["x0"], stride)), -1, keepdims=True)
+    )
     keep = _masked_mean(tf.square(std - tf.sqrt(tf.square(std0) + 1.0)), weights)
     return match + normalize * keep
 
@@ -168,17 +174,22 @@ def diverse(x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
     return -pairwise + inputs["closeness"] * close
 
 
-def classifier_loss(classifier, x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-    """− log p(target | region) of a Keras classifier (appendix B.8): the region's bounding box
-    ``inputs["box"]`` (y0, x0, y1, x1 in the window) resized to the classifier's input, in its
-    channels (luma for one channel), times ``inputs["scale"]``; its outputs are logits."""
-    box = inputs["box"]
+def classifier_input(classifier, x: tf.Tensor, box, scale) -> tf.Tensor:
+    """What a Keras classifier sees of a region: the bounding box ``box`` (y0, x0, y1, x1) of
+    the images ``x`` (N, h, w, C), in the classifier's channels (luma for one channel), resized
+    (antialiased) to its input size, times ``scale``."""
     crop = x[:, box[0] : box[2], box[1] : box[3]]
     height, width, channels = classifier.input_shape[1:4]
     crop = luma(crop) if channels == 1 else crop
     if channels == 3 and crop.shape[-1] == 1:
         crop = tf.repeat(crop, 3, axis=-1)
-    crop = tf.image.resize(crop, [height, width], antialias=True) * inputs["scale"]
-    logits = classifier(crop, training=False)
+    return tf.image.resize(crop, [height, width], antialias=True) * scale
+
+
+def classifier_loss(classifier, x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+    """− log p(target | region) of a Keras classifier (appendix B.8) on
+    :func:`classifier_input` of the region's box ``inputs["box"]`` (window coordinates) and
+    ``inputs["scale"]``; the classifier's outputs are read as logits."""
+    logits = classifier(classifier_input(classifier, x, inputs["box"], inputs["scale"]))
     log_p = tf.nn.log_softmax(logits, axis=-1)
     return -tf.reduce_mean(tf.gather(log_p, inputs["target"], axis=-1))

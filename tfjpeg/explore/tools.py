@@ -4,7 +4,7 @@ inputs (:class:`Prepared`); the engine then optimizes z for it.
 
 :data:`TOOLS` maps a name to a :class:`Tool`; ``Tool.spec`` (:class:`ToolSpec` with its
 :class:`ParamSpec` s) is what a GUI renders its forms from. Every tool also takes ``steps`` and
-``learning_rate`` (Adam on z).
+``learning_rate`` (Adam on z). Importing this module does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 
 from tfjpeg._checks import is_int
 from tfjpeg.errors import InvalidArgumentError, InvalidArgumentTypeError
-from tfjpeg.explore import objectives
 
 __all__ = [
     "DEFAULT_CLASSIFIER",
@@ -110,6 +109,14 @@ class Tool:
 
     spec: ToolSpec
     prepare: Callable[[EditContext, dict[str, Any]], Prepared]
+
+
+def _objectives():
+    """:mod:`tfjpeg.explore.objectives`, imported on first use: the specs here load without
+    TensorFlow (a CLI can list the tools quickly)."""
+    from tfjpeg.explore import objectives
+
+    return objectives
 
 
 # --------------------------------------------------------------------- parameter checks
@@ -215,7 +222,7 @@ def _target(ctx: EditContext, desired: np.ndarray, mask: np.ndarray | None = Non
     mask = ctx.mask if mask is None else mask
     blended = np.where(mask[..., None], np.clip(desired, 0.0, 255.0), ctx.x0)
     target = ctx.project(blended.astype(np.float32))
-    return Prepared(objectives.target_l1, {"target": target[None], "mask": mask}, "target")
+    return Prepared(_objectives().target_l1, {"target": target[None], "mask": mask}, "target")
 
 
 def _brightness(ctx: EditContext, p: dict[str, Any]) -> Prepared:
@@ -225,13 +232,13 @@ def _brightness(ctx: EditContext, p: dict[str, Any]) -> Prepared:
 def _ycc(x: np.ndarray) -> np.ndarray:
     from tfjpeg.jpeg.color import rgb_to_ycbcr
 
-    return np.asarray(rgb_to_ycbcr(x[None]))[0]
+    return np.array(rgb_to_ycbcr(x[None]))[0]
 
 
 def _rgb(x: np.ndarray) -> np.ndarray:
     from tfjpeg.jpeg.color import ycbcr_to_rgb
 
-    return np.asarray(ycbcr_to_rgb(x[None]))[0]
+    return np.array(ycbcr_to_rgb(x[None]))[0]
 
 
 def _needs_colour(ctx: EditContext, tool: str) -> None:
@@ -321,17 +328,17 @@ def _imprint(ctx: EditContext, p: dict[str, Any]) -> Prepared:
 # --------------------------------------------------------------------- objective tools
 def _variance(ctx: EditContext, p: dict[str, Any]) -> Prepared:
     return Prepared(
-        objectives.variance, {"delta": np.float32(p["direction"] * p["amount"])}, "variance"
+        _objectives().variance, {"delta": np.float32(p["direction"] * p["amount"])}, "variance"
     )
 
 
 def _tv(ctx: EditContext, p: dict[str, Any]) -> Prepared:
-    return Prepared(objectives.total_variation, {"direction": np.float32(p["direction"])}, "tv")
+    return Prepared(_objectives().total_variation, {"direction": np.float32(p["direction"])}, "tv")
 
 
 def _magnitude(ctx: EditContext, p: dict[str, Any]) -> Prepared:
     gain = np.float32(1.0 + p["direction"] * p["amount"])
-    return Prepared(objectives.magnitude, {"gain": gain}, "magnitude")
+    return Prepared(_objectives().magnitude, {"gain": gain}, "magnitude")
 
 
 def _patch(ctx: EditContext, p: dict[str, Any]) -> Prepared:
@@ -343,24 +350,24 @@ def _patch(ctx: EditContext, p: dict[str, Any]) -> Prepared:
     sy0, sx0, sy1, sx1 = (p[k] for k in ("source_y0", "source_x0", "source_y1", "source_x1"))
     if (
         not (0 <= sy0 < sy1 <= height and 0 <= sx0 < sx1 <= width)
-        or min(sy1 - sy0, sx1 - sx0) < objectives.PATCH
+        or min(sy1 - sy0, sx1 - sx0) < _objectives().PATCH
     ):
         raise InvalidArgumentError(
             "the source rectangle (source_y0, source_x0, source_y1, source_x1) must lie in the "
-            f"{height}x{width} image and be at least {objectives.PATCH} pixels a side. "
+            f"{height}x{width} image and be at least {_objectives().PATCH} pixels a side. "
             f"Received: {(sy0, sx0, sy1, sx1)}"
         )
     src = ctx.image[sy0:sy1, sx0:sx1].astype(np.float32)[None]
     stride = 2
     while ((sy1 - sy0 - 6) // stride + 1) * ((sx1 - sx0 - 6) // stride + 1) > 2048:
         stride += 1
-    patches = np.asarray(objectives._patches(tf.constant(src), stride))
+    patches = np.asarray(_objectives().mean_removed_patches(tf.constant(src), stride))
     patches = patches.reshape(-1, patches.shape[-1])
     normalize = np.float32(0.0 if p["keep_variance"] else 1.0)
     if normalize:
         patches = patches / np.sqrt((patches**2).mean(-1, keepdims=True) + 1.0)
     return Prepared(
-        objectives.patch_dictionary, {"source": patches, "normalize": normalize}, "patch"
+        _objectives().patch_dictionary, {"source": patches, "normalize": normalize}, "patch"
     )
 
 
@@ -384,7 +391,7 @@ def dominant_period(signal: np.ndarray, axis: int) -> int:
 
 def _periodicity(ctx: EditContext, p: dict[str, Any]) -> Prepared:
     y0, x0, y1, x1 = ctx.box
-    region = objectives_luma_np(ctx.x0[y0:y1, x0:x1])
+    region = luma_np(ctx.x0[y0:y1, x0:x1])
     periods = []
     for axis, key, use in ((0, "period_y", "vertical"), (1, "period_x", "horizontal")):
         if p["axis"] not in (use, "both"):
@@ -395,11 +402,13 @@ def _periodicity(ctx: EditContext, p: dict[str, Any]) -> Prepared:
         raise InvalidArgumentError(
             "periodicity found no period in the region; give period_y or period_x (pixels)."
         )
-    return Prepared(objectives.periodicity, {"periods": np.array(periods, np.int32)}, "periodicity")
+    return Prepared(
+        _objectives().periodicity, {"periods": np.array(periods, np.int32)}, "periodicity"
+    )
 
 
-def objectives_luma_np(x: np.ndarray) -> np.ndarray:
-    """(h, w, C) → (h, w) luma, numpy (as :func:`objectives.luma`)."""
+def luma_np(x: np.ndarray) -> np.ndarray:
+    """(h, w, C) → (h, w) luma, numpy (as :func:`tfjpeg.explore.objectives.luma`)."""
     if x.shape[-1] == 1:
         return x[..., 0]
     return x @ np.array([0.299, 0.587, 0.114], np.float32)
@@ -407,7 +416,7 @@ def objectives_luma_np(x: np.ndarray) -> np.ndarray:
 
 def _diverse(ctx: EditContext, p: dict[str, Any]) -> Prepared:
     return Prepared(
-        objectives.diverse,
+        _objectives().diverse,
         {"closeness": np.float32(p["closeness"])},
         "diverse",
         z_count=p["count"],
@@ -437,7 +446,7 @@ def _classifier(ctx: EditContext, p: dict[str, Any]) -> Prepared:
         )
     scale = np.float32(1.0 if p["scale"] == "0-255" else 1.0 / 255.0)
     return Prepared(
-        functools.partial(objectives.classifier_loss, model),
+        functools.partial(_objectives().classifier_loss, model),
         {"box": np.array(ctx.box, np.int32), "scale": scale, "target": np.int32(p["target"])},
         f"classifier-{id(model)}",
     )
