@@ -27,11 +27,11 @@ CHART_REGION = (0.14, 0.2, 0.37, 0.45)
 
 
 def sample_jpeg(quality: int) -> bytes:
-    """The generated test chart (its top-left part, with digits), as a 4:2:0 JPEG."""
+    """The generated test chart (192x288), as a 4:2:0 JPEG."""
     from tfjpeg.data import make_test_chart
     from tfjpeg.io import encode_pixels
 
-    return encode_pixels(make_test_chart(256, 384, seed=0), quality, subsampling="420")
+    return encode_pixels(make_test_chart(192, 288, seed=0), quality, subsampling="420")
 
 
 def screenshot(
@@ -70,10 +70,13 @@ def screenshot(
                 version = page.evaluate("document.body.dataset.version")
                 page.click("#apply")
                 page.wait_for_function(
-                    f"document.body.dataset.version !== '{version}' && "
-                    "document.body.dataset.busy === 'false'",
-                    timeout=600_000,
+                    "document.body.dataset.busy === 'false' && "
+                    f"(document.body.dataset.version !== '{version}' || "
+                    "!document.querySelector('#message').hidden)",
+                    timeout=1_800_000,
                 )
+                if page.is_visible("#message"):
+                    raise TfjpegError(f"{tool} failed: {page.inner_text('#message')}")
                 page.wait_for_timeout(500)  # the alternatives' thumbnails
                 shot = page.screenshot(full_page=True)
                 browser.close()
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jpeg", help="the JPEG to show (default: the test chart, quality 10)")
     parser.add_argument("--quality", type=int, default=10, help="quality of the default chart")
     parser.add_argument("--tool", default="diverse", help="tool to apply (default: diverse)")
-    parser.add_argument("--steps", type=int, default=20, help="Adam steps of the edit")
+    parser.add_argument("--steps", type=int, default=10, help="Adam steps of the edit")
     args = parser.parse_args(argv)
     try:
         if args.jpeg:
