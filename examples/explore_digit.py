@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", type=int, default=3, help="other classes per case (>= 3)")
     parser.add_argument("--steps", type=int, default=30, help="Adam steps per try")
     parser.add_argument("--learning-rate", type=float, default=0.2)
+    parser.add_argument(
+        "--refine-steps", type=int, default=0,
+        help="then projected Adam on the pixels in the consistent set (the tool's refine_steps)",
+    )  # fmt: skip
     parser.add_argument("--rgb", action="store_true", help="coloured ink and paper, 4:2:0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-images", action="store_true", help="PNGs of every try")
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             image = ex.apply(
                 "classifier", BOX, target=int(target), steps=args.steps,
-                learning_rate=args.learning_rate,
+                learning_rate=args.learning_rate, refine_steps=args.refine_steps,
             )  # fmt: skip
             seconds = time.perf_counter() - t0
             read, p = read_as(model, image)
@@ -148,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = "RGB 4:2:0" if args.rgb else "gray"
     lines = [
         f"# Classifier-driven exploration: {args.cases} digits ({mode}, q{args.quality}), "
-        f"{args.targets} other classes each, {args.steps} Adam steps",
+        f"{args.targets} other classes each, {args.steps} Adam steps on z, "
+        f"{args.refine_steps} refinement steps on the pixels",
         "",
         "| measure | value |",
         "|---|---|",
@@ -180,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "standard_accuracy": standard_ok,
         "neutral_accuracy": neutral_ok,
         "steps": args.steps,
+        "refine_steps": args.refine_steps,
         "learning_rate": args.learning_rate,
         "wall_s": wall,
         "command": " ".join(sys.argv),

@@ -90,3 +90,9 @@ def test_dominant_period_finds_the_period_of_stripes():
     assert dominant_period(stripes, 1) == 7
     assert dominant_period(np.sin(2 * np.pi * yy / 9.0), 0) == 9
     assert dominant_period(np.zeros((16, 16)), 0) == 0
+
+
+def test_windows_are_python_ints_whatever_the_mask_indices_are():
+    w = edit_windows(region_mask((64, 64, 80, 80), 400, 400), (50, 50), (2, 2), 2, 2, 4)
+    for span in (w.zone, w.written, w.net, w.render):
+        assert all(type(v) is int for v in (span.r0, span.r1, span.c0, span.c1))

@@ -113,7 +113,7 @@ class Engine:
 
     def size_of(self, span: Span) -> tuple[int, int]:
         y0, y1, x0, x1 = span.pixels(self.height, self.width)
-        return y1 - y0, x1 - x0
+        return int(y1 - y0), int(x1 - x0)
 
     # ------------------------------------------------------------------ compiled pieces
     def _network(self):
@@ -211,6 +211,8 @@ class Engine:
         factors = self.factors
 
         def project(image, comps, tables, height, width):
+            # a size-free shape: the projection loop's planes have tensor sizes
+            image = tf.compat.v1.placeholder_with_default(image, [None, None, image.shape[-1]])
             return project_tensors(
                 image,
                 list(comps),
@@ -327,6 +329,66 @@ class Engine:
         out = self.network_on(net, z)
         coefs = tuple(b[None] + c - r for b, c, r in zip(base, out, ref, strict=True))
         return z, coefs, losses
+
+    def coefficients_of(self, image: np.ndarray, span: Span) -> tuple[np.ndarray, ...]:
+        """Quantized-unit coefficients (hb, wb, 8, 8) per component of float pixels (h, w, C)
+        of ``span``: the encoder's colour conversion, edge padding, box downsampling and DCT
+        (float), unrounded (as :func:`tfjpeg.decoders.consistency.requantize`, on a window)."""
+        from tfjpeg.decoders.geometry import downsample_box, plane_to_coefficients
+        from tfjpeg.jpeg.blocks import ceil_div, pad_edges
+        from tfjpeg.jpeg.color import rgb_to_ycbcr
+
+        x = tf.constant(image, tf.float32)[None]
+        planes = x if self.gray else rgb_to_ycbcr(x)
+        h, _ = self.size_of(span)
+        out = []
+        for c, comp in enumerate(self.crop_components(self.components, span)):
+            fh, fv = self.component_factors(c)
+            hb, wb = comp.shape[:2]
+            plane = pad_edges(planes[..., c : c + 1], ceil_div(h, fv) * fv, wb * 8 * fh)[..., 0]
+            plane = downsample_box(plane, fh, fv)
+            plane = pad_edges(plane[..., None], hb * 8, wb * 8)[..., 0]
+            out.append(plane_to_coefficients(plane, self._tables_t[c : c + 1])[0].numpy())
+        return tuple(out)
+
+    def refine_pixels(
+        self,
+        name: str,
+        objective: Objective,
+        image: np.ndarray,
+        span: Span,
+        inputs: dict[str, Any],
+        steps: int,
+        learning_rate: float,
+        progress: Callable[[float], None] | None = None,
+    ) -> np.ndarray:
+        """Projected Adam on the pixels (h, w, C) of ``span`` inside ``inputs["mask"]``: each
+        step moves the pixels along the objective's gradient, then projects them onto the
+        file's consistent set (eq. 2, with clipping). Reaches every consistent decoding, not
+        only the network's (less natural ones too). Returns the float pixels."""
+
+        def step(x, m, v, t, lr, inputs):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = objective(x, inputs)
+            g = tape.gradient(loss, x) * inputs["mask"]
+            m = ADAM_BETAS[0] * m + (1.0 - ADAM_BETAS[0]) * g
+            v = ADAM_BETAS[1] * v + (1.0 - ADAM_BETAS[1]) * tf.square(g)
+            m_hat = m / (1.0 - ADAM_BETAS[0] ** t)
+            v_hat = v / (1.0 - ADAM_BETAS[1] ** t)
+            return x - lr * m_hat / (tf.sqrt(v_hat) + _ADAM_EPSILON), m, v
+
+        fn = self._compiled(("pixels", self.layout, name), step)
+        inputs_t = {k: tf.constant(v) for k, v in inputs.items()}
+        x = image.astype(np.float32)[None]
+        m = v = tf.zeros_like(x)
+        lr = tf.constant(float(learning_rate))
+        for i in range(steps):
+            x, m, v = fn(tf.constant(x), m, v, tf.constant(float(i + 1)), lr, inputs_t)
+            x = self.project(x.numpy()[0], span)[None]
+            if progress is not None:
+                progress((i + 1) / steps)
+        return x[0]
 
     def write_back(
         self,

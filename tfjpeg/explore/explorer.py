@@ -27,7 +27,7 @@ HISTORY = 64
 #: Window margins (luma blocks, :func:`tfjpeg.explore.window.edit_windows`): z changes up to
 #: ``Z_MARGIN`` blocks around the region, outputs are rewritten ``OUT_MARGIN`` blocks further,
 #: the network sees ``CONTEXT`` blocks more of the file.
-Z_MARGIN, OUT_MARGIN, CONTEXT = 2, 2, 4
+Z_MARGIN, OUT_MARGIN, CONTEXT = 1, 2, 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,6 +267,13 @@ class Explorer:
             z_init = z_cur[None] + prepared.z_noise * rng.standard_normal(
                 (prepared.z_count, *z_cur.shape)
             ).astype(np.float32)
+        total = values["steps"] + prepared.refine_steps
+
+        def phase(done: int, steps: int):
+            if progress is None:
+                return None
+            return lambda f: progress((done + f * steps) / total)
+
         z, coefs, _ = engine.optimize(
             f"{tool}:{prepared.key}",
             prepared.objective,
@@ -277,7 +284,7 @@ class Explorer:
             z_init,
             values["steps"],
             values["learning_rate"],
-            progress,
+            phase(0, values["steps"]),
         )
         results = [
             engine.write_back(
@@ -291,6 +298,21 @@ class Explorer:
             )
             for i in range(z.shape[0])
         ]
+        if prepared.refine_steps:
+            pixels = engine.refine_pixels(
+                f"{tool}:{prepared.key}",
+                prepared.objective,
+                results[0].image[y0:y1, x0:x1].astype(np.float32),
+                net,
+                inputs,
+                prepared.refine_steps,
+                values["refine_learning_rate"],
+                phase(values["steps"], prepared.refine_steps),
+            )
+            refined = engine.coefficients_of(pixels, net)
+            results[0] = engine.write_back(
+                results[0], z[0], refined, net, windows.zone, windows.written, windows.render
+            )
         self._alternatives = results[1:]
         return self._push(results[0])
 

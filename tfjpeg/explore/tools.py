@@ -95,6 +95,7 @@ class Prepared:
     z_count: int = 1
     z_noise: float = 0.0
     seed: int = 0
+    refine_steps: int = 0
 
 
 _COMMON = (
@@ -449,6 +450,7 @@ def _classifier(ctx: EditContext, p: dict[str, Any]) -> Prepared:
         functools.partial(_objectives().classifier_loss, model),
         {"box": np.array(ctx.box, np.int32), "scale": scale, "target": np.int32(p["target"])},
         f"classifier-{id(model)}",
+        refine_steps=p["refine_steps"],
     )
 
 
@@ -579,6 +581,23 @@ TOOLS: dict[str, Tool] = {
                     DEFAULT_CLASSIFIER,
                     choices=(DEFAULT_CLASSIFIER,),
                     help="a shipped classifier, or a Keras model (API only)",
+                ),
+                ParamSpec(
+                    "refine_steps",
+                    "int",
+                    0,
+                    0,
+                    500,
+                    help="then projected Adam on the pixels in the consistent set (not only "
+                    "the decoder's images)",
+                ),
+                ParamSpec(
+                    "refine_learning_rate",
+                    "float",
+                    4.0,
+                    0.01,
+                    64.0,
+                    help="pixel step of the refinement, gray levels",
                 ),
                 ParamSpec(
                     "scale",

@@ -133,7 +133,9 @@ def edit_windows(
     (rows, cols) = (fv, fh)."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    region = Span(rows[0] // 8, rows[-1] // 8 + 1, cols[0] // 8, cols[-1] // 8 + 1)
+    region = Span(
+        int(rows[0]) // 8, int(rows[-1]) // 8 + 1, int(cols[0]) // 8, int(cols[-1]) // 8 + 1
+    )
     zone = region.grown(z_margin, unit, grid)
     written = zone.grown(out_margin, unit, grid)
     return Windows(
