@@ -69,18 +69,28 @@ function render(next) {
   if (next.error) showMessage(next.error);
 }
 
+// Each alternative as a button showing the selected region (the whole image without one).
 function renderAlternatives(next) {
   const strip = $("alternative-strip");
   const buttons = [];
+  const [y0, x0, y1, x1] = region || [0, 0, next.height, next.width];
+  const scale = Math.max(1, Math.floor(160 / Math.max(y1 - y0, x1 - x0)));
   for (let i = 0; i < (next.alternatives || 0); i++) {
     const button = document.createElement("button");
     button.type = "button";
     button.title = `use alternative ${i + 1}`;
     button.dataset.index = String(i);
-    const img = document.createElement("img");
-    img.alt = `alternative ${i + 1}`;
-    img.src = `/api/image/alternative${i}?v=${next.version}`;
-    button.append(img);
+    const canvas = document.createElement("canvas");
+    canvas.width = (x1 - x0) * scale;
+    canvas.height = (y1 - y0) * scale;
+    const source = new Image();
+    source.onload = () => {
+      const ctx = canvas.getContext("2d");
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(source, x0, y0, x1 - x0, y1 - y0, 0, 0, canvas.width, canvas.height);
+    };
+    source.src = `/api/image/alternative${i}?v=${next.version}`;
+    button.append(canvas);
     button.addEventListener("click", () => run(async () => {
       render(await post("/api/choose", { index: i }));
     }));
