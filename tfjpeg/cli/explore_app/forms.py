@@ -2,8 +2,8 @@
 
 The page builds one form per tool from its :class:`ToolSpec` (:func:`tool_specs_json`) and sends
 ``{"tool": name, "region": [y0, x0, y1, x1] | null, "params": {name: value}}``; every value is
-checked against its ``ParamSpec`` here (kind, range, choices) before an edit starts, so a bad
-value is a clear message in the page rather than a failed edit. ``image`` parameters arrive as
+checked with the explorer's own checks before an edit starts, so a bad value is a clear message
+in the page rather than a failed edit. ``image`` parameters arrive as
 ``data:`` URLs of an image file the user picked (read by Pillow with the pixel limit). Saved
 files get plain names inside the output folder only (:func:`output_path`).
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjpeg.errors import InvalidArgumentError
+from tfjpeg.errors import InvalidArgumentError, TfjpegError
 
 __all__ = [
     "MAX_PARAM_IMAGE_BYTES",
@@ -72,6 +72,9 @@ def tool_specs_json(tools: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _region(value: Any, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """The page's ``[y0, x0, y1, x1]`` (or null), checked as the explorer checks regions."""
+    from tfjpeg.explore.window import region_mask
+
     if value is None:
         return None
     if (
@@ -82,16 +85,13 @@ def _region(value: Any, height: int, width: int) -> tuple[int, int, int, int] | 
         raise InvalidArgumentError(
             f"region must be [y0, x0, y1, x1] (integers) or null. Received: region={value!r}"
         )
-    y0, x0, y1, x1 = value
-    if not (0 <= y0 < y1 <= height and 0 <= x0 < x1 <= width):
-        raise InvalidArgumentError(
-            f"region must lie inside the {width}x{height} image with y0 < y1 and x0 < x1. "
-            f"Received: region={list(value)}"
-        )
-    return y0, x0, y1, x1
+    region = tuple(value)
+    region_mask(region, height, width)  # raises InvalidArgumentError naming the bounds
+    return region
 
 
 def _image_param(name: str, value: Any, max_pixels: int | None) -> np.ndarray:
+    """An image file the page sent as a ``data:`` URL, read by Pillow with the pixel limit."""
     from tfjpeg.io.pixels import load_pillow_image
 
     match = _DATA_URL.fullmatch(value) if isinstance(value, str) else None
@@ -108,54 +108,18 @@ def _image_param(name: str, value: Any, max_pixels: int | None) -> np.ndarray:
         raise InvalidArgumentError(f"{name}: the image data is not valid base64.") from None
     try:
         return load_pillow_image(data, mode="RGB", max_pixels=max_pixels)
-    except InvalidArgumentError:
-        raise
-    except Exception as err:  # InvalidImageError, ImageTooLargeError: name the parameter
+    except TfjpegError as err:  # not an image, too large: name the parameter
         raise InvalidArgumentError(f"{name}: {err}") from None
-
-
-def _number(name: str, value: Any, kind: str, spec) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(f"{name} must be a number. Received: {name}={value!r}")
-    if kind == "int":
-        if float(value) != int(value):
-            raise InvalidArgumentError(f"{name} must be an integer. Received: {name}={value!r}")
-        value = int(value)
-    elif not math.isfinite(value):
-        raise InvalidArgumentError(f"{name} must be a finite number. Received: {name}={value!r}")
-    else:
-        value = float(value)
-    low, high = spec.minimum, spec.maximum
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-        raise InvalidArgumentError(f"{name} must be in {bounds}. Received: {name}={value}")
-    return value
-
-
-def _param(spec, value: Any, max_pixels: int | None) -> Any:
-    name, kind = spec.name, spec.kind
-    if kind in ("float", "int"):
-        return _number(name, value, kind, spec)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise InvalidArgumentError(f"{name} must be true or false. Received: {name}={value!r}")
-        return value
-    if kind == "choice":
-        choices = tuple(spec.choices or ())
-        if value not in choices:
-            raise InvalidArgumentError(
-                f"{name} must be one of {', '.join(map(str, choices))}. Received: {name}={value!r}"
-            )
-        return value
-    if kind == "image":
-        return _image_param(name, value, max_pixels)
-    raise InvalidArgumentError(f"{name}: unknown parameter kind {kind!r}.")
 
 
 def apply_arguments(
     request: Any, tools: Mapping[str, Any], shape: tuple[int, ...], max_pixels: int | None = None
 ) -> tuple[str, tuple[int, int, int, int] | None, dict[str, Any]]:
     """``(tool, region, params)`` for :meth:`Explorer.apply` from the page's JSON request.
+
+    ``image`` parameters are decoded from their ``data:`` URLs; then everything is checked as
+    the explorer will check it (:func:`tfjpeg.explore.tools.resolve_params`,
+    :func:`tfjpeg.explore.window.region_mask`), so a bad value is refused before an edit starts.
 
     Args:
         request: the decoded JSON body (``tool``, optional ``region`` and ``params``).
@@ -166,10 +130,12 @@ def apply_arguments(
     Raises:
         InvalidArgumentError: unknown tool or parameter, or a value its spec refuses.
     """
+    from tfjpeg.explore.tools import resolve_params
+
     if not isinstance(request, Mapping):
         raise InvalidArgumentError("the request must be a JSON object.")
     tool = request.get("tool")
-    if tool not in tools:
+    if not isinstance(tool, str) or tool not in tools:
         raise InvalidArgumentError(
             f"tool must be one of {', '.join(tools)}. Received: tool={tool!r}"
         )
@@ -177,18 +143,13 @@ def apply_arguments(
     given = request.get("params") or {}
     if not isinstance(given, Mapping):
         raise InvalidArgumentError("params must be a JSON object.")
-    specs = {p.name: p for p in tools[tool].params}
-    unknown = sorted(set(given) - set(specs))
-    if unknown:
-        raise InvalidArgumentError(
-            f"{tool} has no parameter {', '.join(unknown)}; its parameters: "
-            f"{', '.join(specs) or 'none'}."
-        )
+    kinds = {p.name: p.kind for p in tools[tool].params}
     params = {
-        name: _param(specs[name], value, max_pixels)
+        name: _image_param(name, value, max_pixels) if kinds.get(name) == "image" else value
         for name, value in given.items()
         if value is not None
     }
+    resolve_params(tools[tool], params)
     return tool, region, params
 
 
