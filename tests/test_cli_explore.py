@@ -117,3 +117,17 @@ def test_explore_refuses_a_port_in_use(photo, tmp_path, served, capsys):
         argv = ["explore", str(photo), "--no-browser", "--port", str(port)]
         assert main([*argv, "--output-dir", str(tmp_path)]) == 2
     assert f"cannot listen on 127.0.0.1 port {port}" in cli_error_line(capsys)
+
+
+def test_the_parser_loads_no_web_stack():
+    """``tfjpeg --help`` and the other commands never import Starlette or uvicorn."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tfjpeg.cli.main import build_parser; "
+        "build_parser().parse_args(['explore', 'photo.jpg']); "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
