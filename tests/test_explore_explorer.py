@@ -183,7 +183,7 @@ def test_every_tool_gives_a_consistent_decoding(decoder):
         "magnitude": {"direction": 1},
         "periodicity": {"axis": "horizontal", "period_x": 6},
         "diverse": {"count": 2},
-        "classifier": {"model": _tiny_classifier(), "target": 2, "scale": "0-1"},
+        "classifier": {"model": _tiny_classifier(), "target": 2, "scale": "0-1", "refine_steps": 2},
     }
     assert set(runs) == set(ex.tools)
     for tool, params in runs.items():
@@ -204,3 +204,32 @@ def test_every_tool_gives_a_consistent_decoding(decoder):
     with pytest.raises(InvalidArgumentError, match="index"):
         ex.choose_alternative(5)
     tf.keras.backend.clear_session()
+
+
+def test_imprint_finds_the_sub_block_shift_of_content_cut_from_the_image(colour):
+    """Content cut from the current (consistent) image one row and two columns off the region
+    is most consistent where it came from: the shift search puts it back there."""
+    from tfjpeg.explore.tools import TOOLS, EditContext, resolve_params
+    from tfjpeg.explore.window import Span
+
+    _, ex = colour
+    engine = ex._engine
+    whole = Span(0, engine.grid[0], 0, engine.grid[1])
+    current = ex.image
+    mask = np.zeros(current.shape[:2], bool)
+    mask[16:40, 16:48] = True
+    ctx = EditContext(
+        x0=current.astype(np.float32),
+        mask=mask,
+        origin=(0, 0),
+        image=current,
+        project=lambda img, **kw: engine.project(img, whole, **kw),
+        gray=False,
+    )
+    params = resolve_params(
+        TOOLS["imprint"].spec, {"content": current[17:41, 18:50], "max_shift": 2}
+    )
+    prepared = TOOLS["imprint"].prepare(ctx, params)
+    expected = np.zeros_like(mask)
+    expected[17:41, 18:50] = True
+    np.testing.assert_array_equal(prepared.inputs["mask"], expected)

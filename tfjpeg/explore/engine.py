@@ -205,12 +205,14 @@ class Engine:
         )
         return out.numpy().astype(np.uint8)
 
-    def project(self, image: np.ndarray, span: Span) -> np.ndarray:
+    def project(
+        self, image: np.ndarray, span: Span, iterations: int = PROJECTION_ITERATIONS
+    ) -> np.ndarray:
         """Float (h, w, C) pixels of ``span`` projected onto the file's consistent set (eq. 2
-        of the paper, alternating with clipping to [0, 255])."""
+        of the paper, alternating with clipping to [0, 255] at most ``iterations`` times)."""
         factors = self.factors
 
-        def project(image, comps, tables, height, width):
+        def project(image, comps, tables, height, width, iterations):
             # a size-free shape: the projection loop's planes have tensor sizes
             image = tf.compat.v1.placeholder_with_default(image, [None, None, image.shape[-1]])
             return project_tensors(
@@ -221,7 +223,7 @@ class Engine:
                 width,
                 factors,
                 margin=PROJECTION_MARGIN,
-                iterations=PROJECTION_ITERATIONS,
+                iterations=iterations,
             )
 
         fn = self._compiled(("project", self.layout), project)
@@ -233,6 +235,7 @@ class Engine:
             self._tables_t,
             tf.constant(h),
             tf.constant(w),
+            tf.constant(int(iterations)),
         )
         return out.numpy()
 

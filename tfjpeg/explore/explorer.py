@@ -253,7 +253,7 @@ class Explorer:
             mask=window_mask,
             origin=(y0, x0),
             image=state.image,
-            project=lambda img: engine.project(img, net),
+            project=lambda img, **kw: engine.project(img, net, **kw),
             gray=engine.gray,
         )
         prepared = TOOLS[tool].prepare(ctx, values)

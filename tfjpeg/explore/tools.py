@@ -65,13 +65,14 @@ class EditContext:
     """What a tool sees of one edit: the window's current image ``x0`` float32 (h, w, C), the
     region ``mask`` bool (h, w) in the window, the window's top-left pixel ``origin`` in the
     image, the whole current image (uint8 (H, W, C)), ``project`` (float (h, w, C) image of the
-    window → projected onto the file's consistent set) and whether the file is gray."""
+    window → projected onto the file's consistent set; ``iterations=`` bounds its projection /
+    clipping rounds) and whether the file is gray."""
 
     x0: np.ndarray
     mask: np.ndarray
     origin: tuple[int, int]
     image: np.ndarray
-    project: Callable[[np.ndarray], np.ndarray]
+    project: Callable[..., np.ndarray]
     gray: bool
 
     @property
@@ -318,12 +319,13 @@ def _imprint(ctx: EditContext, p: dict[str, Any]) -> Prepared:
             mask[y0 + dy : y1 + dy, x0 + dx : x1 + dx] = ctx.mask[y0:y1, x0:x1]
             desired = ctx.x0.copy()
             desired[y0 + dy : y1 + dy, x0 + dx : x1 + dx] = content
-            prepared = _target(ctx, desired, mask)
-            blended = np.where(mask[..., None], desired, ctx.x0)
-            cost = float(np.abs(prepared.inputs["target"][0] - blended)[mask].mean())
+            blended = np.where(mask[..., None], np.clip(desired, 0.0, 255.0), ctx.x0)
+            # one projection round ranks the shifts; the chosen one is projected fully below
+            projected = ctx.project(blended.astype(np.float32), iterations=1)
+            cost = float(np.abs(projected - blended)[mask].mean())
             if best is None or cost < best[0]:
-                best = (cost, prepared)
-    return best[1]
+                best = (cost, desired, mask)
+    return _target(ctx, best[1], best[2])
 
 
 # --------------------------------------------------------------------- objective tools
