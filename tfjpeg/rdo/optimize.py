@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg.errors import InvalidArgumentError
 from tfjpeg.jpeg.codec import encode
 from tfjpeg.jpeg.layout import component_factors
 from tfjpeg.jpeg.tables import (
@@ -47,6 +48,10 @@ __all__ = ["MU_SCHEDULE", "RDOSettings", "optimize_coefficients", "optimize_imag
 #: tried), 0.005 for fine ones (mean step ≤ 72, quality ≥ 40; 0.005–0.05 tried); geometric in
 #: between.
 MU_SCHEDULE = ((72.0, 0.005), (240.0, 0.15))
+
+#: :class:`RDOSettings` ``method`` and ``distortion`` choices.
+METHODS = ("greedy", "trellis")
+DISTORTIONS = ("sse", "mozjpeg")
 
 
 class RDOSettings:
@@ -70,6 +75,13 @@ class RDOSettings:
             differences to code).
         compiled: price bits with a traced graph (True), eagerly (False), or by the amount of
             work (None, :data:`GRAPH_WORK`); the choices are the same either way.
+        method: "greedy" (the passes above, priced by the rate model) or "trellis"
+            (:mod:`tfjpeg.rdo.trellis`: mozjpeg's Viterbi search per block, priced by the exact
+            Huffman code lengths; a step is one trellis loop).
+        distortion: the trellis' error weight: "sse" (the pixel squared error weighted as
+            above, λ from :meth:`lam`) or "mozjpeg" (squared error in quantization steps, λ
+            per block ``2^14.75 / (2^16.5 + mean AC energy)``, mozjpeg's defaults).
+        lambda_scale: multiplies the trellis' price of a bit.
     """
 
     def __init__(
@@ -79,12 +91,26 @@ class RDOSettings:
         frequency_weight: float = 1.5,
         dc: bool = False,
         compiled: bool | None = None,
+        method: str = "greedy",
+        distortion: str = "sse",
+        lambda_scale: float = 1.0,
     ) -> None:
+        if method not in METHODS:
+            raise InvalidArgumentError(f"method must be one of {METHODS}. Received: {method!r}")
+        if distortion not in DISTORTIONS:
+            raise InvalidArgumentError(
+                f"distortion must be one of {DISTORTIONS}. Received: {distortion!r}"
+            )
+        if not lambda_scale > 0:
+            raise InvalidArgumentError(f"lambda_scale must be > 0. Received: {lambda_scale!r}")
         self.mu_scale = mu_scale
         self.chroma_weight = chroma_weight
         self.frequency_weight = frequency_weight
         self.dc = bool(dc)
         self.compiled = compiled
+        self.method = method
+        self.distortion = distortion
+        self.lambda_scale = float(lambda_scale)
 
     def weights(self, component: int) -> tf.Tensor:
         """(8, 8) weight of the squared error per DCT frequency of ``component``."""
@@ -197,6 +223,10 @@ def optimize_coefficients(
         subsampling: chroma subsampling.
         progress: called as ``progress(step, steps)`` after each pass.
     """
+    if settings.method == "trellis":
+        from tfjpeg.rdo.trellis import trellis_coefficients
+
+        return trellis_coefficients(start, tables, steps, lam, settings, subsampling, progress)
     exact = list(encode(start, tables, subsampling, "hard")["coefficients"])
     if steps == 0:
         return tuple(exact)
@@ -265,8 +295,7 @@ def optimize_image(
     else:
         t = quality_tables(quality)
     t = tf.broadcast_to(t, [1, t.shape[-3], 8, 8])
-    coefs = optimize_coefficients(
-        x, t, steps, settings.lam(t), settings, _rate_model(encoder), subsampling, progress
-    )
+    rate = _rate_model(encoder) if settings.method == "greedy" else None
+    coefs = optimize_coefficients(x, t, steps, settings.lam(t), settings, rate, subsampling, progress)
     pixels, _ = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
     return pixels[0]
