@@ -296,6 +296,8 @@ def optimize_image(
         t = quality_tables(quality)
     t = tf.broadcast_to(t, [1, t.shape[-3], 8, 8])
     rate = _rate_model(encoder) if settings.method == "greedy" else None
-    coefs = optimize_coefficients(x, t, steps, settings.lam(t), settings, rate, subsampling, progress)
+    coefs = optimize_coefficients(
+        x, t, steps, settings.lam(t), settings, rate, subsampling, progress
+    )
     pixels, _ = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
     return pixels[0]

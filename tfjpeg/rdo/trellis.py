@@ -210,12 +210,14 @@ def trellis_coefficients(
         lengths = ac_code_lengths(counts[:, [1, 3]].reshape(-1, 256)).reshape(-1, 2, 256)
         chosen = []
         for c, k in enumerate(exact):
+            table = min(c, 1)  # Cb and Cr share the chroma AC table
             ac = np.stack(
                 [
-                    trellis_blocks(targets[c][i], rounded[c][i], weights[c][i], lengths[i, min(c, 1)])
+                    trellis_blocks(targets[c][i], rounded[c][i], weights[c][i], lengths[i, table])
                     for i in range(k.shape[0])
                 ]
-            ) * signs[c]  # fmt: skip
+            )
+            ac = ac * signs[c]
             natural = np.asarray(k).reshape(k.shape[0], -1, 64).copy()
             natural[..., _ZIGZAG_AC] = ac
             chosen.append(tf.constant(natural.reshape(k.shape), tf.float32))
