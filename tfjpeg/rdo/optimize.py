@@ -268,6 +268,7 @@ def optimize_image(
     start: np.ndarray | None = None,
     settings: RDOSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
+    report: dict[str, float] | None = None,
 ) -> np.ndarray:
     """uint8 image whose stock JPEG (at ``quality`` or ``tables``) is cheaper at equal quality.
 
@@ -281,6 +282,8 @@ def optimize_image(
         start: uint8 image to start from (e.g. an editor's output); default ``image``.
         settings: hyper-parameters; default ``RDOSettings()``.
         progress: called as ``progress(step, steps)``.
+        report: a dict that receives ``mismatch``, the fraction of coefficients libjpeg-turbo
+            quantizes the result to differently from the chosen ones (:func:`realize`).
 
     Returns:
         uint8 image of the same shape; hand it to the same encoder at the same quality.
@@ -299,5 +302,7 @@ def optimize_image(
     coefs = optimize_coefficients(
         x, t, steps, settings.lam(t), settings, rate, subsampling, progress
     )
-    pixels, _ = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
+    pixels, mismatch = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
+    if report is not None:
+        report["mismatch"] = mismatch
     return pixels[0]
