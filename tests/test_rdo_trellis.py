@@ -15,7 +15,7 @@ from tfjpeg.jpeg.tables import ZIGZAG, quality_tables
 from tfjpeg.rate.huffman import STANDARD_AC_LENGTHS, optimal_code_lengths
 from tfjpeg.rate.jpeg_bits import symbol_statistics
 from tfjpeg.rdo import RDOSettings, optimize_coefficients, optimize_image
-from tfjpeg.rdo.trellis import ac_code_lengths, trellis_blocks
+from tfjpeg.rdo.trellis import priced_code_lengths, trellis_blocks, trellis_dc
 
 LUMA_AC = STANDARD_AC_LENGTHS[0].astype(np.float64)
 
@@ -48,7 +48,7 @@ def test_trellis_equals_a_brute_force_search_over_all_candidates(seed):
         target[:, p] = rng.uniform(0.6, 9.0, blocks)
         rounded[:, p] = np.round(target[:, p])
     weight = rng.uniform(0.05, 3.0, (blocks, 63))
-    lengths = LUMA_AC if seed != 2 else ac_code_lengths(rng.integers(0, 50, (1, 256)))[0]
+    lengths = LUMA_AC if seed != 2 else priced_code_lengths(rng.integers(0, 50, (1, 256)))[0]
     chosen = trellis_blocks(target, rounded, weight, lengths)
     for b in range(blocks):
         options = [_candidates(int(rounded[b, p])) for p in positions]
@@ -72,21 +72,21 @@ def test_trellis_keeps_the_rounding_where_bits_are_free_and_zeroes_where_they_ar
     assert not dear.any()
 
 
-def test_ac_code_lengths_are_libjpegs_with_a_price_for_unused_symbols():
+def test_priced_code_lengths_are_libjpegs_with_a_price_for_unused_symbols():
     counts = np.zeros((1, 256), np.float32)
     counts[0, [0x00, 0x01, 0x02, 0x11, 0xF0]] = [50, 40, 20, 5, 1]
-    lengths = ac_code_lengths(counts)[0]
+    lengths = priced_code_lengths(counts)[0]
     optimal = optimal_code_lengths(tf.constant(counts)).numpy()[0]
     used = counts[0] > 0
     np.testing.assert_array_equal(lengths[used], optimal[used])
     assert np.all(lengths[~used] == optimal.max() + 1)
 
 
-@pytest.mark.parametrize("distortion", ["sse", "mozjpeg"])
-def test_libjpeg_writes_exactly_the_trellis_coefficients(distortion):
+@pytest.mark.parametrize(("distortion", "dc"), [("sse", False), ("mozjpeg", True)])
+def test_libjpeg_writes_exactly_the_trellis_coefficients(distortion, dc):
     image = natural_image(48, 64, seed=4)
     quality = 30
-    settings = RDOSettings(method="trellis", distortion=distortion)
+    settings = RDOSettings(method="trellis", distortion=distortion, dc=dc)
     tables = tf.broadcast_to(quality_tables(quality), [1, 2, 8, 8])
     start = tf.constant(image[None].astype(np.float32))
     chosen = optimize_coefficients(start, tables, 2, settings.lam(tables), settings, None)
@@ -103,3 +103,19 @@ def test_libjpeg_writes_exactly_the_trellis_coefficients(distortion):
         got = written.components[c]
         np.testing.assert_array_equal(got, want.numpy()[0][: got.shape[0], : got.shape[1]])
     assert len(data) < len(encode_pixels(image, quality, optimize=True))
+
+
+def test_dc_trellis_equals_a_brute_force_search_along_the_scan():
+    rng = np.random.default_rng(5)
+    target = rng.normal(0.0, 6.0, 6)
+    rounded = np.round(target).astype(np.int64)
+    weight = rng.uniform(0.1, 2.0, 6)
+    lengths = priced_code_lengths(rng.integers(1, 30, (1, 256)))[0]
+    chosen = trellis_dc(target, rounded, weight, lengths)
+    combos = rounded[None] + np.array(list(itertools.product([-1, 0, 1], repeat=6)))
+    natural = np.zeros((len(combos), 1, 6, 8, 8), np.float32)
+    natural[..., 0, 0] = combos[:, None]
+    stats = symbol_statistics((tf.constant(natural),), exact=True)  # AC all zero: no AC bits
+    bits = stats["counts"].numpy()[:, 0] @ lengths + stats["magnitude_bits"].numpy()
+    cost = (weight * (combos - target) ** 2).sum(1) + bits
+    np.testing.assert_array_equal(chosen, combos[int(np.argmin(cost))])

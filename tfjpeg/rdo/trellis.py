@@ -37,15 +37,17 @@ from tfjpeg.rate.jpeg_bits import block_lambda, symbol_statistics
 
 __all__ = [
     "MOZJPEG_LAMBDA_LOG_SCALE1",
-    "ac_code_lengths",
     "ac_rate_table",
+    "priced_code_lengths",
     "trellis_blocks",
     "trellis_coefficients",
+    "trellis_dc",
 ]
 
 _SIZES = 10  # AC magnitude categories 1..10 (|m| ≤ 1023)
 _EOB, _ZRL = 0x00, 0xF0
-_ZIGZAG_AC = np.asarray(ZIGZAG[1:])
+_ZIGZAG = np.asarray(ZIGZAG)
+_ZIGZAG_AC = _ZIGZAG[1:]
 
 #: mozjpeg's ``lambda_log_scale1`` (its ``lambda_log_scale2`` 16.5 is in
 #: :func:`tfjpeg.rate.jpeg_bits.block_lambda`).
@@ -66,8 +68,8 @@ def ac_rate_table(lengths: np.ndarray) -> np.ndarray:
     return table
 
 
-def ac_code_lengths(counts: np.ndarray) -> np.ndarray:
-    """(M, 256) AC code lengths for pricing: libjpeg's optimal lengths for ``counts``; symbols
+def priced_code_lengths(counts: np.ndarray) -> np.ndarray:
+    """(M, 256) Huffman code lengths for pricing: libjpeg's optimal lengths for ``counts``; symbols
     without a code get one bit more than the longest code in use (at most 16), since a new
     symbol lengthens the table."""
     counts = np.asarray(counts, np.float32)
@@ -145,6 +147,59 @@ def trellis_blocks(
     return out.astype(np.int32)
 
 
+def trellis_dc(
+    target: np.ndarray, rounded: np.ndarray, weight: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    """DC values (B,) of least distortion + bits along a scan (mozjpeg's ``trellis_quant_dc``).
+
+    The DC is coded as the difference to the previous block's in scan order (the first to 0):
+    a Huffman-coded category s plus s bits. Each block may take its rounded value or one step
+    either side; a Viterbi search over the scan finds the best chain.
+
+    Args:
+        target: (B,) unrounded DC in quantization steps, in scan order.
+        rounded: (B,) the start's rounded DC.
+        weight: (B,) cost in bits of a squared error of one step.
+        lengths: (256,) DC Huffman code lengths (categories 0..11; no zeros where used).
+    """
+    offsets = np.array([-1, 0, 1])
+    cand = np.clip(np.asarray(rounded, np.int64)[:, None] + offsets[None], -2047, 2047)
+    dist = np.asarray(weight, np.float64)[:, None] * (cand - np.asarray(target)[:, None]) ** 2
+    lengths = np.asarray(lengths, np.float64)
+
+    def bits(diff: np.ndarray) -> np.ndarray:
+        size = np.zeros(diff.shape, np.int64)
+        magnitude = np.abs(diff)
+        while np.any(magnitude > 0):
+            size += magnitude > 0
+            magnitude >>= 1
+        return lengths[size] + size
+
+    blocks = cand.shape[0]
+    back = np.zeros((blocks, 3), np.int64)
+    cost = bits(cand[0]) + dist[0]
+    for b in range(1, blocks):
+        total = cost[:, None] + bits(cand[b][None] - cand[b - 1][:, None])  # [previous, current]
+        back[b] = np.argmin(total, axis=0)
+        cost = total[back[b], np.arange(3)] + dist[b]
+    out = np.zeros(blocks, np.int64)
+    k = int(np.argmin(cost))
+    for b in range(blocks - 1, -1, -1):
+        out[b] = cand[b, k]
+        k = back[b, k]
+    return out
+
+
+def _scan_order(rows: int, cols: int, mcu_h: int, mcu_w: int) -> np.ndarray:
+    """Raster block indices in the order an (interleaved) scan codes them, without the
+    MCU-filling dummy blocks (their DC repeats the previous block's, so the chain skips them)."""
+    grid = np.full((-(-rows // mcu_h) * mcu_h, -(-cols // mcu_w) * mcu_w), -1)
+    grid[:rows, :cols] = np.arange(rows * cols).reshape(rows, cols)
+    hm, wm = grid.shape[0] // mcu_h, grid.shape[1] // mcu_w
+    order = grid.reshape(hm, mcu_h, wm, mcu_w).transpose(0, 2, 1, 3).reshape(-1)
+    return order[order >= 0]
+
+
 def _zigzag_rows(blocks: tf.Tensor) -> np.ndarray:
     """(N, hb, wb, 8, 8) → (N, hb·wb, 63) zigzag AC rows."""
     b = np.asarray(blocks)
@@ -155,18 +210,19 @@ def _component_weights(
     unrounded: tf.Tensor, table: tf.Tensor, component: int, settings: Any, lam: np.ndarray,
     area: int,
 ) -> np.ndarray:  # fmt: skip
-    """(N, B, 63) bits per squared step of error, by ``settings.distortion``."""
+    """(N, B, 64) bits per squared step of error, zigzag order, by ``settings.distortion``."""
     n = unrounded.shape[0]
+    blocks = int(np.prod(unrounded.shape[1:3]))
     if settings.distortion == "mozjpeg":
         # mozjpeg: error² in libjpeg's 8×-scaled DCT / q², × 2^s1 / (2^s2 + mean AC energy)
         scale = 64.0 * 2.0 ** (MOZJPEG_LAMBDA_LOG_SCALE1 - 16.5) / settings.lambda_scale
-        per_block = scale * np.asarray(block_lambda(unrounded, table)).reshape(n, -1, 1)
-        return np.broadcast_to(per_block, (*per_block.shape[:2], 63))
-    q2 = np.square(np.asarray(table, np.float64)).reshape(n, 64)[:, _ZIGZAG_AC]
-    freq = np.asarray(settings.weights(component), np.float64).reshape(64)[_ZIGZAG_AC]
+        per_block = scale * np.asarray(block_lambda(unrounded, table)).reshape(n, blocks, 1)
+        return np.broadcast_to(per_block, (n, blocks, 64))
+    q2 = np.square(np.asarray(table, np.float64)).reshape(n, 64)[:, _ZIGZAG]
+    freq = np.asarray(settings.weights(component), np.float64).reshape(64)[_ZIGZAG]
     channel = settings.chroma_weight * area if component > 0 else 1.0
     w = channel * freq[None] * q2 / (settings.lambda_scale * lam[:, None])
-    return np.broadcast_to(w[:, None, :], (n, int(np.prod(unrounded.shape[1:3])), 63))
+    return np.broadcast_to(w[:, None, :], (n, blocks, 64))
 
 
 def trellis_coefficients(
@@ -204,22 +260,33 @@ def trellis_coefficients(
         _component_weights(u, component_table(tables, c), c, settings, lam, fh * fv)
         for c, (u, (fh, fv)) in enumerate(zip(unrounded, factors, strict=True))
     ]
+    interleaved = len(exact) > 1
     coefs = tuple(exact)
     for loop in range(loops):
         counts = symbol_statistics(coefs, subsampling, exact=True)["counts"].numpy()
-        lengths = ac_code_lengths(counts[:, [1, 3]].reshape(-1, 256)).reshape(-1, 2, 256)
+        lengths = priced_code_lengths(counts.reshape(-1, 256)).reshape(-1, 4, 256)
         chosen = []
         for c, k in enumerate(exact):
-            table = min(c, 1)  # Cb and Cr share the chroma AC table
+            dc_table, ac_table = (0, 1) if c == 0 else (2, 3)  # Cb and Cr share chroma's
+            w = weights[c]
             ac = np.stack(
                 [
-                    trellis_blocks(targets[c][i], rounded[c][i], weights[c][i], lengths[i, table])
+                    trellis_blocks(targets[c][i], rounded[c][i], w[i, :, 1:], lengths[i, ac_table])
                     for i in range(k.shape[0])
                 ]
             )
-            ac = ac * signs[c]
             natural = np.asarray(k).reshape(k.shape[0], -1, 64).copy()
-            natural[..., _ZIGZAG_AC] = ac
+            natural[..., _ZIGZAG_AC] = ac * signs[c]
+            if settings.dc:
+                fh, fv = factors[-1]
+                mcu = (fv, fh) if (c == 0 and interleaved) else (1, 1)
+                order = _scan_order(k.shape[1], k.shape[2], *mcu)
+                dc_target = np.asarray(unrounded[c]).reshape(k.shape[0], -1, 64)[..., 0]
+                for i in range(k.shape[0]):
+                    natural[i, order, 0] = trellis_dc(
+                        dc_target[i, order], natural[i, order, 0].astype(np.int64),
+                        w[i, order, 0], lengths[i, dc_table],
+                    )  # fmt: skip
             chosen.append(tf.constant(natural.reshape(k.shape), tf.float32))
         coefs = tuple(chosen)
         if progress is not None:
