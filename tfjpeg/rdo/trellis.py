@@ -165,28 +165,31 @@ def trellis_dc(
     offsets = np.array([-1, 0, 1])
     cand = np.clip(np.asarray(rounded, np.int64)[:, None] + offsets[None], -2047, 2047)
     dist = np.asarray(weight, np.float64)[:, None] * (cand - np.asarray(target)[:, None]) ** 2
-    lengths = np.asarray(lengths, np.float64)
-
-    def bits(diff: np.ndarray) -> np.ndarray:
-        size = np.zeros(diff.shape, np.int64)
-        magnitude = np.abs(diff)
-        while np.any(magnitude > 0):
-            size += magnitude > 0
-            magnitude >>= 1
-        return lengths[size] + size
-
+    size = np.zeros(4096, np.int64)  # magnitude category of |difference| 0..4095
+    for s in range(1, 13):
+        size[1 << (s - 1) :] += 1
+    price = np.asarray(lengths, np.float64)[size] + size
+    previous = np.concatenate([np.zeros((1, 3), np.int64), cand[:-1]])  # the first predicts 0
+    # steps[b, l, k]: bits of block b at candidate k after block b − 1 at candidate l
+    steps = price[np.abs(cand[:, None, :] - previous[:, :, None])]
+    steps[0, 1:] = np.inf  # the scan starts from a single predictor, 0
+    steps_list, dist_list = steps.tolist(), dist.tolist()
     blocks = cand.shape[0]
-    back = np.zeros((blocks, 3), np.int64)
-    cost = bits(cand[0]) + dist[0]
-    for b in range(1, blocks):
-        total = cost[:, None] + bits(cand[b][None] - cand[b - 1][:, None])  # [previous, current]
-        back[b] = np.argmin(total, axis=0)
-        cost = total[back[b], np.arange(3)] + dist[b]
+    back = [[0, 0, 0] for _ in range(blocks)]
+    cost = [0.0, np.inf, np.inf]
+    for b in range(blocks):
+        step, d, new = steps_list[b], dist_list[b], [0.0, 0.0, 0.0]
+        for k in range(3):
+            options = [cost[p] + step[p][k] for p in range(3)]
+            best = min(range(3), key=options.__getitem__)
+            back[b][k] = best
+            new[k] = options[best] + d[k]
+        cost = new
     out = np.zeros(blocks, np.int64)
     k = int(np.argmin(cost))
     for b in range(blocks - 1, -1, -1):
         out[b] = cand[b, k]
-        k = back[b, k]
+        k = back[b][k]
     return out
 
 
