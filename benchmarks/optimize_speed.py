@@ -129,6 +129,9 @@ def main() -> None:
         help="extra optimizer settings (RDOSettings keywords, numbers or words); repeatable",
     )
     parser.add_argument(
+        "--no-default", action="store_true", help="only the --variant curves (no default one)"
+    )
+    parser.add_argument(
         "--graph", action="store_true", help="price bits with the traced graph at any size"
     )
     args = parser.parse_args()
@@ -147,7 +150,7 @@ def main() -> None:
     def tables_at(q: int) -> np.ndarray | None:
         return None if family is None else family.tables(q)
 
-    variants = {"": RDOSettings(compiled=args.graph or None)}
+    variants = {} if args.no_default else {"": RDOSettings(compiled=args.graph or None)}
     for spec in args.variant:
         name, _, pairs = spec.partition(":")
         kwargs = {k: _value(v) for k, v in (p.split("=") for p in pairs.split(",") if p)}

@@ -51,7 +51,7 @@ MU_SCHEDULE = ((72.0, 0.005), (240.0, 0.15))
 
 #: :class:`RDOSettings` ``method`` and ``distortion`` choices.
 METHODS = ("greedy", "trellis")
-DISTORTIONS = ("sse", "mozjpeg")
+DISTORTIONS = ("sse", "mozjpeg", "masked")
 
 
 class RDOSettings:
@@ -80,7 +80,9 @@ class RDOSettings:
             Huffman code lengths; a step is one trellis loop).
         distortion: the trellis' error weight: "sse" (the pixel squared error weighted as
             above, λ from :meth:`lam`) or "mozjpeg" (squared error in quantization steps, λ
-            per block ``2^14.75 / (2^16.5 + mean AC energy)``, mozjpeg's defaults).
+            per block ``2^14.75 / (2^16.5 + mean AC energy)``, mozjpeg's defaults) or
+            "masked" ("sse" times mozjpeg's per-block factor ``2^16.5 / (2^16.5 + energy)``:
+            busy blocks hide more error).
         lambda_scale: multiplies the trellis' price of a bit.
     """
 

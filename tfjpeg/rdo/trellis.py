@@ -225,7 +225,10 @@ def _component_weights(
     freq = np.asarray(settings.weights(component), np.float64).reshape(64)[_ZIGZAG]
     channel = settings.chroma_weight * area if component > 0 else 1.0
     w = channel * freq[None] * q2 / (settings.lambda_scale * lam[:, None])
-    return np.broadcast_to(w[:, None, :], (n, blocks, 64))
+    w = np.broadcast_to(w[:, None, :], (n, blocks, 64))
+    if settings.distortion == "masked":  # mozjpeg's per-block activity factor on top
+        return w * np.asarray(block_lambda(unrounded, table)).reshape(n, blocks, 1)
+    return w
 
 
 def trellis_coefficients(
