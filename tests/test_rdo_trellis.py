@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from conftest import natural_image
 
+from tfjpeg.errors import InvalidArgumentError
 from tfjpeg.io import encode_pixels, read_jpeg
 from tfjpeg.jpeg.tables import ZIGZAG, quality_tables
 from tfjpeg.rate.huffman import STANDARD_AC_LENGTHS, optimal_code_lengths
@@ -119,3 +120,13 @@ def test_dc_trellis_equals_a_brute_force_search_along_the_scan():
     bits = stats["counts"].numpy()[:, 0] @ lengths + stats["magnitude_bits"].numpy()
     cost = (weight * (combos - target) ** 2).sum(1) + bits
     np.testing.assert_array_equal(chosen, combos[int(np.argmin(cost))])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"method": "viterbi"}, "method"), ({"distortion": "l1"}, "distortion"),
+     ({"lambda_scale": 0.0}, "lambda_scale")],
+)  # fmt: skip
+def test_settings_refuse_unknown_choices(kwargs, name):
+    with pytest.raises(InvalidArgumentError, match=name):
+        RDOSettings(**kwargs)
