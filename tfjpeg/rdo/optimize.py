@@ -6,9 +6,12 @@ encoder quantizes it to, so the optimizer chooses those coefficients directly, i
 own transform (colour conversion, chroma box downsampling, 8×8 DCT, units of the quantization
 step), and :func:`tfjpeg.rdo.realize.realize` then builds uint8 pixels that libjpeg-turbo
 quantizes back to exactly them. The choice is the one mozjpeg's trellis makes inside its
-encoder, made before any encoder: greedy passes move nonzero AC coefficients one step towards
-zero wherever the squared error added is worth less than λ times the bits the shipped rate
-model (:class:`tfjpeg.rate.RatePredictor`, its slope between the two integers) says are saved.
+encoder, made before any encoder: by default mozjpeg's trellis itself
+(:mod:`tfjpeg.rdo.trellis`, a Viterbi search per block priced by exact Huffman code lengths);
+``RDOSettings(method="greedy")`` keeps the earlier greedy passes, which move nonzero AC
+coefficients one step towards zero wherever the squared error added is worth less than λ times
+the bits the shipped rate model (:class:`tfjpeg.rate.RatePredictor`, its slope between the two
+integers) says are saved.
 
 Batches: :func:`optimize_coefficients` and :func:`~tfjpeg.rdo.realize.realize` take (N, H, W, C)
 images, (N, 2|3, 8, 8) tables and a λ per image, so a trainer can make teacher targets for a
@@ -58,32 +61,49 @@ class RDOSettings:
     """Hyper-parameters of the optimizer, chosen on the validation split of the training images
     (``benchmarks/optimize_speed.py``; never Kodak).
 
+    The default is mozjpeg's trellis (``method="trellis"``, ``distortion="mozjpeg"``, DC trellis
+    on) with the price of a bit doubled (``lambda_scale=2``). On the validation split (4 images,
+    256-px crops, learned tables, qualities 5–75) its BD-rates against libjpeg-turbo
+    (optimize=True) in 0.1–0.5 bpp are, with 1 / 2 / 3 loops, MS-SSIM −21.7 / −22.2 / −22.4 %,
+    PSNR −4.1 / −4.0 / −3.8 %, Butteraugli −12.7 / −12.7 / −12.8 % (mozjpeg 4.0.3 alone −17.7,
+    −9.2, −14.6 %; the greedy passes with frequency weight 1.5, 2 steps, −14.7, −15.2,
+    −14.0 %). mozjpeg's own λ (``lambda_scale=1``, 2 loops) trades MS-SSIM for PSNR and
+    Butteraugli: −20.3, −10.1, −14.5 %. ``benchmarks/results/optimize_speed/trellis_*``.
+
     Args:
         mu_scale: λ = ``mu_scale`` × (mean luma quantization step)² squared-error units per bit
             (the classic λ ∝ Q² of rate–distortion optimized quantization); None: the
-            per-quality schedule :data:`MU_SCHEDULE`.
-        chroma_weight: weight of chroma squared error relative to luma.
+            per-quality schedule :data:`MU_SCHEDULE`. Used by "greedy" and by the trellis'
+            "sse" and "masked" distortions.
+        chroma_weight: weight of chroma squared error relative to luma ("sse", "masked").
         frequency_weight: exponent γ of a per-frequency weight of the squared error,
             ``(K[0, 0] / K[u, v])^γ`` with K the Annex K table of the component (the visibility
-            thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error.
-            Default 1.5: on the validation split (4 images, 256-px crops, 3 steps) it moved the
-            MS-SSIM BD-rate against libjpeg-turbo in 0.1–0.5 bpp from −6.0 to −10.4 % (IJG
-            tables) and −10.7 to −14.9 % (learned tables), Butteraugli −6.2 → −12.2 and
-            −11.2 → −14.2 %, at a PSNR cost (−13.0 → −8.1, −18.9 → −15.1 %); 1 and 2 were
-            measured too (``benchmarks/results/optimize_speed/*frequency_weight*``).
-        dc: also consider moving the DC one step towards its left neighbour's (smaller
-            differences to code).
-        compiled: price bits with a traced graph (True), eagerly (False), or by the amount of
-            work (None, :data:`GRAPH_WORK`); the choices are the same either way.
-        method: "greedy" (the passes above, priced by the rate model) or "trellis"
-            (:mod:`tfjpeg.rdo.trellis`: mozjpeg's Viterbi search per block, priced by the exact
-            Huffman code lengths; a step is one trellis loop).
-        distortion: the trellis' error weight: "sse" (the pixel squared error weighted as
-            above, λ from :meth:`lam`) or "mozjpeg" (squared error in quantization steps, λ
-            per block ``2^14.75 / (2^16.5 + mean AC energy)``, mozjpeg's defaults) or
-            "masked" ("sse" times mozjpeg's per-block factor ``2^16.5 / (2^16.5 + energy)``:
-            busy blocks hide more error).
-        lambda_scale: multiplies the trellis' price of a bit.
+            thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error
+            ("greedy", "sse", "masked"). 1.5: on the validation split (4 images, 256-px crops,
+            3 greedy steps) it moved the MS-SSIM BD-rate against libjpeg-turbo in 0.1–0.5 bpp
+            from −6.0 to −10.4 % (IJG tables) and −10.7 to −14.9 % (learned tables),
+            Butteraugli −6.2 → −12.2 and −11.2 → −14.2 %, at a PSNR cost (−13.0 → −8.1,
+            −18.9 → −15.1 %); 1 and 2 were measured too
+            (``benchmarks/results/optimize_speed/*frequency_weight*``).
+        dc: optimize the DC too: "greedy" moves it one step towards its left neighbour's;
+            the trellis runs mozjpeg's DC trellis along the scan (value ±1 step). None: on for
+            the trellis (−20.3 instead of −19.3 % MS-SSIM at λ×1), off for "greedy".
+        compiled: "greedy" prices bits with a traced graph (True), eagerly (False), or by the
+            amount of work (None, :data:`GRAPH_WORK`); the choices are the same either way.
+        method: "trellis" (:mod:`tfjpeg.rdo.trellis`: mozjpeg's Viterbi search per block,
+            priced by the exact Huffman code lengths of libjpeg's optimal tables; a step is one
+            trellis loop, re-deriving the lengths from the previous choice) or "greedy" (a
+            step is one pass moving nonzero AC coefficients one step towards zero where the
+            weighted error added is below λ × the bits the rate model says are saved).
+        distortion: the trellis' error weight: "mozjpeg" (squared error in quantization
+            steps, per-block λ ``2^14.75 / (2^16.5 + mean AC energy)`` of libjpeg's 8×-scaled
+            DCT: mozjpeg's defaults, activity masking), "sse" (the pixel squared error weighted
+            by ``frequency_weight`` and ``chroma_weight``, λ from :meth:`lam`) or "masked"
+            ("sse" times mozjpeg's per-block factor ``2^16.5 / (2^16.5 + energy)``). On the
+            validation split at λ×2, 2 loops, MS-SSIM / PSNR / Butteraugli: "mozjpeg" −21.0 /
+            −3.2 / −11.8 %, "masked" −21.2 / −2.8 / −12.1 %, "sse" −16.1 / −14.8 / −16.1 %.
+        lambda_scale: multiplies the trellis' price of a bit (0.5, 1, 2, 4 measured for
+            "mozjpeg"; 1, 2, 3 for "sse"; 2, 4 for "masked").
     """
 
     def __init__(
@@ -91,11 +111,11 @@ class RDOSettings:
         mu_scale: float | None = None,
         chroma_weight: float = 1.0,
         frequency_weight: float = 1.5,
-        dc: bool = False,
+        dc: bool | None = None,
         compiled: bool | None = None,
-        method: str = "greedy",
-        distortion: str = "sse",
-        lambda_scale: float = 1.0,
+        method: str = "trellis",
+        distortion: str = "mozjpeg",
+        lambda_scale: float = 2.0,
     ) -> None:
         if method not in METHODS:
             raise InvalidArgumentError(f"method must be one of {METHODS}. Received: {method!r}")
@@ -108,7 +128,7 @@ class RDOSettings:
         self.mu_scale = mu_scale
         self.chroma_weight = chroma_weight
         self.frequency_weight = frequency_weight
-        self.dc = bool(dc)
+        self.dc = method == "trellis" if dc is None else bool(dc)
         self.compiled = compiled
         self.method = method
         self.distortion = distortion
@@ -208,7 +228,8 @@ def optimize_coefficients(
 ) -> tuple[tf.Tensor, ...]:
     """Quantized coefficients (integer floats) minimizing squared error + λ·bits, for a batch.
 
-    Each step is one greedy rate–distortion pass over all coefficients (trellis-like): a
+    ``settings.method == "trellis"``: :func:`tfjpeg.rdo.trellis.trellis_coefficients`.
+    "greedy": each step is one greedy rate–distortion pass over all coefficients (trellis-like): a
     nonzero coefficient moves one step towards zero where the squared error it adds (exact, in
     the orthonormal DCT domain, chroma weighted by its upsampled area) costs less than λ times
     the bits the rate model says it saves; the bit prices are recomputed every pass, as runs
@@ -218,10 +239,11 @@ def optimize_coefficients(
     Args:
         start: float (N, H, W, C) image (the editor's output or the original).
         tables: (N, 2|3, 8, 8) quantization tables.
-        steps: greedy passes (0: the start image's own coefficients).
+        steps: greedy passes or trellis loops (0: the start image's own coefficients).
         lam: (N,) squared-error units (pixel SSE) per bit.
-        settings: the distortion weights and the fraction of candidates a pass may change.
-        rate: a :class:`tfjpeg.rate.RatePredictor` for the target encoder.
+        settings: the method and its distortion weights.
+        rate: a :class:`tfjpeg.rate.RatePredictor` for the target encoder ("greedy" only; the
+            trellis counts exact Huffman bits and ignores it).
         subsampling: chroma subsampling.
         progress: called as ``progress(step, steps)`` after each pass.
     """
