@@ -133,3 +133,19 @@ def test_dc_trellis_equals_a_brute_force_search_along_the_scan():
 def test_settings_refuse_unknown_choices(kwargs, name):
     with pytest.raises(InvalidArgumentError, match=name):
         RDOSettings(**kwargs)
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(5, 7), (4, 6)])
+def test_dc_chain_follows_the_interleaved_scan_of_libjpeg(rows, cols):
+    from tfjpeg.rdo.trellis import _scan_order
+
+    rng = np.random.default_rng(rows)
+    luma = np.zeros((1, rows, cols, 8, 8), np.float32)
+    luma[..., 0, 0] = rng.integers(-40, 40, (rows, cols))
+    chroma = tf.zeros((1, (rows + 1) // 2, (cols + 1) // 2, 8, 8))
+    stats = symbol_statistics((tf.constant(luma), chroma, chroma), "420", exact=True)
+    dc = luma[0, ..., 0, 0].reshape(-1)[_scan_order(rows, cols, 2, 2)]
+    sizes = [int(abs(d)).bit_length() for d in np.diff(np.concatenate([[0.0], dc]))]
+    want = np.bincount(sizes, minlength=12).astype(np.float32)
+    want[0] += (rows + rows % 2) * (cols + cols % 2) - rows * cols  # MCU-filling blocks: diff 0
+    np.testing.assert_array_equal(stats["counts"].numpy()[0, 0, :12], want)
