@@ -68,7 +68,8 @@ class RDOSettings:
     PSNR −4.1 / −4.0 / −3.8 %, Butteraugli −12.7 / −12.7 / −12.8 % (mozjpeg 4.0.3 alone −17.7,
     −9.2, −14.6 %; the greedy passes with frequency weight 1.5, 2 steps, −14.7, −15.2,
     −14.0 %). mozjpeg's own λ (``lambda_scale=1``, 2 loops) trades MS-SSIM for PSNR and
-    Butteraugli: −20.3, −10.1, −14.5 %. ``benchmarks/results/optimize_speed/trellis_*``.
+    Butteraugli: −20.3, −10.1, −14.5 %. On 8 validation images (2 loops): −25.8 / −11.1 /
+    −20.5 % (mozjpeg −20.3 / −12.6 / −19.6 %). ``benchmarks/results/optimize_speed/trellis_*``.
 
     Args:
         mu_scale: λ = ``mu_scale`` × (mean luma quantization step)² squared-error units per bit
