@@ -21,6 +21,7 @@ Reference: J. Guo and H. Chao, CVPR 2017, §3.3–3.4.
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import keras
 import tensorflow as tf
 

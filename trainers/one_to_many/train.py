@@ -133,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--vgg-weights", type=Path, help="local VGG-16 (no top) weights: the perceptual loss"
     )
-    parser.add_argument("--data-dir", type=Path, help="training images (default: $TFJPEG_TRAIN_DIR)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="training images (default: $TFJPEG_TRAIN_DIR)"
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     config = load_config(args.config) if args.config else {}
     config = _merged(apply_common_arguments(config, args))
