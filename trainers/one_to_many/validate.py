@@ -109,11 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--images", type=int, default=30, help="first N validation images")
     parser.add_argument("--crop", type=int, default=192, help="centre crop side (pixels)")
-    parser.add_argument("--baseline", action="append", help="decoders to compare (repeatable)")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        help="learned decoders to compare (default consistent-l1; none: libjpeg only)",
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     crops = validation_crops(args.data_dir, args.images, args.crop)
     model = load_folder(args.model)
-    results = validate(model, crops, args.quality, args.seeds, args.baseline or ["consistent-l1"])
+    baselines = [b for b in args.baseline or ["consistent-l1"] if b != "none"]
+    results = validate(model, crops, args.quality, args.seeds, baselines)
     results["crop"] = args.crop
     print(f"| decoder (q{args.quality}, {len(crops)} validation crops of {args.crop} px) "
           "| PSNR-RGB | consistent uint8 | pixel std over seeds |")  # fmt: skip
