@@ -9,13 +9,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import natural_image, pillow_jpeg
+from conftest import REPO, natural_image, pillow_jpeg
 from PIL import Image
 
 import tfjpeg
 from tfjpeg.errors import TfjpegError
 from tfjpeg.losses.one_to_many import perceptual_distance
 from tfjpeg.models.presets import load_folder
+from trainers.common import load_config
 from trainers.one_to_many import train as otm_train
 from trainers.one_to_many.steps import OneToManySteps
 
@@ -82,7 +83,10 @@ def test_train_then_resume(tmp_path, train_dir, monkeypatch):
     assert json.loads((run_dir / "config.json").read_text())["model"]["width"] == 4
 
 
-def test_bad_config_keys_are_refused():
+def test_committed_configs_merge_and_bad_config_keys_are_refused():
+    for name in ("decoder_one_to_many.json", "decoder_one_to_many_paper.json"):
+        config = otm_train._merged(load_config(REPO / "trainers" / "configs" / name))
+        assert config["model"]["width"] in (32, 64) and config["vgg_weights"] is None
     with pytest.raises(TfjpegError, match="unknown one-to-many config key"):
         otm_train._merged({"phase": "gan"})
     with pytest.raises(TfjpegError, match="unknown keys in 'losses'"):
