@@ -2,7 +2,9 @@
 
 A consistent decoder takes a control signal z on the luma block grid (hb, wb, 64); different z give
 different decodings, all consistent with the file. z = 0 is the neutral, pre-exploration decoding;
-the helpers here draw the paper's random z (a per-channel constant) from a seed.
+the helpers here draw the paper's random z (a per-channel constant) from a seed, or, for a
+decoder whose z is a noise map (Guo & Chao 2017, ``control_signal = "noise"``), i.i.d. N(0, 1)
+values, one per pixel (:func:`noise_z_from_seed`); :func:`z_for_decoder` picks the decoder's.
 
 Layer rule: ``explore`` sits above ``decoders`` and below ``serving``/``api`` (serving and the API
 import these; decoders do not).
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["random_z", "z_from_seed"]
+__all__ = ["noise_z_from_seed", "random_z", "z_for_decoder", "z_from_seed"]
 
 
 def z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
@@ -29,6 +31,29 @@ def z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
     key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
     values = tf.random.stateless_uniform([1, 1, 64], seed=key, minval=-1.0, maxval=1.0)
     return tf.broadcast_to(values, tf.stack([block_height, block_width, 64]))
+
+
+def noise_z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
+    """The noise map of a seed: z ~ N(0, 1) i.i.d. on the (hb, wb, 64) grid, one value per pixel
+    (a block's 64 values are its 8×8 pixels), the z of the one-to-many network (Guo & Chao 2017,
+    §3.2: "samples a z from a zero-centered normal distribution"). Stateless
+    (``tf.random.stateless_normal``, key ``[seed, 1]``), so the Python API and the SavedModel
+    give the same z for the same seed.
+
+    Returns:
+        float32 (block_height, block_width, 64).
+    """
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(1, tf.int64)])
+    return tf.random.stateless_normal(tf.stack([block_height, block_width, 64]), seed=key)
+
+
+def z_for_decoder(decoder, seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
+    """The z a seed gives ``decoder``: :func:`noise_z_from_seed` if its ``control_signal`` is
+    ``"noise"`` (the one-to-many network), else :func:`z_from_seed` (the consistent decoders'
+    per-channel constant)."""
+    if getattr(decoder, "control_signal", None) == "noise":
+        return noise_z_from_seed(seed, block_height, block_width)
+    return z_from_seed(seed, block_height, block_width)
 
 
 def random_z(
