@@ -1,5 +1,6 @@
 """Decoders of real JPEG files: the consistent DCT-domain decoder (Bahat & Michaeli 2021) and
-the fast block-grid U-Net (:class:`BlockUNetDecoder`).
+the fast block-grid U-Net (:class:`BlockUNetDecoder`) and the stochastic posterior sampler
+(:class:`PosteriorSampler`, Man et al. 2023).
 
 Building blocks (``ConvStack``) stay importable from their modules; control signals z live in
 :mod:`tfjpeg.explore`.
@@ -10,9 +11,10 @@ from tfjpeg.decoders.consistent import NORMALIZATIONS, ConsistentDecoder
 from tfjpeg.decoders.critic import ConsistencyCritic
 from tfjpeg.decoders.geometry import DECODABLE_SUBSAMPLINGS, consistent_upsample
 from tfjpeg.decoders.inputs import core_inputs, decoder_inputs
+from tfjpeg.decoders.posterior import PosteriorSampler
 
 #: The decoder classes ``tfjpeg.decode`` and the serving module accept (one call contract).
-DECODER_CLASSES = (ConsistentDecoder, BlockUNetDecoder)
+DECODER_CLASSES = (ConsistentDecoder, BlockUNetDecoder, PosteriorSampler)
 
 __all__ = [
     "DECODABLE_SUBSAMPLINGS",
@@ -21,6 +23,7 @@ __all__ = [
     "BlockUNetDecoder",
     "ConsistencyCritic",
     "ConsistentDecoder",
+    "PosteriorSampler",
     "consistent_upsample",
     "core_inputs",
     "decoder_inputs",
