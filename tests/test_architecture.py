@@ -57,6 +57,7 @@ SAME_UNIT_GROUPS: tuple[frozenset[str], ...] = (
 ALLOWED_UPWARD_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
         ("tfjpeg.decoders.consistent", "tfjpeg.models.presets"),
+        ("tfjpeg.decoders.posterior", "tfjpeg.models.presets"),
         ("tfjpeg.editors.cascade", "tfjpeg.models.presets"),
         ("tfjpeg.editors.smoothing", "tfjpeg.models.presets"),
         ("tfjpeg.editors.spatial_transformer", "tfjpeg.models.presets"),
