@@ -10,7 +10,7 @@ from tfjpeg.api.decoding import load_decoder_model
 from tfjpeg.decoders import ConsistentDecoder
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
 from tfjpeg.errors import TfjpegError
-from tfjpeg.models import SAVED_MODELS_ENV, names
+from tfjpeg.models import SAVED_MODELS_ENV, entry, names
 from tfjpeg.models.presets import load
 from tfjpeg.rate import RatePredictor
 from tfjpeg.serving import export_editor
@@ -57,7 +57,8 @@ def test_a_preset_of_another_class_or_family_is_refused():
 
 def test_shipped_presets_load_and_the_rate_preset_equals_the_default_weights():
     for name in names("decoder"):
-        assert isinstance(ConsistentDecoder.from_preset(name), ConsistentDecoder)
+        cls = entry(name).model_class()  # ConsistentDecoder, PosteriorSampler, ...
+        assert isinstance(cls.from_preset(name), cls)
     assert load_decoder_model(names("decoder")[0]) is ConsistentDecoder.from_preset(
         names("decoder")[0]
     )
