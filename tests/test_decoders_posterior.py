@@ -78,6 +78,7 @@ def test_seeds_tiles_and_consistency_through_the_decoding_core(sampler, jpeg_byt
     assert tfjpeg.decode(gray, decoder=sampler, seed=1).shape == (24, 32, 1)
 
 
+@pytest.mark.slow  # traces the in-graph JPEG reader
 def test_the_serving_module_draws_the_same_sample_as_decode(sampler, jpeg_bytes):
     from tfjpeg.serving.decoders import DecoderServingModule
 
