@@ -13,7 +13,7 @@ from tfjpeg.decoders.consistency import requantize
 from tfjpeg.decoders.geometry import chroma_factors, image_from_coefficients
 from tfjpeg.decoders.one_to_many import ResidualUnit, shift_and_average
 from tfjpeg.decoders.tiling import halo_blocks, tiled_coefficients
-from tfjpeg.explore import noise_z_from_seed
+from tfjpeg.explore import noise_from_seed
 from tfjpeg.io import read_jpeg
 
 
@@ -54,7 +54,7 @@ def test_untrained_model_is_the_standard_decoding(layout):
     image = natural_image(40, 56, seed=2)
     data = pillow_jpeg(image[..., :1], 20) if layout == "gray" else pillow_jpeg(image, 20, layout)
     jpeg = read_jpeg(data)
-    inputs, subsampling = decoder_inputs(jpeg, z=noise_z_from_seed(3, 5, 7))
+    inputs, subsampling = decoder_inputs(jpeg, z=noise_from_seed(3, 5, 7))
     out = OneToManyDecoder(width=4, branch_units=1, aggregate_units=1)(
         inputs, subsampling=subsampling
     )
@@ -71,8 +71,8 @@ def test_z_is_a_noise_map_that_changes_the_output_and_config_round_trips(model):
     outs = [
         model(decoder_inputs(jpeg, z=z)[0], training=False, subsampling="420")["decoded"]
         for z in (
-            noise_z_from_seed(1, hb, wb),
-            noise_z_from_seed(1, hb, wb),
+            noise_from_seed(1, hb, wb),
+            noise_from_seed(1, hb, wb),
             tf.zeros([hb, wb, 64]),
         )
     ]
@@ -81,7 +81,7 @@ def test_z_is_a_noise_map_that_changes_the_output_and_config_round_trips(model):
     clone = OneToManyDecoder.from_config(model.get_config())
     clone(decoder_inputs(jpeg)[0], subsampling="420")
     clone.set_weights(model.get_weights())
-    again = clone(decoder_inputs(jpeg, z=noise_z_from_seed(1, hb, wb))[0], subsampling="420")
+    again = clone(decoder_inputs(jpeg, z=noise_from_seed(1, hb, wb))[0], subsampling="420")
     np.testing.assert_allclose(again["decoded"], outs[0], atol=1e-4)
     assert model.get_config()["aggregate_units"] == 1 and model.control_signal == "noise"
     assert ResidualUnit.from_config(ResidualUnit(3, "none").get_config()).norm == "none"
@@ -91,7 +91,7 @@ def test_tiled_coefficients_equal_one_pass_with_a_noise_map(model):
     jpeg = read_jpeg(pillow_jpeg(natural_image(203, 267, seed=1), 30, "420"))
     hb, wb = jpeg.components[0].shape[:2]
     assert hb > 4 + 2 * halo_blocks(model) and wb > 4 + 2 * halo_blocks(model)  # really tiled
-    z = noise_z_from_seed(5, hb, wb)
+    z = noise_from_seed(5, hb, wb)
     inputs, _ = decoder_inputs(jpeg, z=z)
     whole = model(inputs, training=False, subsampling="420")["coefficients"]
     tiled = tf.function(tiled_coefficients, autograph=False)(

@@ -24,7 +24,7 @@ and in the SavedModel alike. Concretely:
 - the **z branch** sees a one-channel noise map at full resolution: the control signal z
   (hb, wb, 64) of the call contract with each block's 64 values laid out as its 8×8 pixels
   (``depth_to_space``). The paper samples z from N(0, σ²) (§3.2); :func:`tfjpeg.explore.control.
-  noise_z_from_seed` draws exactly that from a seed, statelessly, so ``tfjpeg.decode(...,
+  noise_from_seed` draws exactly that from a seed, statelessly, so ``tfjpeg.decode(...,
   seed=s)`` and the SavedModel's ``seed`` input give the same decoding. z = 0 (seed < 0 in the
   SavedModel, no seed in the API) is the noise-free decoding. A noise value per pixel is the
   paper's noise map; z on the block grid keeps the decoding core's tiling exact (a window's z is
@@ -62,7 +62,7 @@ from tfjpeg.jpeg.tables import component_table
 __all__ = ["OneToManyDecoder", "ResidualUnit", "shift_and_average"]
 
 #: What ``control_signal`` says about z: a noise map (per-pixel N(0, 1) values), see
-#: :func:`tfjpeg.explore.control.z_for_decoder`.
+#: :func:`tfjpeg.explore.control.control_from_seed`.
 NOISE = "noise"
 _NORMS = ("batch", "none")
 
@@ -175,7 +175,7 @@ class OneToManyDecoder(keras.Model):
     Reference: Guo & Chao, CVPR 2017, §3.2.
     """
 
-    #: z is a per-pixel noise map (:func:`tfjpeg.explore.control.z_for_decoder`).
+    #: z is a per-pixel noise map (:func:`tfjpeg.explore.control.control_from_seed`).
     control_signal = NOISE
 
     def __init__(

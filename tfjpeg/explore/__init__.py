@@ -20,9 +20,9 @@ _EXPORTS = {
     "ParamSpec": "tools",
     "ToolSpec": "tools",
     "TOOLS": "tools",
-    "noise_z_from_seed": "control",
+    "control_from_seed": "control",
+    "noise_from_seed": "control",
     "random_z": "control",
-    "z_for_decoder": "control",
     "z_from_seed": "control",
 }
 

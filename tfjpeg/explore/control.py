@@ -4,7 +4,7 @@ A consistent decoder takes a control signal z on the luma block grid (hb, wb, 64
 different decodings, all consistent with the file. z = 0 is the neutral, pre-exploration decoding;
 the helpers here draw the paper's random z (a per-channel constant) from a seed, or, for a
 decoder whose z is a noise map (Guo & Chao 2017, ``control_signal = "noise"``), i.i.d. N(0, 1)
-values, one per pixel (:func:`noise_z_from_seed`); :func:`z_for_decoder` picks the decoder's.
+values, one per pixel (:func:`noise_from_seed`); :func:`control_from_seed` picks the decoder's.
 
 Layer rule: ``explore`` sits above ``decoders`` and below ``serving``/``api`` (serving and the API
 import these; decoders do not).
@@ -15,7 +15,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["noise_z_from_seed", "random_z", "z_for_decoder", "z_from_seed"]
+__all__ = ["CONTROL_SIGNALS", "control_from_seed", "noise_from_seed", "random_z", "z_from_seed"]
+
+#: What a decoder's ``control_signal`` attribute may say its z is: a per-channel constant
+#: (explorable decoding, the default) or per-pixel Gaussian noise (stochastic decoders).
+CONTROL_SIGNALS = ("constant", "noise")
 
 
 def z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
@@ -33,12 +37,11 @@ def z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
     return tf.broadcast_to(values, tf.stack([block_height, block_width, 64]))
 
 
-def noise_z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
-    """The noise map of a seed: z ~ N(0, 1) i.i.d. on the (hb, wb, 64) grid, one value per pixel
-    (a block's 64 values are its 8×8 pixels), the z of the one-to-many network (Guo & Chao 2017,
-    §3.2: "samples a z from a zero-centered normal distribution"). Stateless
-    (``tf.random.stateless_normal``, key ``[seed, 1]``), so the Python API and the SavedModel
-    give the same z for the same seed.
+def noise_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
+    """Per-pixel standard-normal noise of a seed on the luma block grid (hb, wb, 64): each
+    block's 64 channels are its 8×8 pixels (the noise Z of a stochastic decoder such as
+    :class:`~tfjpeg.decoders.PosteriorSampler`, Man et al. 2023). Stateless
+    (``tf.random.stateless_normal``), so the API and the SavedModel draw the same noise.
 
     Returns:
         float32 (block_height, block_width, 64).
@@ -47,13 +50,19 @@ def noise_z_from_seed(seed: int | tf.Tensor, block_height, block_width) -> tf.Te
     return tf.random.stateless_normal(tf.stack([block_height, block_width, 64]), seed=key)
 
 
-def z_for_decoder(decoder, seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
-    """The z a seed gives ``decoder``: :func:`noise_z_from_seed` if its ``control_signal`` is
-    ``"noise"`` (the one-to-many network), else :func:`z_from_seed` (the consistent decoders'
-    per-channel constant)."""
-    if getattr(decoder, "control_signal", None) == "noise":
-        return noise_z_from_seed(seed, block_height, block_width)
-    return z_from_seed(seed, block_height, block_width)
+def control_from_seed(model, seed: int | tf.Tensor, block_height, block_width) -> tf.Tensor:
+    """The control signal z a decoder draws from a seed, by its ``control_signal`` attribute:
+    ``"noise"`` (:func:`noise_from_seed`) or ``"constant"`` (:func:`z_from_seed`, the default
+    for decoders without the attribute). The one place the API and the serving module pick it.
+
+    Returns:
+        float32 (block_height, block_width, 64).
+    """
+    kind = getattr(model, "control_signal", "constant")
+    if kind not in CONTROL_SIGNALS:
+        raise ValueError(f"control_signal must be one of {CONTROL_SIGNALS}. Received: {kind!r}")
+    draw = noise_from_seed if kind == "noise" else z_from_seed
+    return draw(seed, block_height, block_width)
 
 
 def random_z(
