@@ -57,7 +57,7 @@ def test_a_preset_of_another_class_or_family_is_refused():
 
 def test_shipped_presets_load_and_the_rate_preset_equals_the_default_weights():
     for name in names("decoder"):
-        cls = entry(name).model_class()  # ConsistentDecoder, OneToManyDecoder, PosteriorSampler, ...
+        cls = entry(name).model_class()  # ConsistentDecoder, OneToManyDecoder, PosteriorSampler
         assert isinstance(cls.from_preset(name), cls)
         assert load_decoder_model(name) is cls.from_preset(name)
     assert load_decoder_model(names("decoder")[0]) is ConsistentDecoder.from_preset(

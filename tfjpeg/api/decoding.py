@@ -53,7 +53,8 @@ def decode(
             decoders).
         decoder: "consistent-l1" (distortion-oriented), "consistent-gan" (perceptual,
             explorable), "posterior" (stochastic: a sample of the posterior, Man et al. 2023),
-            "one-to-many" (stochastic: Guo & Chao 2017, a noise map per seed), "libjpeg" (libjpeg-turbo's standard decoding), or an instance of one of
+            "one-to-many" (stochastic: Guo & Chao 2017, a noise map per seed), "libjpeg"
+            (libjpeg-turbo's standard decoding), or an instance of one of
             :data:`tfjpeg.decoders.DECODER_CLASSES`.
         seed: draw the control signal z from this seed: a per-channel constant for the
             explorable decoders, per-pixel Gaussian noise for the stochastic ones
