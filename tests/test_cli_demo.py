@@ -29,9 +29,13 @@ def test_demo_hard_mode_matches_libjpeg_exactly_and_writes_png_and_json(
 
     captured = capsys.readouterr()
     assert "q=10" in captured.err and "wrote" in captured.err  # progress lines
-    table, compress_table = (part.splitlines() for part in captured.out.split("\n\n"))
+    table, compress_table, decode_table = (
+        part.splitlines() for part in captured.out.split("\n\n")
+    )
     assert table[1].split()[:2] == ["quality", "bpp"]
     assert "tfjpeg default" in compress_table[1] and compress_table[-1].split()[0] == "90"
+    assert "tfjpeg --optimize" in compress_table[1]
+    assert "tfjpeg.decode" in decode_table[0] and decode_table[-1].split()[0] == "90"
     assert [line.split()[0] for line in table[-2:]] == ["10", "90"]
     assert all("100.000" in line and "∞" in line for line in table[-2:])
 
@@ -51,8 +55,9 @@ def test_demo_hard_mode_matches_libjpeg_exactly_and_writes_png_and_json(
 
     with Image.open(out / demo.PNG_NAME) as sheet:
         assert sheet.format == "PNG" and sheet.mode == "RGB"
-        # Original + 2 qualities: 3 columns of 24-px-wide chart windows scaled x4, 4 px apart.
-        assert sheet.width == 3 * 96 + 2 * 4
+        # Original, 2 qualities and tfjpeg.decode at q=10: 4 columns of 24-px-wide chart
+        # windows scaled x4, 4 px apart.
+        assert sheet.width == 4 * 96 + 3 * 4
     assert sorted(p.name for p in out.iterdir()) == [demo.PNG_NAME, demo.JSON_NAME][::-1]
 
 

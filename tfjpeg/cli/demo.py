@@ -1,5 +1,6 @@
 """``tfjpeg demo``: the test chart through libjpeg-turbo and through DiffJPEG, side by side;
-then ``tfjpeg.compress``'s default against libjpeg-turbo and mozjpeg.
+then ``tfjpeg.compress``'s default and optimize mode against libjpeg-turbo and mozjpeg, and
+``tfjpeg.decode`` against the standard decode.
 
 For each quality the chart is compressed by libjpeg-turbo (through Pillow) and by
 ``DiffJPEG(rounding="hard")`` and ``DiffJPEG(rounding="poly3")``. The demo reports the real file's
@@ -10,8 +11,13 @@ folder, each atomically (a temporary file in the same folder, then a rename).
 
 The second table (``compress`` in the JSON) encodes the chart at each quality with the default
 ``tfjpeg.compress(chart, quality=q)`` (no editor, learned tables where they were learned),
-libjpeg-turbo (Pillow, optimize=True) and mozjpeg, and gives each file's bpp and PSNR. One
-synthetic chart is a demonstration, not a measurement: the README gives the validation BD-rates.
+``tfjpeg.compress(chart, quality=q, optimize=2)`` (the trellis optimize mode,
+:data:`OPTIMIZE_STEPS`), libjpeg-turbo (Pillow, optimize=True) and mozjpeg, and gives each
+file's bpp and PSNR. The third (``decode``) decodes each libjpeg-turbo file with
+``tfjpeg.decode`` (the default consistent decoder) and gives its PSNR next to the standard
+decode's and the share of the file's coefficients its uint8 output re-encodes to; the
+side-by-side image shows it at the lowest quality. One synthetic chart is a demonstration, not
+a measurement: the README gives the validation and Kodak tables.
 
 TensorFlow (and the JPEG readers) are imported only when :func:`run_demo` runs, so building
 the ``tfjpeg`` parser stays fast. The command line is :func:`add_parser` / :func:`run`.
@@ -63,6 +69,8 @@ DEFAULT_QUALITIES = (10, 30, 50, 90)
 DEFAULT_SIZE = (512, 768)
 PNG_NAME = "demo_side_by_side.png"
 JSON_NAME = "demo_results.json"
+#: Rate-distortion passes of the demo's optimize column (``tfjpeg.compress(optimize=...)``).
+OPTIMIZE_STEPS = 2
 
 #: Chroma subsampling names the demo accepts.
 SUBSAMPLINGS = CODEC_SUBSAMPLINGS  # the subsampling names the demo accepts
@@ -204,15 +212,20 @@ def format_table(rows: Sequence[dict[str, Any]], infinity: str = "∞") -> str:
 
 
 def compress_rows(chart: np.ndarray, qualities: Sequence[int], subsampling: str) -> list[dict]:
-    """Per quality: bpp and PSNR of the default ``tfjpeg.compress``, libjpeg-turbo and mozjpeg."""
+    """Per quality: bpp and PSNR of the default ``tfjpeg.compress``, its optimize mode
+    (:data:`OPTIMIZE_STEPS`), libjpeg-turbo and mozjpeg."""
     from tfjpeg.api.compression import compress_image
 
     pixels = chart.shape[0] * chart.shape[1]
     rows = []
     for q in qualities:
         default = compress_image(chart, quality=q, subsampling=subsampling)
+        optimized = compress_image(
+            chart, quality=q, subsampling=subsampling, optimize=OPTIMIZE_STEPS
+        )
         files = {
             "default": default.jpeg,
+            "optimize": optimized.jpeg,
             "libjpeg_turbo": encode_pixels(chart, q, subsampling=subsampling, optimize=True),
             "mozjpeg": encode_pixels(chart, q, subsampling=subsampling, encoder="mozjpeg"),
         }
@@ -232,6 +245,7 @@ def format_compress_table(rows: Sequence[dict[str, Any]], infinity: str = "∞")
 
     names = (
         ("default", "tfjpeg default"),
+        ("optimize", f"tfjpeg --optimize {OPTIMIZE_STEPS}"),
         ("libjpeg_turbo", "libjpeg-turbo"),
         ("mozjpeg", "mozjpeg"),
     )
@@ -243,6 +257,57 @@ def format_compress_table(rows: Sequence[dict[str, Any]], infinity: str = "∞")
             f"{row[f'{key}_bpp']:>12.3f} / {db(row[f'{key}_psnr_db']):>6}" for key, _ in names
         )
         lines.append(f"{row['quality']:>7d}  {row['default_tables']:>8}  {cells}")
+    return "\n".join(lines)
+
+
+def decode_rows(
+    chart: np.ndarray,
+    qualities: Sequence[int],
+    files: Sequence[bytes],
+    standard: Sequence[np.ndarray],
+) -> tuple[list[dict], list[np.ndarray]]:
+    """Per quality: PSNR of ``tfjpeg.decode`` (default decoder) and of the standard decode of
+    the same libjpeg-turbo file, and the share of the file's coefficients the decoding's uint8
+    output re-encodes to; also the decoded images."""
+    from tfjpeg.api.decoding import decode
+    from tfjpeg.decoders.consistency import consistency_report
+    from tfjpeg.models import default_name
+
+    rows, images = [], []
+    for q, data, plain in zip(qualities, files, standard, strict=True):
+        decoded = decode(data)
+        report = consistency_report(decoded, data)
+        rows.append(
+            {
+                "quality": q,
+                "decoder": default_name("decoder"),
+                "standard_psnr_db": _json_number(_psnr(plain, chart)),
+                "decoded_psnr_db": _json_number(_psnr(decoded, chart)),
+                "consistent_percent": round(100.0 * report["fraction_uint8"], 4),
+            }
+        )
+        images.append(decoded)
+    return rows, images
+
+
+def format_decode_table(rows: Sequence[dict[str, Any]], infinity: str = "∞") -> str:
+    """The ``decode`` rows of :func:`run_demo` as a fixed-width text table."""
+
+    def db(value: float | str) -> str:
+        return infinity if value == "inf" else f"{value:.2f}"
+
+    header = (
+        f"{'quality':>7}  {'standard decode dB':>18}  {'tfjpeg.decode dB':>16}  "
+        f"{'gain dB':>7}  {'consistent %':>12}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        plain, ours = row["standard_psnr_db"], row["decoded_psnr_db"]
+        gain = "" if "inf" in (plain, ours) else f"{ours - plain:+.2f}"
+        lines.append(
+            f"{row['quality']:>7d}  {db(plain):>18}  {db(ours):>16}  {gain:>7}  "
+            f"{row['consistent_percent']:>12.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -355,11 +420,19 @@ def run_demo(
             f"coefficients {row['coefficient_agreement_percent']:.3f}% identical"
         )
 
-    log("tfjpeg demo: tfjpeg.compress default vs libjpeg-turbo and mozjpeg")
+    log(
+        f"tfjpeg demo: tfjpeg.compress default and --optimize {OPTIMIZE_STEPS} vs libjpeg-turbo "
+        "and mozjpeg"
+    )
     compressed = compress_rows(chart, qualities, subsampling)
+    log("tfjpeg demo: tfjpeg.decode (consistent decoding) vs the standard decode")
+    decoded_rows, decoded = decode_rows(chart, qualities, files, libjpeg)
 
     labels = ["original"] + [f"q={r['quality']}  {r['bpp']:.2f} bpp" for r in results]
-    sheet = _side_by_side(chart, libjpeg, labels)
+    lowest = int(np.argmin(qualities))
+    gain = decoded_rows[lowest]
+    labels.append(f"q={gain['quality']} tfjpeg.decode")
+    sheet = _side_by_side(chart, [*libjpeg, decoded[lowest]], labels)
     png = io.BytesIO()
     sheet.save(png, "PNG", optimize=False)
     png_path, json_path = out / PNG_NAME, out / JSON_NAME
@@ -383,6 +456,7 @@ def run_demo(
         "side_by_side": str(png_path),
         "results": results,
         "compress": compressed,
+        "decode": decoded_rows,
         "seconds": round(time.perf_counter() - start, 2),
     }
     _write_atomic(json_path, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
@@ -403,12 +477,20 @@ def print_table(doc: dict[str, Any], stream: TextIO | None = None) -> None:
     print(format_table(doc["results"], infinity=_inf_text(stream)), file=stream)
     if doc.get("compress"):
         print(
-            "\ntfjpeg compress default (no editor, learned tables) vs libjpeg-turbo (optimize) and "
-            "mozjpeg at the same quality number; one chart, not a measurement (README: "
-            "validation BD-rates)",
+            "\ntfjpeg compress default (no editor, learned tables) and its optimize mode vs "
+            "libjpeg-turbo (optimize) and mozjpeg at the same quality number; one chart, not a "
+            "measurement (README: validation BD-rates)",
             file=stream,
         )
         print(format_compress_table(doc["compress"], infinity=_inf_text(stream)), file=stream)
+    if doc.get("decode"):
+        print(
+            f"\ntfjpeg.decode ({doc['decode'][0]['decoder']}) vs the standard decode of the "
+            "libjpeg-turbo files (PSNR against the chart; consistent: share of the file's "
+            "coefficients the uint8 output re-encodes to)",
+            file=stream,
+        )
+        print(format_decode_table(doc["decode"], infinity=_inf_text(stream)), file=stream)
 
 
 # ----------------------------------------------------------------------------- command line
