@@ -23,17 +23,17 @@ DECODERS = (*names("decoder"), "libjpeg")
 
 
 def load_decoder_model(name: str):
-    """The Keras :class:`~tfjpeg.decoders.ConsistentDecoder` of shipped model ``name``
-    (``ConsistentDecoder.from_preset``: cached, a re-exported folder is read again).
+    """The Keras decoder of shipped model ``name`` (:class:`~tfjpeg.decoders.ConsistentDecoder`
+    or :class:`~tfjpeg.decoders.BlockUNetDecoder`, its class's ``from_preset``: cached, a
+    re-exported folder is read again).
 
     Raises:
         TfjpegError: unknown name, not a decoder, or the model folder is not installed.
     """
-    from tfjpeg.decoders import ConsistentDecoder
     from tfjpeg.models import entry
 
-    entry(name, family="decoder")  # the decoder names in the error message
-    return ConsistentDecoder.from_preset(name)
+    found = entry(name, family="decoder")  # the decoder names in the error message
+    return found.model_class().from_preset(name)
 
 
 def decode(

@@ -246,6 +246,18 @@ class BlockUNetDecoder(keras.Model):
             "delta": tuple(tf.reshape(d, tf.shape(c)) for d, c in zip(deltas, coefs, strict=True)),
         }
 
+    @classmethod
+    def from_preset(cls, preset: str) -> BlockUNetDecoder:
+        """The shipped model ``preset`` (a registry name, :mod:`tfjpeg.models`) with its
+        weights; cached, so callers share one instance.
+
+        Example:
+            >>> model = BlockUNetDecoder.from_preset("block-unet")  # doctest: +SKIP
+        """
+        from tfjpeg.models.presets import load
+
+        return load(preset, cls=cls)
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
