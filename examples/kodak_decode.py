@@ -271,7 +271,8 @@ def _merge(paths: list[Path], out: Path, name: str, argv, summary_only: bool = F
         "command": " ; ".join(d["command"] for d in docs)
         + " ; python examples/kodak_decode.py "
         + " ".join(argv or sys.argv[1:]),
-        "images": [n for d in docs for n in d["images"]],
+        # shards split the images, or the methods (each image once)
+        "images": list(dict.fromkeys(n for d in docs for n in d["images"])),
         "z_std_images": sum(d["z_std_images"] for d in docs),
         "niqe_originals": float(np.mean(niqe)) if niqe else None,
         "niqe_originals_per_image": niqe,
