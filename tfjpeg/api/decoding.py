@@ -14,12 +14,22 @@ import numpy as np
 from tfjpeg._checks import check_bool, check_choice, check_seed
 from tfjpeg.decoders.core import PROJECTION_ITERATIONS, PROJECTION_MARGIN
 from tfjpeg.errors import InvalidArgumentTypeError, TfjpegError
-from tfjpeg.models import names
+from tfjpeg.models import default_name, names
 
-__all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "load_decoder_model"]
+__all__ = [
+    "DECODERS",
+    "DEFAULT_DECODER",
+    "PROJECTION_ITERATIONS",
+    "PROJECTION_MARGIN",
+    "decode",
+    "load_decoder_model",
+]
 
 #: Decoder names ``decode`` accepts: libjpeg-turbo's own decoder and the shipped models.
 DECODERS = (*names("decoder"), "libjpeg")
+#: The decoder of ``tfjpeg.decode`` and ``tfjpeg decode`` by default: the registry's first
+#: decoder (:func:`tfjpeg.models.default_name`).
+DEFAULT_DECODER = default_name("decoder")
 
 
 def load_decoder_model(name: str):
@@ -38,7 +48,7 @@ def load_decoder_model(name: str):
 
 def decode(
     jpeg: str | os.PathLike | bytes,
-    decoder: Any = "consistent-l1",
+    decoder: Any = DEFAULT_DECODER,
     seed: int | None = None,
     z: Any = None,
     *,

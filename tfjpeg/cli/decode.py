@@ -14,7 +14,7 @@ from tfjpeg.cli.main import (
     seed_type,
 )
 from tfjpeg.errors import TfjpegError
-from tfjpeg.models import names
+from tfjpeg.models import default_name, names
 
 __all__ = ["MAX_SAMPLES", "add_parser", "run"]
 
@@ -47,8 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument(
         "--decoder",
         choices=(*names("decoder"), "libjpeg"),
-        default="consistent-l1",
-        help="decoder (default: consistent-l1)",
+        default=default_name("decoder"),
+        help=f"decoder (default: {default_name('decoder')})",
     )
     parser.add_argument(
         "--seed",
