@@ -71,6 +71,7 @@ _ENTRIES = (
     ModelEntry("cascade", "editor", "tfjpeg.editors.CascadeEditor"),
     ModelEntry("consistent-l1", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
     ModelEntry("consistent-gan", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
+    ModelEntry("block-unet", "decoder", "tfjpeg.decoders.BlockUNetDecoder"),
     ModelEntry("rate_predictor", "rate", "tfjpeg.rate.RatePredictor"),
     ModelEntry("learned_tables", "tables", "tfjpeg.jpeg.learned.TableFamily"),
 )
