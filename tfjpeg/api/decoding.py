@@ -61,8 +61,9 @@ def decode(
     Args:
         jpeg: path or bytes of a JPEG (gray, 4:4:4, 4:2:2, 4:4:0 or 4:2:0 for the learned
             decoders).
-        decoder: "consistent-l1" (distortion-oriented), "consistent-gan" (perceptual,
-            explorable), "libjpeg" (libjpeg-turbo's standard decoding), or a
+        decoder: "consistent-l1" (distortion-oriented, the default), "consistent-gan"
+            (perceptual, explorable), "block-unet" (distortion-oriented, one model for every
+            quality, faster), "libjpeg" (libjpeg-turbo's standard decoding), or a
             :class:`~tfjpeg.decoders.ConsistentDecoder` or
             :class:`~tfjpeg.decoders.BlockUNetDecoder` instance.
         seed: draw the control signal z as a per-channel constant from this seed (different
