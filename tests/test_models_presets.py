@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 
 from tfjpeg.api.decoding import load_decoder_model
-from tfjpeg.decoders import ConsistentDecoder
+from tfjpeg.decoders import BlockUNetDecoder, ConsistentDecoder
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
 from tfjpeg.errors import TfjpegError
-from tfjpeg.models import SAVED_MODELS_ENV, names
+from tfjpeg.models import SAVED_MODELS_ENV, entry, names
 from tfjpeg.models.presets import load
 from tfjpeg.rate import RatePredictor
 from tfjpeg.serving import export_editor
@@ -51,16 +51,18 @@ def test_a_preset_of_another_class_or_family_is_refused():
         SpatialTransformerEditor.from_preset("consistent-l1")
     with pytest.raises(TfjpegError, match="unknown model"):
         ConsistentDecoder.from_preset("nope")
+    with pytest.raises(TfjpegError, match="is a BlockUNetDecoder, not a ConsistentDecoder"):
+        ConsistentDecoder.from_preset("block-unet")
     with pytest.raises(TfjpegError, match="choose one of: consistent-l1"):
         load_decoder_model("smoothing")
 
 
 def test_shipped_presets_load_and_the_rate_preset_equals_the_default_weights():
     for name in names("decoder"):
-        assert isinstance(ConsistentDecoder.from_preset(name), ConsistentDecoder)
-    assert load_decoder_model(names("decoder")[0]) is ConsistentDecoder.from_preset(
-        names("decoder")[0]
-    )
+        model_class = entry(name).model_class()  # ConsistentDecoder or BlockUNetDecoder
+        assert isinstance(model_class.from_preset(name), model_class)
+        assert load_decoder_model(name) is model_class.from_preset(name)
+    assert isinstance(BlockUNetDecoder.from_preset("block-unet"), BlockUNetDecoder)
     rate = RatePredictor.from_preset(names("rate")[0], encoder="libjpeg-optimize")
     default = RatePredictor(encoder="libjpeg-optimize")
     x = tf.random.uniform([1, 32, 32, 3], 0, 255, seed=2)
