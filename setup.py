@@ -25,6 +25,7 @@ setup(
     package_data={
         "tfjpeg": ["py.typed"],
         "tfjpeg.losses": ["data/*.npz", "data/NOTICE"],
+        "tfjpeg.cli.explore_app": ["static/*.html", "static/*.js", "static/*.css"],
         "tfjpeg._saved_models": [
             "README.md",
             "models.config",
@@ -46,7 +47,17 @@ setup(
         "jpeglib>=1.0.2",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.4"],
+        # tfjpeg explore's local web page (Starlette app served by uvicorn)
+        "explore": ["starlette>=0.37", "uvicorn>=0.29"],
+        # httpx: Starlette's TestClient; playwright: the page tested in a real browser
+        "test": [
+            "pytest>=7",
+            "ruff>=0.4",
+            "starlette>=0.37",
+            "uvicorn>=0.29",
+            "httpx>=0.27",
+            "playwright>=1.40",
+        ],
         "bench": ["torch>=2.13", "kornia>=0.9"],
     },
     entry_points={"console_scripts": ["tfjpeg=tfjpeg.cli:main"]},

@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train-dir",
         type=Path,
-        default=Path(os.environ.get("TFJPEG_TRAIN_DIR", "/work/shared/data/train")),
+        default=None,
+        help="training images (default: $TFJPEG_TRAIN_DIR); their validation split is timed",
     )
     parser.add_argument("--images", type=int, default=4, help="full-size validation images")
     parser.add_argument("--quality", type=int, default=30)
@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.images < 1 or args.repeats < 1 or args.slow_repeats < 1 or args.threads < 1:
         parser.error("--images, --repeats, --slow-repeats and --threads must be >= 1")
     threads = configure_threads(args.threads)
-    from tfjpeg.data.folders import load_image
+    from tfjpeg.data.folders import dataset_dir, load_image
     from tfjpeg.data.splits import split_images
 
-    files = split_images(args.train_dir, "validation")
+    files = split_images(dataset_dir("train", args.train_dir), "validation")
     if not files:
         parser.error(f"no validation images under {args.train_dir}")
     files = files[: args.images]

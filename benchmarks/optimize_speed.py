@@ -13,7 +13,7 @@ libjpeg-turbo and mozjpeg encodes are timed in the same run.
 (``tfjpeg.compress(..., tables="learned")``; qualities must lie in their range) and adds a
 "learned tables" curve (no optimizer) for reference; ``--variant NAME:key=value,...`` (repeatable)
 adds optimizer curves with other :class:`tfjpeg.rdo.RDOSettings` (e.g.
-``--variant w:frequency_weight=1,dc=1``).
+``--variant w:frequency_weight=1,dc=1`` or ``--variant t:method=trellis,distortion=mozjpeg``).
 """
 
 from __future__ import annotations
@@ -96,6 +96,14 @@ def bd_table(anchor: dict, test: dict) -> dict[str, float]:
     return out
 
 
+def _value(text: str) -> float | str:
+    """A variant's setting: a number where it parses as one, else the word (e.g. a method)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="folder for the JSON/markdown")
@@ -118,7 +126,10 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME:KEY=VALUE,...",
-        help="extra optimizer settings (RDOSettings keywords, floats); repeatable",
+        help="extra optimizer settings (RDOSettings keywords, numbers or words); repeatable",
+    )
+    parser.add_argument(
+        "--no-default", action="store_true", help="only the --variant curves (no default one)"
     )
     parser.add_argument(
         "--graph", action="store_true", help="price bits with the traced graph at any size"
@@ -139,10 +150,10 @@ def main() -> None:
     def tables_at(q: int) -> np.ndarray | None:
         return None if family is None else family.tables(q)
 
-    variants = {"": RDOSettings(compiled=args.graph or None)}
+    variants = {} if args.no_default else {"": RDOSettings(compiled=args.graph or None)}
     for spec in args.variant:
         name, _, pairs = spec.partition(":")
-        kwargs = {k: float(v) for k, v in (p.split("=") for p in pairs.split(",") if p)}
+        kwargs = {k: _value(v) for k, v in (p.split("=") for p in pairs.split(",") if p)}
         variants[f" {name}"] = RDOSettings(**{"compiled": args.graph or None, **kwargs})
 
     files = split_images(args.train_dir, "validation")
@@ -165,9 +176,16 @@ def main() -> None:
         "mozjpeg": run(lambda img, q: encode_pixels(img, q, encoder="mozjpeg", optimize=True)),
     }
 
-    def optimized(img: np.ndarray, q: int, steps: int, settings: RDOSettings) -> bytes:
+    mismatch: dict[str, list[float]] = {}
+
+    def optimized(
+        img: np.ndarray, q: int, steps: int, settings: RDOSettings, label: str | None = None
+    ) -> bytes:
         t = tables_at(q)
-        out = optimize_image(img, q, steps, tables=t, settings=settings)
+        report: dict[str, float] = {}
+        out = optimize_image(img, q, steps, tables=t, settings=settings, report=report)
+        if label is not None:
+            mismatch.setdefault(label, []).append(report["mismatch"])
         return encode_pixels(out, q, optimize=True, tables=t)
 
     if family is not None:
@@ -176,8 +194,9 @@ def main() -> None:
         )
     for label, settings in variants.items():
         for steps in steps_list:
-            curves[f"optimize={steps}{label}"] = run(
-                lambda img, q, s=steps, st=settings: optimized(img, q, s, st)
+            name = f"optimize={steps}{label}"
+            curves[name] = run(
+                lambda img, q, s=steps, st=settings, n=name: optimized(img, q, s, st, n)
             )
     probe, q_probe = images[0], qualities[len(qualities) // 2]
     mp = probe.shape[0] * probe.shape[1] / 1e6
@@ -211,17 +230,18 @@ def main() -> None:
     }
     cols = [f"{m}_{b}" for m in ("ms_ssim", "psnr", "butteraugli") for b in BANDS]
     lines = [
-        "| method | s/MP | "
+        "| method | s/MP | mismatch % | "
         + " | ".join(f"vs turbo {c}" for c in cols)
         + " | "
         + " | ".join(f"vs moz {c}" for c in cols)
         + " |",
-        "|---" * (2 + 2 * len(cols)) + "|",
+        "|---" * (3 + 2 * len(cols)) + "|",
     ]
     for name in curves:
         vt, vm = bd[name]["vs_libjpeg_turbo"], bd[name]["vs_mozjpeg"]
         lines.append(
             f"| {name} | {speed[name]:.3f} | "
+            + (f"{100 * np.mean(mismatch[name]):.3f} | " if name in mismatch else "- | ")
             + " | ".join(f"{vt.get(c, float('nan')):+.1f}" for c in cols)
             + " | "
             + " | ".join(f"{vm.get(c, float('nan')):+.1f}" for c in cols)
@@ -239,6 +259,11 @@ def main() -> None:
         "curves": curves,
         "bd_rate_percent": bd,
         "seconds_per_mp": speed,
+        # fraction of coefficients libjpeg-turbo quantizes the realized pixels differently from
+        # the chosen ones: mean and worst over images × qualities
+        "realize_mismatch": {
+            k: {"mean": float(np.mean(v)), "max": float(np.max(v))} for k, v in mismatch.items()
+        },
         "speed_probe": {"image": files[0].name, "quality": q_probe},
         "butteraugli": "3-norm, negated in curves" if with_ba else None,
         "threads": threads,

@@ -27,6 +27,21 @@ z draws (GAN, on the first ``--z-images`` images), and decoding seconds per mega
 Usage:
     python examples/kodak_decode.py --jpegqs /path/to/usr/bin/jpegqs [--images N] [--out DIR]
 
+**Stochastic decoders** (``--sampling posterior[,one-to-many]``): instead of the table above,
+every image is compressed at each quality and decoded by the baselines (``libjpeg`` and
+``--baseline``, default consistent-l1, with the projection: what ``tfjpeg decode`` writes) and
+by each stochastic decoder ``--samples`` times (seeds 0 … K−1, each sample projected by
+``tfjpeg.decode``), scored by :func:`tfjpeg.metrics.evaluation.evaluate_sampling`: per-pixel std
+over the samples (images in [0, 1]), uint8 consistency (worst sample), PSNR of single samples and
+of the mean of the K, NIQE; and a grid of the first samples (crop) per quality is written to
+DIR/NAME_grid_q{q}.png. ``--split validation`` takes the validation split of
+``$TFJPEG_TRAIN_DIR`` (:mod:`tfjpeg.data.splits`; for choosing models), ``--folder DIR`` any
+folder; Kodak otherwise (final reports)::
+
+    python examples/kodak_decode.py --sampling posterior --split validation --qualities 10 \
+        --images 10 --out /tmp/posterior_val
+
+
 Writes DIR/NAME.{json,md} and NAME_crops.png (``--name``, default kodak_decode), DIR by default
 ./kodak_decode_results in the current directory; ``--summary-only`` leaves the per-image rows
 out of the JSON (shards to be merged need them).
@@ -164,9 +179,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--merge", nargs="+", type=Path, help="merge shard JSONs into --out/--name and exit"
     )
+    parser.add_argument(
+        "--sampling", help="stochastic decoders to score (comma list, e.g. posterior,one-to-many)"
+    )
+    parser.add_argument("--baseline", default="consistent-l1", help="MMSE decoder row (sampling)")
+    parser.add_argument(
+        "--split", choices=("validation", "train", "all"), help="images of $TFJPEG_TRAIN_DIR"
+    )
+    parser.add_argument("--folder", type=Path, help="images of this folder (instead of Kodak)")
     args = parser.parse_args(argv)
     if args.merge:
         return _merge(args.merge, args.out, args.name, argv, args.summary_only)
+    if args.sampling:
+        return _sampling(args, argv)
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -251,6 +276,119 @@ def main(argv: list[str] | None = None) -> int:
     if crops:
         _figure(crops, methods, args.out / f"{args.name}_crops.png")
     print(_markdown(doc))
+    return 0
+
+
+def _images(args) -> list[tuple[str, np.ndarray]]:
+    """The evaluated images: ``--split`` of the training folder, ``--folder``, or Kodak."""
+    from tfjpeg.data.folders import load_image
+    from tfjpeg.data.splits import split_images
+
+    if args.split:
+        paths = split_images(dataset_dir("train"), args.split)
+        chosen = paths[args.first : args.first + args.images]
+        return [(p.stem, load_image(p)) for p in chosen]
+    folder = args.folder if args.folder else dataset_dir("kodak")
+    return list(iter_images(folder))[args.first : args.first + args.images]
+
+
+def _sampling(args, argv) -> int:
+    """The stochastic-decoder evaluation (module docstring, "Stochastic decoders")."""
+    from tfjpeg.io import contact_sheet, png_bytes
+    from tfjpeg.metrics.evaluation import evaluate_sampling
+
+    stochastic = args.sampling.split(",")
+    qualities = [int(q) for q in args.qualities.split(",")]
+    images = _images(args)
+    for name in (args.baseline, *stochastic):
+        load_decoder_model(name)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, list[dict]]] = {}
+    niqe_originals = [float(niqe_score(np.asarray(im)[..., :3])) for _, im in images]
+    t0 = time.time()
+    for q in qualities:
+        grid: list[np.ndarray] = []
+        for index, (name, original) in enumerate(images):
+            original = np.asarray(original)[..., :3].astype(np.uint8)
+            data = encode_pixels(original, q, subsampling="420")
+            for method in ("libjpeg", f"{args.baseline}+P"):
+                fn = _network(args.baseline, None, project=True)
+                fn = (lambda d: tfjpeg.decode(d, decoder="libjpeg")) if method == "libjpeg" else fn
+                (record,) = evaluate_decoding(fn, [data], [(name, original)])
+                rows.setdefault(str(q), {}).setdefault(method, []).append(
+                    {
+                        k: record[k]
+                        for k in (
+                            "image",
+                            "psnr_rgb",
+                            "consistent_uint8",
+                            "rmse_uint8",
+                            "niqe",
+                            "s_per_mp",
+                        )
+                    }
+                )
+            for decoder in stochastic:
+
+                def keep(_name, drawn, index=index, original=original, grid=grid):
+                    if index == 0:  # the grid: original, then the first samples, centre crop
+                        size = min(128, original.shape[0], original.shape[1])
+                        top = (original.shape[0] - size) // 2
+                        left = (original.shape[1] - size) // 2
+                        crop = (slice(top, top + size), slice(left, left + size))
+                        grid.extend([original[crop]] + [d[crop] for d in drawn[:7]])
+
+                (record,) = evaluate_sampling(
+                    lambda d, s, decoder=decoder: tfjpeg.decode(d, decoder=decoder, seed=s),
+                    [data],
+                    [(name, original)],
+                    samples=args.samples,
+                    on_samples=keep,
+                )
+                rows.setdefault(str(q), {}).setdefault(decoder, []).append(record)
+            print(f"[{time.time() - t0:6.0f}s] q{q} {name}", flush=True)
+        if grid:
+            (args.out / f"{args.name}_grid_q{q}.png").write_bytes(
+                png_bytes(contact_sheet(grid, columns=8))
+            )
+    summary = {
+        q: {
+            m: {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if k != "image"}
+            for m, rs in per.items()
+        }
+        for q, per in rows.items()
+    }
+    doc = {
+        "command": "python examples/kodak_decode.py " + " ".join(argv or sys.argv[1:]),
+        "images": [name for name, _ in images],
+        "qualities": qualities,
+        "samples": args.samples,
+        "niqe_originals": float(np.mean(niqe_originals)),
+        "summary": summary,
+        "per_image": rows,
+        "wall_seconds": time.time() - t0,
+    }
+    (args.out / f"{args.name}_sampling.json").write_text(json.dumps(doc, indent=1) + "\n")
+    lines = [
+        f"{len(images)} images ({doc['images'][0]} …), 4:2:0 libjpeg-turbo files, "
+        f"{args.samples} samples per file. Originals' NIQE {doc['niqe_originals']:.2f}. "
+        f"Command: `{doc['command']}`",
+        "",
+        "| q | method | PSNR sample | PSNR mean of K | per-pixel std [0,1] | "
+        "consistent uint8 (worst) | RMSE uint8 (worst) | NIQE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for q, per in summary.items():
+        for m, v in per.items():
+            psnr = v.get("psnr_sample", v.get("psnr_rgb"))
+            mean = f"{v['psnr_mean']:.2f}" if "psnr_mean" in v else "-"
+            std = f"{v['std']:.4f}" if "std" in v else "-"
+            lines.append(
+                f"| {q} | {m} | {psnr:.2f} | {mean} | {std} | "
+                f"{100 * v['consistent_uint8']:.4f}% | {v['rmse_uint8']:.3f} | {v['niqe']:.2f} |"
+            )
+    (args.out / f"{args.name}_sampling.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 

@@ -24,8 +24,9 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
 
-#: Fixtures shared by the tfjpeg.io tests (an odd-sized image and its baseline JPEG).
-pytest_plugins = ["io_fixtures"]
+#: Fixtures shared by the tfjpeg.io tests (an odd-sized image and its baseline JPEG), and the
+#: record of which tests depend on the data folders (.ci/run's second pass runs only those).
+pytest_plugins = ["io_fixtures", "data_selection"]
 
 _cpus = tf.config.list_physical_devices("CPU")
 with contextlib.suppress(RuntimeError):  # devices already initialised by an earlier import

@@ -58,6 +58,8 @@ ALLOWED_UPWARD_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
         ("tfjpeg.decoders.block_unet", "tfjpeg.models.presets"),
         ("tfjpeg.decoders.consistent", "tfjpeg.models.presets"),
+        ("tfjpeg.decoders.one_to_many", "tfjpeg.models.presets"),
+        ("tfjpeg.decoders.posterior", "tfjpeg.models.presets"),
         ("tfjpeg.editors.cascade", "tfjpeg.models.presets"),
         ("tfjpeg.editors.smoothing", "tfjpeg.models.presets"),
         ("tfjpeg.editors.spatial_transformer", "tfjpeg.models.presets"),

@@ -102,3 +102,29 @@ def test_decode_says_a_folder_input_is_a_folder(tmp_path, capsys):
     assert main(["decode", str(folder), "-o", str(tmp_path / "out.png")]) == 2
     err = capsys.readouterr().err
     assert f"{folder}: is a folder" in err and "no such file" not in err
+
+
+def test_decode_samples_of_a_stochastic_decoder_as_files_or_one_contact_sheet(
+    tmp_path, jpeg_bytes, monkeypatch
+):
+    from tfjpeg.decoders import PosteriorSampler
+    from tfjpeg.io import contact_sheet
+    from tfjpeg.models.saving import build_model
+
+    model = PosteriorSampler(features=8, blocks=1, growth=4, rdbs=1)
+    build_model(model)
+    model.last.kernel.assign(
+        0.05 * np.random.default_rng(0).standard_normal(model.last.kernel.shape)
+    )
+    monkeypatch.setattr("tfjpeg.api.decoding.load_decoder_model", lambda name: model)
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes)
+    expected = [tfjpeg.decode(jpeg_bytes, decoder=model, seed=s) for s in (3, 4, 5)]
+    argv = ["decode", str(src), "--decoder", "posterior", "--seed", "3", "--samples", "3"]
+    assert main([*argv, "-o", str(tmp_path / "s.png"), "--quiet"]) == 0
+    for i in range(3):  # OUT_i.png from seed S + i
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"s_{i}.png")), expected[i])
+    assert main([*argv, "-o", str(tmp_path / "sheet.png"), "--contact-sheet", "--quiet"]) == 0
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png"))
+    np.testing.assert_array_equal(sheet, contact_sheet(expected))
+    assert not (tmp_path / "sheet_0.png").exists()

@@ -86,7 +86,7 @@ def test_help_lists_every_command_with_its_summary(capsys: pytest.CaptureFixture
     for name in ("demo", "compress", "decode"):
         assert name in out
     assert "pre-edit an image" in out and "consistent learned decoder" in out
-    assert list(COMMANDS) == ["demo", "compress", "decode"]
+    assert list(COMMANDS) == ["demo", "compress", "decode", "explore"]
     for name in COMMANDS:
         assert main([name, "--help"]) == 0
         assert f"usage: tfjpeg {name}" in capsys.readouterr().out

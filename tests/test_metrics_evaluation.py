@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import natural_image
@@ -101,3 +102,29 @@ def test_encoding_records_measure_any_encode_function():
         assert rec["psnr"] == pytest.approx(psnr(decode_pixels(data), image))
     with pytest.raises(ValueError, match="metrics must be among"):
         evaluate_encoding(encode, [image], [50], metrics=("vmaf",))
+
+
+def test_evaluate_sampling_spread_mean_and_consistency():
+    from tfjpeg.metrics.evaluation import evaluate_sampling
+
+    original = natural_image(96, 96, seed=4)
+    data = encode_pixels(original, 30)
+    standard = decode_pixels(data)
+
+    def sample(jpeg: bytes, seed: int):  # two "samples": the standard decoding and +2 levels
+        return np.clip(decode_pixels(jpeg).astype(int) + 2 * (seed % 2), 0, 255).astype(np.uint8)
+
+    seen = []
+    (row,) = evaluate_sampling(
+        sample, [data], [("a", original)], samples=2, niqe_samples=1,
+        on_samples=lambda name, drawn: seen.append((name, len(drawn))),
+    )  # fmt: skip
+    assert seen == [("a", 2)]
+    shifted = sample(data, 1)
+    assert row["std"] == pytest.approx(np.mean(np.abs(shifted.astype(int) - standard)) / 255 / 2)
+    assert row["psnr_sample"] == pytest.approx(
+        (psnr(standard, original) + psnr(shifted, original)) / 2
+    )
+    assert row["consistent_uint8"] <= 1.0 and row["rmse_uint8"] > 0.0  # the +2 sample is worse
+    with pytest.raises(ValueError, match="samples"):
+        evaluate_sampling(sample, [data], [original], samples=1)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfjpeg.api.decoding import load_decoder_model
-from tfjpeg.decoders import BlockUNetDecoder, ConsistentDecoder
+from tfjpeg.decoders import ConsistentDecoder
 from tfjpeg.editors import SmoothingEditor, SpatialTransformerEditor
 from tfjpeg.errors import TfjpegError
 from tfjpeg.models import SAVED_MODELS_ENV, entry, names
@@ -59,10 +59,12 @@ def test_a_preset_of_another_class_or_family_is_refused():
 
 def test_shipped_presets_load_and_the_rate_preset_equals_the_default_weights():
     for name in names("decoder"):
-        model_class = entry(name).model_class()  # ConsistentDecoder or BlockUNetDecoder
-        assert isinstance(model_class.from_preset(name), model_class)
-        assert load_decoder_model(name) is model_class.from_preset(name)
-    assert isinstance(BlockUNetDecoder.from_preset("block-unet"), BlockUNetDecoder)
+        cls = entry(name).model_class()  # ConsistentDecoder, OneToManyDecoder, PosteriorSampler
+        assert isinstance(cls.from_preset(name), cls)
+        assert load_decoder_model(name) is cls.from_preset(name)
+    assert load_decoder_model(names("decoder")[0]) is ConsistentDecoder.from_preset(
+        names("decoder")[0]
+    )
     rate = RatePredictor.from_preset(names("rate")[0], encoder="libjpeg-optimize")
     default = RatePredictor(encoder="libjpeg-optimize")
     x = tf.random.uniform([1, 32, 32, 3], 0, 255, seed=2)

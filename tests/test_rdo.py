@@ -77,7 +77,7 @@ def test_dc_moves_follow_lambda():
     rate = _rate_model("libjpeg")
 
     def run(lam, **kwargs):
-        settings = RDOSettings(compiled=False, **kwargs)
+        settings = RDOSettings(compiled=False, method="greedy", **kwargs)
         out = optimize_coefficients(image, tables, 1, tf.constant([lam]), settings, rate)
         return [c.numpy() for c in out]
 
@@ -97,8 +97,8 @@ def test_traced_bit_prices_make_the_same_choices_as_eager():
     from tfjpeg.rdo.optimize import RDOSettings
 
     image = natural_image(48, 64, seed=5)
-    eager = optimize_image(image, 20, 2, settings=RDOSettings(compiled=False))
-    traced = optimize_image(image, 20, 2, settings=RDOSettings(compiled=True))
+    eager = optimize_image(image, 20, 2, settings=RDOSettings(compiled=False, method="greedy"))
+    traced = optimize_image(image, 20, 2, settings=RDOSettings(compiled=True, method="greedy"))
     np.testing.assert_array_equal(traced, eager)
 
 

@@ -33,17 +33,17 @@ DEFAULT_DECODER = default_name("decoder")
 
 
 def load_decoder_model(name: str):
-    """The Keras decoder of shipped model ``name`` (:class:`~tfjpeg.decoders.ConsistentDecoder`
-    or :class:`~tfjpeg.decoders.BlockUNetDecoder`, its class's ``from_preset``: cached, a
-    re-exported folder is read again).
+    """The Keras decoder of shipped model ``name``, of its registry class
+    (:func:`tfjpeg.models.presets.load`: cached, a re-exported folder is read again).
 
     Raises:
         TfjpegError: unknown name, not a decoder, or the model folder is not installed.
     """
     from tfjpeg.models import entry
+    from tfjpeg.models.presets import load
 
     found = entry(name, family="decoder")  # the decoder names in the error message
-    return found.model_class().from_preset(name)
+    return load(name, cls=found.model_class())
 
 
 def decode(
@@ -63,11 +63,16 @@ def decode(
             decoders).
         decoder: "consistent-l1" (distortion-oriented, the default), "consistent-gan"
             (perceptual, explorable), "block-unet" (distortion-oriented, one model for every
-            quality, faster), "libjpeg" (libjpeg-turbo's standard decoding), or a
-            :class:`~tfjpeg.decoders.ConsistentDecoder` or
-            :class:`~tfjpeg.decoders.BlockUNetDecoder` instance.
-        seed: draw the control signal z as a per-channel constant from this seed (different
-            seeds give different consistent decodings); None: the neutral z = 0.
+            quality, faster), "posterior" (stochastic: a sample of the posterior, Man et al. 2023),
+            "one-to-many" (stochastic: Guo & Chao 2017, a noise map per seed), "libjpeg"
+            (libjpeg-turbo's standard decoding), or an instance of one of
+            :data:`tfjpeg.decoders.DECODER_CLASSES`.
+        seed: draw the control signal z from this seed: a per-channel constant for the
+            explorable decoders, per-pixel Gaussian noise for the stochastic ones
+            (:func:`tfjpeg.explore.control_from_seed`); different seeds give different
+            consistent decodings, the same seed the same one (also in the SavedModel, whose
+            ``seed`` input is this). None: the neutral z = 0 (for a stochastic decoder its
+            noise-free decoding, deterministic).
         z: an explicit control signal (hb, wb, 64) on the luma block grid; overrides ``seed``.
         project: make the final image consistent too. The network's output is consistent by
             construction, but clipping to [0, 255] and rounding to uint8 move a few
@@ -118,20 +123,21 @@ def decode(
 
         if not isinstance(decoder, DECODER_CLASSES):
             raise InvalidArgumentTypeError(
-                f"decoder must be a name ({', '.join(DECODERS)}), a ConsistentDecoder or a "
-                "BlockUNetDecoder. "
+                f"decoder must be a name ({', '.join(DECODERS)}) or a tfjpeg decoder "
+                f"({', '.join(c.__name__ for c in DECODER_CLASSES)}). "
                 f"Received: decoder of type {type(decoder).__name__}"
             )
     if max_pixels is None:
         max_pixels = min(resolve_max_pixels(None), DEFAULT_DECODER_MAX_PIXELS)
     coefficients = read_jpeg(jpeg, max_pixels=max_pixels)
     from tfjpeg.decoders import core_inputs
-    from tfjpeg.explore import z_from_seed
+    from tfjpeg.explore import control_from_seed
 
-    if z is None and seed is not None:
-        z = z_from_seed(seed, *coefficients.components[0].shape[:2])
-    inputs = core_inputs(coefficients, z=z)  # UnsupportedJpegError before loading a model
+    core_inputs(coefficients)  # UnsupportedJpegError before loading a model
     model = load_decoder_model(decoder) if isinstance(decoder, str) else decoder
+    if z is None and seed is not None:
+        z = control_from_seed(model, seed, *coefficients.components[0].shape[:2])
+    inputs = core_inputs(coefficients, z=z)
     from tfjpeg.serving.decoders import core_function
 
     # The same tf.function (network, projection, uint8) that the SavedModel signatures call.

@@ -66,6 +66,7 @@ COMMANDS: dict[str, str] = {
     "demo": "tfjpeg.cli.demo",
     "compress": "tfjpeg.cli.compress",
     "decode": "tfjpeg.cli.decode",
+    "explore": "tfjpeg.cli.explore",
 }
 
 

@@ -18,15 +18,18 @@ from tfjpeg.io.coefficients import JpegCoefficients
 from tfjpeg.io.jpeglib_backend import encode_coefficients, read_jpeg
 from tfjpeg.io.markers import JpegHeader, parse_jpeg_header
 from tfjpeg.io.pixels import decode_pixels, encode_pixels
+from tfjpeg.io.sheet import contact_sheet, png_bytes
 
 __all__ = [
     "JpegCoefficients",
     "JpegHeader",
     "coefficients_from_jpeg_bytes",
+    "contact_sheet",
     "decode_pixels",
     "encode_coefficients",
     "encode_pixels",
     "parse_jpeg_header",
+    "png_bytes",
     "read_jpeg",
     "save_bytes_atomic",
 ]

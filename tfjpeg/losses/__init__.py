@@ -1,5 +1,6 @@
 """Losses of the pre-editing objective (eq. 5 of Talebi et al. 2020): distances, quality terms;
-and the adversarial losses of the decoders (:mod:`tfjpeg.losses.adversarial`).
+and the adversarial losses of the decoders (:mod:`tfjpeg.losses.adversarial`) and the
+penalties of posterior-sampling decoding (:mod:`tfjpeg.losses.posterior`).
 
 Helpers (``MS_SSIM_WEIGHTS``, ``ms_ssim_scales``, ``niqe_features``, ``niqe_pristine_model``,
 ``auto_niqe_patch_size``) stay importable from their modules.
@@ -28,6 +29,12 @@ from tfjpeg.losses.distance import (
     nlpd,
     ssim,
 )
+from tfjpeg.losses.posterior import (
+    consistency_penalty,
+    cosine_schedule,
+    first_moment_penalty,
+    second_moment_penalty,
+)
 from tfjpeg.losses.preedit import LOSS_KEYS, QUALITY_TERMS, PreEditLoss
 from tfjpeg.losses.quality import (
     NIQE,
@@ -45,6 +52,9 @@ __all__ = [
     "PreEditLoss",
     "VGGFeatureDistance",
     "adam_z_step",
+    "consistency_penalty",
+    "cosine_schedule",
+    "first_moment_penalty",
     "get_distance",
     "gradient_penalty",
     "l1_distance",
@@ -59,6 +69,7 @@ __all__ = [
     "optimal_z",
     "r1_penalty",
     "range_loss",
+    "second_moment_penalty",
     "ssim",
     "total_variation",
     "wgan_critic_loss",

@@ -7,7 +7,10 @@ by libjpeg-turbo and measured. :func:`evaluate_decoding` scores a decoder of rea
 Michaeli 2021, appendix A; Man et al. 2023 §5): each file is decoded and compared with its
 original, and its consistency with the file is measured.
 
-Both return plain records (one dict per image and setting), ready for ``json.dumps`` and for
+:func:`evaluate_sampling` scores a stochastic decoder (Man et al. 2023 §5, table 1): K samples
+per file (one seed each), their per-pixel spread, consistency, PSNR of each and of their mean.
+
+All return plain records (one dict per image and setting), ready for ``json.dumps`` and for
 averaging; examples and benchmarks build their tables from them.
 
 Example:
@@ -31,6 +34,7 @@ __all__ = [
     "evaluate_compression",
     "evaluate_decoding",
     "evaluate_encoding",
+    "evaluate_sampling",
 ]
 
 #: Measures of :func:`evaluate_compression` by default (``bpp`` is always given).
@@ -228,4 +232,70 @@ def evaluate_decoding(
         row["seconds"] = seconds
         row["s_per_mp"] = seconds / (original.shape[0] * original.shape[1] / 1e6)
         records.append(row)
+    return records
+
+
+def evaluate_sampling(
+    sample_fn: Callable[[bytes, int], np.ndarray],
+    jpeg_files: Sequence[bytes],
+    originals: Iterable[Any],
+    *,
+    samples: int = 16,
+    niqe_samples: int = 2,
+    on_samples: Callable[[str, list[np.ndarray]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Draw ``samples`` decodings of each file (seeds 0 … K−1) and measure them.
+
+    Args:
+        sample_fn: (file bytes, seed) → uint8 image (H, W, C), e.g. ``lambda data, s:
+            tfjpeg.decode(data, decoder="posterior", seed=s)``.
+        jpeg_files: the JPEG files' bytes.
+        originals: the uncompressed images (uint8 arrays, or (name, array) pairs).
+        samples: K, the draws per file (Man et al.: 16 for the moments, 64 for the std maps).
+        niqe_samples: NIQE is averaged over the first this many samples (it is slow).
+        on_samples: called with (name, the K uint8 samples) per file, e.g. to draw a grid.
+
+    Returns:
+        One record per file: ``std`` (mean over pixels of the per-pixel standard deviation
+        over the K samples, images in [0, 1]; the paper's "per-pixel STD"), ``psnr_sample``
+        (mean PSNR-RGB of single samples), ``psnr_mean`` (PSNR of the mean of the K samples, the
+        paper's "Ours-A"), ``consistent_uint8`` (the smallest fraction of re-quantized
+        coefficients equal to the file's over the samples) and ``rmse_uint8`` (the largest
+        consistency RMSE, gray levels; :func:`tfjpeg.decoders.consistency.consistency_report`),
+        ``niqe`` and ``seconds_per_sample``.
+    """
+    from tfjpeg.decoders.consistency import consistency_report
+    from tfjpeg.metrics.niqe import niqe_score
+    from tfjpeg.metrics.psnr import psnr
+
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"samples must be an integer >= 2. Received: samples={samples!r}")
+    named = _named(originals)
+    if len(named) != len(jpeg_files):
+        raise ValueError(
+            "give one original per file. "
+            f"Received: {len(jpeg_files)} files and {len(named)} originals"
+        )
+    records = []
+    for data, (name, original) in zip(jpeg_files, named, strict=True):
+        start = time.perf_counter()
+        drawn = [np.asarray(sample_fn(data, seed), np.uint8) for seed in range(samples)]
+        seconds = (time.perf_counter() - start) / samples
+        stack = np.stack(drawn).astype(np.float64) / 255.0
+        mean = np.clip(np.round(stack.mean(axis=0) * 255.0), 0, 255).astype(np.uint8)
+        reports = [consistency_report(image, data) for image in drawn]
+        records.append(
+            {
+                "image": name,
+                "std": float(np.mean(np.std(stack, axis=0))),
+                "psnr_sample": float(np.mean([psnr(image, original) for image in drawn])),
+                "psnr_mean": float(psnr(mean, original)),
+                "consistent_uint8": float(min(r["fraction_uint8"] for r in reports)),
+                "rmse_uint8": float(max(r["rmse_uint8"] for r in reports)),
+                "niqe": float(np.mean([niqe_score(im) for im in drawn[:niqe_samples]])),
+                "seconds_per_sample": seconds,
+            }
+        )
+        if on_samples is not None:
+            on_samples(name, drawn)
     return records

@@ -41,9 +41,11 @@ SAVED_MODELS_ENV = "TFJPEG_SAVED_MODELS"
 #: decoders (Bahat & Michaeli 2021; Man et al. 2023; Guo & Chao 2017) and rate models (B_q of
 #: the pre-editing objective).
 SERVED_FAMILIES = ("editor", "decoder", "rate")
-#: Every family: the served ones and learned quantization tables (a JSON file, no graph to
-#: serve: a client writes the file with the tables, :mod:`tfjpeg.jpeg.learned`).
-FAMILIES = (*SERVED_FAMILIES, "tables")
+#: Every family: the served ones, learned quantization tables (a JSON file, no graph to
+#: serve: a client writes the file with the tables, :mod:`tfjpeg.jpeg.learned`) and the
+#: classifiers of classifier-driven exploration (Bahat & Michaeli 2021 appendix B.8; plain
+#: ``keras.Sequential`` models the explorer runs in-process, :mod:`tfjpeg.explore.tools`).
+FAMILIES = (*SERVED_FAMILIES, "tables", "classifier")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +73,12 @@ _ENTRIES = (
     ModelEntry("cascade", "editor", "tfjpeg.editors.CascadeEditor"),
     ModelEntry("consistent-l1", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
     ModelEntry("consistent-gan", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
+    ModelEntry("one-to-many", "decoder", "tfjpeg.decoders.OneToManyDecoder"),
+    ModelEntry("posterior", "decoder", "tfjpeg.decoders.PosteriorSampler"),
     ModelEntry("block-unet", "decoder", "tfjpeg.decoders.BlockUNetDecoder"),
     ModelEntry("rate_predictor", "rate", "tfjpeg.rate.RatePredictor"),
     ModelEntry("learned_tables", "tables", "tfjpeg.jpeg.learned.TableFamily"),
+    ModelEntry("digit-classifier", "classifier", "keras.Sequential"),
 )
 
 #: name → entry, in registry order (the first entry of a family is its default).

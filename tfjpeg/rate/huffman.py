@@ -117,6 +117,8 @@ def _huffman_code_sizes(freq: tf.Tensor) -> tf.Tensor:
         members = tf.equal(group, c1[:, None]) | tf.equal(group, c2[:, None])
         size = size + tf.cast(members, tf.int32)
         group = tf.where(tf.equal(group, c2[:, None]), c1[:, None] * tf.ones_like(group), group)
+        for t in (f, group, size):  # a batch of one would otherwise lose its static shape
+            t.set_shape(freq.shape)
         return f, group, size
 
     _, _, codesize = tf.while_loop(

@@ -6,9 +6,12 @@ encoder quantizes it to, so the optimizer chooses those coefficients directly, i
 own transform (colour conversion, chroma box downsampling, 8×8 DCT, units of the quantization
 step), and :func:`tfjpeg.rdo.realize.realize` then builds uint8 pixels that libjpeg-turbo
 quantizes back to exactly them. The choice is the one mozjpeg's trellis makes inside its
-encoder, made before any encoder: greedy passes move nonzero AC coefficients one step towards
-zero wherever the squared error added is worth less than λ times the bits the shipped rate
-model (:class:`tfjpeg.rate.RatePredictor`, its slope between the two integers) says are saved.
+encoder, made before any encoder: by default mozjpeg's trellis itself
+(:mod:`tfjpeg.rdo.trellis`, a Viterbi search per block priced by exact Huffman code lengths);
+``RDOSettings(method="greedy")`` keeps the earlier greedy passes, which move nonzero AC
+coefficients one step towards zero wherever the squared error added is worth less than λ times
+the bits the shipped rate model (:class:`tfjpeg.rate.RatePredictor`, its slope between the two
+integers) says are saved.
 
 Batches: :func:`optimize_coefficients` and :func:`~tfjpeg.rdo.realize.realize` take (N, H, W, C)
 images, (N, 2|3, 8, 8) tables and a λ per image, so a trainer can make teacher targets for a
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfjpeg.errors import InvalidArgumentError
 from tfjpeg.jpeg.codec import encode
 from tfjpeg.jpeg.layout import component_factors
 from tfjpeg.jpeg.tables import (
@@ -48,28 +52,59 @@ __all__ = ["MU_SCHEDULE", "RDOSettings", "optimize_coefficients", "optimize_imag
 #: between.
 MU_SCHEDULE = ((72.0, 0.005), (240.0, 0.15))
 
+#: :class:`RDOSettings` ``method`` and ``distortion`` choices.
+METHODS = ("greedy", "trellis")
+DISTORTIONS = ("sse", "mozjpeg", "masked")
+
 
 class RDOSettings:
     """Hyper-parameters of the optimizer, chosen on the validation split of the training images
     (``benchmarks/optimize_speed.py``; never Kodak).
 
+    The default is mozjpeg's trellis (``method="trellis"``, ``distortion="mozjpeg"``, DC trellis
+    on) with the price of a bit doubled (``lambda_scale=2``). On the validation split (4 images,
+    256-px crops, learned tables, qualities 5–75) its BD-rates against libjpeg-turbo
+    (optimize=True) in 0.1–0.5 bpp are, with 1 / 2 / 3 loops, MS-SSIM −21.7 / −22.2 / −22.4 %,
+    PSNR −4.1 / −4.0 / −3.8 %, Butteraugli −12.7 / −12.7 / −12.8 % (mozjpeg 4.0.3 alone −17.7,
+    −9.2, −14.6 %; the greedy passes with frequency weight 1.5, 2 steps, −14.7, −15.2,
+    −14.0 %). mozjpeg's own λ (``lambda_scale=1``, 2 loops) trades MS-SSIM for PSNR and
+    Butteraugli: −20.3, −10.1, −14.5 %. On 8 validation images (2 loops): −25.8 / −11.1 /
+    −20.5 % (mozjpeg −20.3 / −12.6 / −19.6 %). ``benchmarks/results/optimize_speed/trellis_*``.
+
     Args:
         mu_scale: λ = ``mu_scale`` × (mean luma quantization step)² squared-error units per bit
             (the classic λ ∝ Q² of rate–distortion optimized quantization); None: the
-            per-quality schedule :data:`MU_SCHEDULE`.
-        chroma_weight: weight of chroma squared error relative to luma.
+            per-quality schedule :data:`MU_SCHEDULE`. Used by "greedy" and by the trellis'
+            "sse" and "masked" distortions.
+        chroma_weight: weight of chroma squared error relative to luma ("sse", "masked").
         frequency_weight: exponent γ of a per-frequency weight of the squared error,
             ``(K[0, 0] / K[u, v])^γ`` with K the Annex K table of the component (the visibility
-            thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error.
-            Default 1.5: on the validation split (4 images, 256-px crops, 3 steps) it moved the
-            MS-SSIM BD-rate against libjpeg-turbo in 0.1–0.5 bpp from −6.0 to −10.4 % (IJG
-            tables) and −10.7 to −14.9 % (learned tables), Butteraugli −6.2 → −12.2 and
-            −11.2 → −14.2 %, at a PSNR cost (−13.0 → −8.1, −18.9 → −15.1 %); 1 and 2 were
-            measured too (``benchmarks/results/optimize_speed/*frequency_weight*``).
-        dc: also consider moving the DC one step towards its left neighbour's (smaller
-            differences to code).
-        compiled: price bits with a traced graph (True), eagerly (False), or by the amount of
-            work (None, :data:`GRAPH_WORK`); the choices are the same either way.
+            thresholds of ITU-T T.81 K.1, a contrast-sensitivity proxy); 0: plain squared error
+            ("greedy", "sse", "masked"). 1.5: on the validation split (4 images, 256-px crops,
+            3 greedy steps) it moved the MS-SSIM BD-rate against libjpeg-turbo in 0.1–0.5 bpp
+            from −6.0 to −10.4 % (IJG tables) and −10.7 to −14.9 % (learned tables),
+            Butteraugli −6.2 → −12.2 and −11.2 → −14.2 %, at a PSNR cost (−13.0 → −8.1,
+            −18.9 → −15.1 %); 1 and 2 were measured too
+            (``benchmarks/results/optimize_speed/*frequency_weight*``).
+        dc: optimize the DC too: "greedy" moves it one step towards its left neighbour's;
+            the trellis runs mozjpeg's DC trellis along the scan (value ±1 step). None: on for
+            the trellis (−20.3 instead of −19.3 % MS-SSIM at λ×1), off for "greedy".
+        compiled: "greedy" prices bits with a traced graph (True), eagerly (False), or by the
+            amount of work (None, :data:`GRAPH_WORK`); the choices are the same either way.
+        method: "trellis" (:mod:`tfjpeg.rdo.trellis`: mozjpeg's Viterbi search per block,
+            priced by the exact Huffman code lengths of libjpeg's optimal tables; a step is one
+            trellis loop, re-deriving the lengths from the previous choice) or "greedy" (a
+            step is one pass moving nonzero AC coefficients one step towards zero where the
+            weighted error added is below λ × the bits the rate model says are saved).
+        distortion: the trellis' error weight: "mozjpeg" (squared error in quantization
+            steps, per-block λ ``2^14.75 / (2^16.5 + mean AC energy)`` of libjpeg's 8×-scaled
+            DCT: mozjpeg's defaults, activity masking), "sse" (the pixel squared error weighted
+            by ``frequency_weight`` and ``chroma_weight``, λ from :meth:`lam`) or "masked"
+            ("sse" times mozjpeg's per-block factor ``2^16.5 / (2^16.5 + energy)``). On the
+            validation split at λ×2, 2 loops, MS-SSIM / PSNR / Butteraugli: "mozjpeg" −21.0 /
+            −3.2 / −11.8 %, "masked" −21.2 / −2.8 / −12.1 %, "sse" −16.1 / −14.8 / −16.1 %.
+        lambda_scale: multiplies the trellis' price of a bit (0.5, 1, 2, 4 measured for
+            "mozjpeg"; 1, 2, 3 for "sse"; 2, 4 for "masked").
     """
 
     def __init__(
@@ -77,14 +112,28 @@ class RDOSettings:
         mu_scale: float | None = None,
         chroma_weight: float = 1.0,
         frequency_weight: float = 1.5,
-        dc: bool = False,
+        dc: bool | None = None,
         compiled: bool | None = None,
+        method: str = "trellis",
+        distortion: str = "mozjpeg",
+        lambda_scale: float = 2.0,
     ) -> None:
+        if method not in METHODS:
+            raise InvalidArgumentError(f"method must be one of {METHODS}. Received: {method!r}")
+        if distortion not in DISTORTIONS:
+            raise InvalidArgumentError(
+                f"distortion must be one of {DISTORTIONS}. Received: {distortion!r}"
+            )
+        if not lambda_scale > 0:
+            raise InvalidArgumentError(f"lambda_scale must be > 0. Received: {lambda_scale!r}")
         self.mu_scale = mu_scale
         self.chroma_weight = chroma_weight
         self.frequency_weight = frequency_weight
-        self.dc = bool(dc)
+        self.dc = method == "trellis" if dc is None else bool(dc)
         self.compiled = compiled
+        self.method = method
+        self.distortion = distortion
+        self.lambda_scale = float(lambda_scale)
 
     def weights(self, component: int) -> tf.Tensor:
         """(8, 8) weight of the squared error per DCT frequency of ``component``."""
@@ -180,7 +229,8 @@ def optimize_coefficients(
 ) -> tuple[tf.Tensor, ...]:
     """Quantized coefficients (integer floats) minimizing squared error + λ·bits, for a batch.
 
-    Each step is one greedy rate–distortion pass over all coefficients (trellis-like): a
+    ``settings.method == "trellis"``: :func:`tfjpeg.rdo.trellis.trellis_coefficients`.
+    "greedy": each step is one greedy rate–distortion pass over all coefficients (trellis-like): a
     nonzero coefficient moves one step towards zero where the squared error it adds (exact, in
     the orthonormal DCT domain, chroma weighted by its upsampled area) costs less than λ times
     the bits the rate model says it saves; the bit prices are recomputed every pass, as runs
@@ -190,13 +240,18 @@ def optimize_coefficients(
     Args:
         start: float (N, H, W, C) image (the editor's output or the original).
         tables: (N, 2|3, 8, 8) quantization tables.
-        steps: greedy passes (0: the start image's own coefficients).
+        steps: greedy passes or trellis loops (0: the start image's own coefficients).
         lam: (N,) squared-error units (pixel SSE) per bit.
-        settings: the distortion weights and the fraction of candidates a pass may change.
-        rate: a :class:`tfjpeg.rate.RatePredictor` for the target encoder.
+        settings: the method and its distortion weights.
+        rate: a :class:`tfjpeg.rate.RatePredictor` for the target encoder ("greedy" only; the
+            trellis counts exact Huffman bits and ignores it).
         subsampling: chroma subsampling.
         progress: called as ``progress(step, steps)`` after each pass.
     """
+    if settings.method == "trellis":
+        from tfjpeg.rdo.trellis import trellis_coefficients
+
+        return trellis_coefficients(start, tables, steps, lam, settings, subsampling, progress)
     exact = list(encode(start, tables, subsampling, "hard")["coefficients"])
     if steps == 0:
         return tuple(exact)
@@ -238,6 +293,7 @@ def optimize_image(
     start: np.ndarray | None = None,
     settings: RDOSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
+    report: dict[str, float] | None = None,
 ) -> np.ndarray:
     """uint8 image whose stock JPEG (at ``quality`` or ``tables``) is cheaper at equal quality.
 
@@ -251,6 +307,8 @@ def optimize_image(
         start: uint8 image to start from (e.g. an editor's output); default ``image``.
         settings: hyper-parameters; default ``RDOSettings()``.
         progress: called as ``progress(step, steps)``.
+        report: a dict that receives ``mismatch``, the fraction of coefficients libjpeg-turbo
+            quantizes the result to differently from the chosen ones (:func:`realize`).
 
     Returns:
         uint8 image of the same shape; hand it to the same encoder at the same quality.
@@ -265,8 +323,11 @@ def optimize_image(
     else:
         t = quality_tables(quality)
     t = tf.broadcast_to(t, [1, t.shape[-3], 8, 8])
+    rate = _rate_model(encoder) if settings.method == "greedy" else None
     coefs = optimize_coefficients(
-        x, t, steps, settings.lam(t), settings, _rate_model(encoder), subsampling, progress
+        x, t, steps, settings.lam(t), settings, rate, subsampling, progress
     )
-    pixels, _ = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
+    pixels, mismatch = realize(coefs, t, image.shape[0], image.shape[1], subsampling)
+    if report is not None:
+        report["mismatch"] = mismatch
     return pixels[0]

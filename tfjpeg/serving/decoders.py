@@ -6,7 +6,9 @@ REST clients send and receive ``{"b64": ...}``):
 
 - ``serving_default`` (the batch JPEG-bytes signature, TF Serving's REST ``instances`` form):
   ``jpeg_bytes`` (string (N,), whole JPEG files) and ``seed`` (int64 (N,), one per file; < 0 for
-  the neutral decoding z = 0, otherwise the seed of a random per-channel constant z) →
+  the neutral decoding z = 0, otherwise the seed of a random per-channel constant z, or of
+  per-pixel Gaussian noise for the stochastic decoders (posterior sampler, one-to-many):
+  :func:`tfjpeg.explore.control.control_from_seed`) →
   ``png_bytes`` (string (N,), one PNG per file: files of different sizes cannot be stacked),
   ``height``, ``width``, ``channels`` (int32 (N,)). Each file runs through ``decode_bytes``
   (``tf.map_fn``).
@@ -52,7 +54,7 @@ import tensorflow as tf
 from tfjpeg._checks import check_positive_int
 from tfjpeg.decoders.consistent import ConsistentDecoder
 from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_core
-from tfjpeg.explore.control import z_from_seed
+from tfjpeg.explore.control import control_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
 from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS
 from tfjpeg.models.saving import CONFIG_FILE, build_model, load_keras_model
@@ -120,7 +122,7 @@ class DecoderServingModule(tf.Module):
         z = tf.cond(
             seed < 0,
             lambda: tf.zeros([0, 0, 64]),
-            lambda: z_from_seed(seed, hb, wb),
+            lambda: control_from_seed(self.model, seed, hb, wb),
         )
         return self._serve(
             coefs["y"],
@@ -229,4 +231,6 @@ def load_decoder(export_dir: str | os.PathLike) -> ConsistentDecoder:
     Raises:
         TfjpegError: the folder is not an exported decoder.
     """
-    return load_keras_model(export_dir, cls=ConsistentDecoder)
+    from tfjpeg.decoders import DECODER_CLASSES
+
+    return load_keras_model(export_dir, cls=DECODER_CLASSES)

@@ -182,7 +182,8 @@ def export_shipped(name: str, directory: str | os.PathLike) -> Path:
     Editors and decoders: Keras config + weights + the family's SavedModel. The rate predictor
     keeps its fitted-parameter JSON (one file for every encoder and both models) and its
     SavedModel is rebuilt by ``trainers.rate.fit.export_savedmodel``'s module. Learned tables
-    (family "tables") are a JSON file, copied.
+    (family "tables") are a JSON file, copied; classifiers (family "classifier", not served)
+    are their Keras config + float16 weights, copied.
 
     Raises:
         TfjpegError: unknown name, model not installed, or ``directory`` not empty.
@@ -208,6 +209,12 @@ def export_shipped(name: str, directory: str | os.PathLike) -> Path:
 
         TableFamily.load(source)  # refuse a broken file
         shutil.copy2(source / TABLES_FILE, directory / TABLES_FILE)
+    elif family == "classifier":  # Keras config + float16 weights, run in-process: copied
+        from tfjpeg.models.saving import CONFIG_FILE, WEIGHTS_FILE
+
+        load_keras_model(source)  # refuse a broken folder
+        for file in (CONFIG_FILE, WEIGHTS_FILE):
+            shutil.copy2(source / file, directory / file)
     else:
         from tfjpeg.rate.predictor import PARAMS_FILE, load_params
         from tfjpeg.serving.rate import export_rate_savedmodel

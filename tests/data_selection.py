@@ -1,0 +1,177 @@
+"""Which tests depend on the data folders (a pytest plugin of conftest.py, used by ``.ci/run``).
+
+CI runs the suite twice: with the data folders, then as on a fresh machine (no ``TFJPEG_*``
+variable, no ``../shared`` fallback). A test that never looks at those variables runs the same
+way both times, so the second pass only needs the tests that do. This plugin finds them by
+watching, not by guessing:
+
+- ``CI_DATA_TESTS_OUT=FILE`` (pass 1): every read of a ``TFJPEG_*`` variable (``os.environ``,
+  ``os.getenv``, ``in``) and every child process started while a data folder variable is set
+  is charged to what was running: the test, the fixture being set up (then every test using that
+  fixture depends on it), or the module being imported (then all its tests do). The record is
+  written to FILE as JSON when the session ends.
+- ``CI_DATA_TESTS_IN=FILE`` (pass 2): only the recorded tests are run; the others are
+  deselected (pytest reports how many). A missing or unreadable FILE is an error.
+
+The variable names start with ``CI_``, not ``TFJPEG_``, because pass 2 unsets every ``TFJPEG_*``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+OUT_ENV = "CI_DATA_TESTS_OUT"
+IN_ENV = "CI_DATA_TESTS_IN"
+#: Variables whose value changes what a test sees between the two passes.
+WATCHED_PREFIX = "TFJPEG_"
+IGNORED = frozenset({"TFJPEG_TEST_INSTALLED"})
+#: Variables that make a child process see data (the child inherits them).
+DATA_VARIABLES = ("TFJPEG_KODAK_DIR", "TFJPEG_TRAIN_DIR")
+
+
+class DataRecord:
+    """What depends on the data: test node ids, fixture names, module (collector) node ids."""
+
+    def __init__(self) -> None:
+        self.tests: set[str] = set()
+        self.fixtures: set[str] = set()
+        self.modules: set[str] = set()
+        self.current_item: str | None = None
+        self.current_collector: str | None = None
+        self.fixture_stack: list[str] = []
+
+    def charge(self) -> None:
+        """Charge one data-dependent event to whatever is running now."""
+        if self.fixture_stack:
+            self.fixtures.update(self.fixture_stack)
+        if self.current_item is not None:
+            self.tests.add(self.current_item)
+        elif self.current_collector is not None:
+            self.modules.add(self.current_collector)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {
+            "tests": sorted(self.tests),
+            "fixtures": sorted(self.fixtures),
+            "modules": sorted(self.modules),
+        }
+
+
+def depends_on_data(nodeid: str, fixturenames: Iterable[str], record: dict) -> bool:
+    """Whether a test (its node id and fixture closure) is in a pass-1 record."""
+    if nodeid in record["tests"] or set(fixturenames) & set(record["fixtures"]):
+        return True
+    return any(nodeid == m or nodeid.startswith(m + "::") for m in record["modules"])
+
+
+def _watched(key: object) -> bool:
+    return isinstance(key, str) and key.startswith(WATCHED_PREFIX) and key not in IGNORED
+
+
+def _install_recorder(record: DataRecord) -> None:
+    """Wrap ``os.environ`` reads and ``subprocess.Popen`` so that data reads are charged."""
+    base = os.environ
+
+    class RecordingEnviron(type(base)):  # os._Environ; shares the same underlying data
+        def __getitem__(self, key):
+            if _watched(key):
+                record.charge()
+            return super().__getitem__(key)
+
+        def __contains__(self, key):
+            if _watched(key):
+                record.charge()
+            return super().__contains__(key)
+
+    # Not a new environment: the same data, with its reads recorded.
+    os.environ = RecordingEnviron(  # type: ignore[misc]  # noqa: B003
+        base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue
+    )
+
+    original_init = subprocess.Popen.__init__
+
+    def recording_init(self, *args, **kwargs):
+        env = kwargs.get("env")
+        names = set(env if env is not None else os.environ)  # iteration: not a watched read
+        if names.intersection(DATA_VARIABLES):
+            record.charge()
+        return original_init(self, *args, **kwargs)
+
+    subprocess.Popen.__init__ = recording_init  # type: ignore[method-assign]
+
+
+_RECORD: DataRecord | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _RECORD
+    if os.environ.get(OUT_ENV):
+        _RECORD = DataRecord()
+        _install_recorder(_RECORD)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    if _RECORD is None:
+        yield
+        return
+    _RECORD.current_collector = collector.nodeid or None
+    try:
+        yield
+    finally:
+        _RECORD.current_collector = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if _RECORD is None:
+        yield
+        return
+    _RECORD.current_item = item.nodeid
+    try:
+        yield
+    finally:
+        _RECORD.current_item = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    if _RECORD is None:
+        yield
+        return
+    _RECORD.fixture_stack.append(fixturedef.argname)
+    try:
+        yield
+    finally:
+        _RECORD.fixture_stack.pop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _RECORD is None:
+        return
+    out = Path(os.environ[OUT_ENV])
+    out.write_text(json.dumps(_RECORD.to_json(), indent=1) + "\n")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    source = os.environ.get(IN_ENV)
+    if not source:
+        return
+    try:
+        record = json.loads(Path(source).read_text())
+    except (OSError, ValueError) as err:
+        message = f"{IN_ENV}={source}: cannot read the pass-1 record ({err})"
+        raise pytest.UsageError(message) from err
+    keep, drop = [], []
+    for item in items:
+        target = keep if depends_on_data(item.nodeid, item.fixturenames, record) else drop
+        target.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

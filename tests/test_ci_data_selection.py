@@ -1,0 +1,45 @@
+"""tests/data_selection.py: the record of data-dependent tests that CI's second pass runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from data_selection import DataRecord, _install_recorder, depends_on_data
+
+
+def test_reads_are_charged_to_the_running_test_fixture_or_module(monkeypatch):
+    record = DataRecord()
+    monkeypatch.setattr(os, "environ", os.environ)  # restored after the test
+    monkeypatch.setattr(subprocess.Popen, "__init__", subprocess.Popen.__init__)
+    _install_recorder(record)
+    monkeypatch.setenv("TFJPEG_KODAK_DIR", "/nowhere")
+
+    record.current_collector = "tests/test_a.py"
+    assert "TFJPEG_KODAK_DIR" in os.environ  # a read while a module is imported
+    record.current_collector = None
+    record.current_item = "tests/test_b.py::test_one"
+    os.environ.get("HOME")  # not watched
+    os.environ.get("TFJPEG_TEST_INSTALLED")  # not watched: the same in both passes
+    record.current_item = "tests/test_b.py::test_two"
+    record.fixture_stack.append("natural")
+    assert os.getenv("TFJPEG_KODAK_DIR") == "/nowhere"
+    record.fixture_stack.pop()
+    record.current_item = "tests/test_c.py::test_child"
+    subprocess.run([sys.executable, "-c", "pass"], check=True)  # inherits the data variable
+
+    assert record.to_json() == {
+        "tests": ["tests/test_b.py::test_two", "tests/test_c.py::test_child"],
+        "fixtures": ["natural"],
+        "modules": ["tests/test_a.py"],
+    }
+
+
+def test_selection_follows_tests_fixtures_and_modules():
+    record = {"tests": ["t.py::x"], "fixtures": ["natural"], "modules": ["m.py"]}
+    assert depends_on_data("t.py::x", [], record)
+    assert not depends_on_data("t.py::y", ["tmp_path"], record)
+    assert depends_on_data("u.py::z[1]", ["tmp_path", "natural"], record)
+    assert depends_on_data("m.py::Test::w", [], record)
+    assert not depends_on_data("m.py2::w", [], record)

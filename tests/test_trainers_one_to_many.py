@@ -1,0 +1,118 @@
+"""trainers/one_to_many: one step, a few steps on tiny crops and resume; the exported SavedModel
+decodes a seed exactly as ``tfjpeg.decode`` does."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import REPO, natural_image, pillow_jpeg
+from PIL import Image
+
+import tfjpeg
+from tfjpeg.errors import TfjpegError
+from tfjpeg.losses.one_to_many import perceptual_distance
+from tfjpeg.models.presets import load_folder
+from trainers.common import load_config
+from trainers.one_to_many import train as otm_train
+from trainers.one_to_many.steps import OneToManySteps
+
+TINY = {
+    "crop_size": 32,
+    "batch_size": 2,
+    "log_every": 1,
+    "checkpoint_every": 2,
+    "model": {"width": 4, "branch_units": 1, "aggregate_units": 1},
+    "critic": {"width": 4, "depth": 1},
+    "losses": {"warmup_steps": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    for i in range(3):
+        Image.fromarray(natural_image(48, 64, seed=i)).save(folder / f"img{i}.png")
+    return folder
+
+
+def test_one_step_updates_both_networks_on_all_three_losses():
+    """One eager step (no loop, no tracing): the discriminator and the proposal network move,
+    and the losses are finite; the naturalness term is off during the warmup."""
+    config = otm_train._merged(TINY)
+    decoder, critic = otm_train.build_models(config)
+    steps = OneToManySteps(
+        decoder,
+        keras.optimizers.Adam(1e-3),
+        critic,
+        keras.optimizers.Adam(1e-3),
+        perceptual_distance(None),
+        global_batch_size=2,
+        **{**config["losses"], "warmup_steps": 1},
+    )
+    head = next(w for w in critic.trainable_variables if w.path.endswith("head/kernel"))
+    before = [w.numpy().copy() for w in (decoder.up.kernel, head)]
+    images = tf.constant(np.stack([natural_image(32, 32, seed=i) for i in range(2)]), tf.float32)
+    out = steps.train_step({"images": images, "quality": tf.constant([10.0, 40.0])}, tf.constant(0))
+    assert all(np.isfinite(float(v)) for v in out.values())
+    assert float(out["perceptual"]) > 0.0 and float(out["loss"]) == pytest.approx(
+        float(out["perceptual"]) + 0.01 * float(out["jpeg"]), rel=1e-4
+    )  # warmup: no naturalness term yet
+    after = [w.numpy() for w in (decoder.up.kernel, head)]
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(after, before, strict=True))
+
+
+@pytest.mark.slow
+def test_train_then_resume(tmp_path, train_dir, monkeypatch):
+    monkeypatch.setenv("TFJPEG_TRAIN_DIR", str(train_dir))
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({**TINY, "steps": 2}))
+    run_dir = tmp_path / "run"
+    assert otm_train.main(["--config", str(config), "--run-dir", str(run_dir)]) == 0
+    assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith("-2")
+    assert any((run_dir / "logs").iterdir())
+    argv = ["--config", str(config), "--run-dir", str(run_dir), "--steps", "3"]
+    assert otm_train.main(argv) == 0  # resumed from step 2
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    assert latest.endswith("-3")
+    up = tf.train.load_checkpoint(latest).get_tensor("model/up/kernel/.ATTRIBUTES/VARIABLE_VALUE")
+    assert np.abs(up).max() > 0  # the zero-initialised deconvolution has learned
+    assert json.loads((run_dir / "config.json").read_text())["model"]["width"] == 4
+
+
+def test_committed_configs_merge_and_bad_config_keys_are_refused():
+    for name in ("decoder_one_to_many.json", "decoder_one_to_many_paper.json"):
+        config = otm_train._merged(load_config(REPO / "trainers" / "configs" / name))
+        assert config["model"]["width"] in (32, 64) and config["vgg_weights"] is None
+    with pytest.raises(TfjpegError, match="unknown one-to-many config key"):
+        otm_train._merged({"phase": "gan"})
+    with pytest.raises(TfjpegError, match="unknown keys in 'losses'"):
+        otm_train._merged({"losses": {"map_weight": 1.0}})
+    with pytest.raises(TfjpegError, match="crop_size"):
+        otm_train._merged({"crop_size": 24})
+
+
+@pytest.mark.slow
+def test_savedmodel_decodes_a_seed_as_tfjpeg_decode(tmp_path):
+    from tfjpeg.decoders import OneToManyDecoder
+    from tfjpeg.models.saving import build_model
+    from tfjpeg.serving.decoders import export_decoder
+
+    tf.keras.utils.set_random_seed(2)
+    model = OneToManyDecoder(width=4, branch_units=0, aggregate_units=1)
+    build_model(model)
+    for w in model.weights:  # random weights, the deconvolution included
+        w.assign(tf.random.normal(w.shape, stddev=0.2) + (0.6 if "variance" in w.path else 0))
+    folder = export_decoder(model, tmp_path / "1")
+    served = tf.saved_model.load(str(folder)).signatures["decode_bytes"]
+    for data in (pillow_jpeg(natural_image(40, 56, seed=6), 10), pillow_jpeg(
+        natural_image(24, 24, seed=7)[..., :1], 10
+    )):  # fmt: skip
+        for seed in (-1, 5):
+            out = served(jpeg_bytes=tf.constant(data), seed=tf.constant(seed, tf.int64))
+            expected = tfjpeg.decode(data, decoder=model, seed=None if seed < 0 else seed)
+            np.testing.assert_array_equal(out["image"].numpy(), expected)
+    assert isinstance(load_folder(folder), OneToManyDecoder)

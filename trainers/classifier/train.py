@@ -1,0 +1,160 @@
+"""Train the digit classifier of classifier-driven exploration (Bahat & Michaeli 2021, B.8).
+
+Data that needs no download: digits rendered with Pillow from the system's fonts
+(:mod:`tfjpeg.data.glyphs`), dark on light, with random scale, position, rotation, stroke, ink
+and paper levels, blur and noise; ``jpeg_share`` of them also pass through a libjpeg-turbo
+JPEG at a random quality (the explorer feeds it decoded JPEG content). Validation: fonts never
+used in training (every 5th font, :func:`tfjpeg.data.glyphs.split_fonts`).
+
+The model is a plain ``keras.Sequential`` (standard layers only: no custom class to register):
+uint8-range gray (28, 28, 1) in, 10 logits out. It is exported with
+:func:`tfjpeg.models.saving.save_keras_model` and its weights stored as float16 (the validation
+accuracy of the float16 weights is measured after reloading them).
+
+Usage:
+    nice -n 10 python -m trainers.classifier.train \
+        --config trainers/configs/classifier_digits.json \
+        --run-dir runs/digits [--export saved_models/digit-classifier/1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_data(count: int, fonts: list[str], config: dict, rng: np.random.Generator):
+    """``count`` rendered digits (uint8 (count, size, size, 1)) and their labels."""
+    from tfjpeg.data.glyphs import render_digit
+    from tfjpeg.io import decode_pixels, encode_pixels
+
+    size = config["size"]
+    lo, hi = config["jpeg_qualities"]
+    images = np.zeros((count, size, size, 1), np.uint8)
+    labels = rng.integers(0, 10, count)
+    for i in range(count):
+        img = render_digit(int(labels[i]), fonts[rng.integers(len(fonts))], size, rng)
+        if rng.random() < config["jpeg_share"]:
+            img = decode_pixels(encode_pixels(img, int(rng.integers(lo, hi + 1))))[..., 0]
+        images[i, ..., 0] = img
+    return images, labels.astype(np.int32)
+
+
+def build_model(size: int):
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((size, size, 1)),
+            keras.layers.Rescaling(1.0 / 255.0),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ],
+        name="digit_classifier",
+    )
+
+
+def to_float16(weights_file: Path) -> None:
+    """Rewrite a Keras weights file with every float32 array as float16, without the
+    optimizer's state (a fresh file: HDF5 does not give back the space of deleted datasets)."""
+    import h5py
+
+    fresh = weights_file.with_suffix(".f16.h5")
+    with h5py.File(weights_file, "r") as src, h5py.File(fresh, "w") as dst:
+        dst.attrs.update(dict(src.attrs))
+
+        def copy(name: str, obj) -> None:
+            if name.split("/")[0] == "optimizer":
+                return
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name).attrs.update(dict(obj.attrs))
+                return
+            data = obj[()]
+            if getattr(data, "dtype", None) == np.float32:
+                data = data.astype(np.float16)
+            dst.create_dataset(name, data=data).attrs.update(dict(obj.attrs))
+
+        src.visititems(copy)
+    fresh.replace(weights_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--export", default=None, help="write the float16 model here")
+    args = parser.parse_args(argv)
+    config = json.loads(Path(args.config).read_text())
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    import keras
+
+    from tfjpeg.data.glyphs import split_fonts, system_fonts
+    from tfjpeg.models.saving import WEIGHTS_FILE, load_keras_model, save_keras_model
+
+    keras.utils.set_random_seed(config["seed"])
+    train_fonts, val_fonts = split_fonts(system_fonts())
+    rng = np.random.default_rng(config["seed"])
+    start = time.perf_counter()
+    x_train, y_train = make_data(config["train_samples"], train_fonts, config, rng)
+    x_val, y_val = make_data(config["val_samples"], val_fonts, config, rng)
+    data_s = time.perf_counter() - start
+    model = build_model(config["size"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config["learning_rate"]),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=config["batch"],
+        epochs=config["epochs"],
+        validation_data=(x_val, y_val),
+        verbose=2,
+    )
+    train_s = time.perf_counter() - start - data_s
+    export = Path(args.export) if args.export else run_dir / "export"
+    plain = build_model(config["size"])  # uncompiled: no optimizer in the shipped files
+    plain.set_weights(model.get_weights())
+    save_keras_model(plain, export)
+    to_float16(export / WEIGHTS_FILE)
+    reloaded = load_keras_model(export)
+    logits = reloaded.predict(x_val, verbose=0)
+    val_acc16 = float((logits.argmax(-1) == y_val).mean())
+    steps = config["epochs"] * int(np.ceil(config["train_samples"] / config["batch"]))
+    summary = {
+        "train_fonts": [Path(f).name for f in train_fonts],
+        "val_fonts": [Path(f).name for f in val_fonts],
+        "steps": steps,
+        "final_train_loss": float(history.history["loss"][-1]),
+        "final_val_loss": float(history.history["val_loss"][-1]),
+        "val_accuracy_float32": float(history.history["val_accuracy"][-1]),
+        "val_accuracy_float16": val_acc16,
+        "data_seconds": round(data_s, 1),
+        "train_seconds": round(train_s, 1),
+        "parameters": int(model.count_params()),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    print(f"hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
