@@ -86,15 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--tile", type=int, default=128, help="tile side, luma blocks")
+    parser.add_argument(
+        "--tile", type=int, help="tile side, luma blocks (default: tfjpeg's, TILE_BLOCKS)"
+    )
     parser.add_argument("--models", nargs="+", default=["unet:48,96,128:1,2,2"])
     parser.add_argument("--xla", action="store_true", help="also the network through XLA")
     parser.add_argument("--no-projection-free", action="store_true", help="skip iterations=0")
     parser.add_argument("--out", default="./decoder_speed_results")
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.repeats < 1 or args.tile < 2 or args.tile % 2:
+    if (
+        args.threads < 1
+        or args.repeats < 1
+        or (args.tile is not None and (args.tile < 2 or args.tile % 2))
+    ):
         parser.error("--threads and --repeats must be >= 1, --tile a positive even number")
     threads = configure_threads(args.threads)
+    if args.tile is None:
+        from tfjpeg.decoders.tiling import TILE_BLOCKS
+
+        args.tile = TILE_BLOCKS
     from PIL import Image
 
     from tfjpeg.decoders import core_inputs

@@ -5,19 +5,21 @@ Every Kodak image is compressed with libjpeg-turbo (Pillow, 4:2:0) at each quali
 - ``libjpeg``: libjpeg-turbo's own decoder (:func:`tfjpeg.io.decode_pixels`);
 - ``jpegqs`` / ``jpegqs-q6``: the classical consistent "quant smooth" decoder (Debian package
   ``jpegqs``; ``apt-get download jpegqs && dpkg -x jpegqs_*.deb DIR``) at its default and ``-q 6``;
-- ``consistent-l1``, ``consistent-gan``: the shipped networks' own output (clipped, rounded);
-  the GAN with a random per-channel z (seed = image index);
-- ``consistent-l1+P``, ``consistent-gan+P``: the same followed by the projection / clipping
-  rounds of :func:`tfjpeg.decode` (what ``tfjpeg decode`` writes).
+- each shipped decoder ``NAME`` (``consistent-l1``, ``consistent-gan``, ``block-unet``): the
+  network's own output (float, scored clipped and rounded; the GAN with a random per-channel z,
+  seed = image index);
+- ``NAME+P``: what :func:`tfjpeg.decode` returns by default and ``tfjpeg decode`` writes: the
+  network, the projection / clipping rounds and the uint8 correction pass (uint8 output).
 
-Every learned row is one :func:`tfjpeg.decode` call (``project=False`` / ``True``,
-``dtype="float32"`` so that consistency is measured before the final rounding), and every row is
-scored by :func:`tfjpeg.metrics.evaluation.evaluate_decoding`; the seconds are that one timed
-call per file (for the network rows: reading the coefficients, the network and, for ``+P``, the
-projection).
+``--methods`` picks among those rows (default: every one). Every learned row is one
+:func:`tfjpeg.decode` call and every row is scored by
+:func:`tfjpeg.metrics.evaluation.evaluate_decoding`; the seconds are that one timed call per file
+(for the network rows: reading the coefficients, the network and, for ``+P``, the projection and
+the correction).
 
-Measured: PSNR-RGB and PSNR-Y against the original, consistency (fraction of re-quantized
-coefficients equal to the file's, and consistency RMSE in gray levels; float and uint8, see
+Measured (``--metrics``): PSNR-RGB, PSNR-Y, PSNR-B (Yim & Bovik 2011, per RGB channel) and SSIM
+against the original, consistency (fraction of re-quantized coefficients equal to the file's,
+and consistency RMSE in gray levels; float and uint8, see
 :func:`tfjpeg.decoders.consistency.consistency_report`), NIQE (:func:`tfjpeg.metrics.niqe_score`;
 the originals' NIQE is reported too), the mean per-pixel standard deviation over ``--samples``
 z draws (GAN, on the first ``--z-images`` images), and decoding seconds per megapixel.
@@ -39,9 +41,10 @@ folder; Kodak otherwise (final reports)::
     python examples/kodak_decode.py --sampling posterior --split validation --qualities 10 \
         --images 10 --out /tmp/posterior_val
 
-Writes DIR/kodak_decode.{json,md} and kodak_decode_crops.png, DIR by default
-./kodak_decode_results in the current directory (the committed results used
-``--out benchmarks/results``).
+
+Writes DIR/NAME.{json,md} and NAME_crops.png (``--name``, default kodak_decode), DIR by default
+./kodak_decode_results in the current directory; ``--summary-only`` leaves the per-image rows
+out of the JSON (shards to be merged need them).
 Reference: Bahat & Michaeli 2021 (appendix A evaluation); Man et al. 2023 §5 (consistency RMSE).
 """
 
@@ -73,23 +76,26 @@ from tfjpeg.data.folders import dataset_dir, iter_images  # noqa: E402
 from tfjpeg.io import decode_pixels, encode_pixels  # noqa: E402
 from tfjpeg.metrics import niqe_score  # noqa: E402
 from tfjpeg.metrics.evaluation import evaluate_decoding  # noqa: E402
+from tfjpeg.models import names  # noqa: E402
 
-QUALITIES = (5, 10, 20, 30, 40)
+QUALITIES = (5, 10, 20, 30, 40, 50, 75, 90)
+#: Every row: the standard decoders, then each shipped decoder without and with ``+P``.
 METHODS = (
     "libjpeg",
     "jpegqs",
     "jpegqs-q6",
-    "consistent-l1",
-    "consistent-l1+P",
-    "consistent-gan",
-    "consistent-gan+P",
+    *(f"{name}{suffix}" for name in names("decoder") for suffix in ("", "+P")),
 )
+#: What every row can measure (``--metrics``); ``consistency`` gives four columns.
+METRICS = ("psnr_rgb", "psnr_y", "psnr_b", "ssim", "consistency", "niqe")
 
 
 #: The columns of a row, in the order of the JSON (records of evaluate_decoding, renamed).
 ROW_KEYS = (
     "psnr_rgb",
     "psnr_y",
+    "psnr_b",
+    "ssim",
     "consistent_float",
     "rmse_float",
     "consistent_uint8",
@@ -118,25 +124,27 @@ def _jpegqs(binary: str, extra: list[str]):
 
 
 def _network(name: str, seed: int | None, project: bool):
-    """``tfjpeg.decode`` with decoder ``name`` as a decode function (float, before rounding)."""
+    """``tfjpeg.decode`` with decoder ``name`` as a decode function: the network's float output
+    (``project=False``), or the uint8 image users get (projection and uint8 correction)."""
+    dtype = "uint8" if project else "float32"
 
     def decode(data: bytes) -> np.ndarray:
-        return tfjpeg.decode(data, decoder=name, seed=seed, project=project, dtype="float32")
+        return tfjpeg.decode(data, decoder=name, seed=seed, project=project, dtype=dtype)
 
     return decode
 
 
-def _decoders(args, index: int) -> dict:
+def _decoders(args, index: int, methods: list[str]) -> dict:
     """Method → decode function; the GAN draws its z from seed = image index."""
     fns = {"libjpeg": lambda data: tfjpeg.decode(data, decoder="libjpeg")}
     if args.jpegqs:
         fns["jpegqs"] = _jpegqs(args.jpegqs, [])
         fns["jpegqs-q6"] = _jpegqs(args.jpegqs, ["-q", "6"])
-    fns["consistent-l1"] = _network("consistent-l1", None, project=False)
-    fns["consistent-l1+P"] = _network("consistent-l1", None, project=True)
-    fns["consistent-gan"] = _network("consistent-gan", index, project=False)
-    fns["consistent-gan+P"] = _network("consistent-gan", index, project=True)
-    return fns
+    for name in names("decoder"):
+        seed = index if name == "consistent-gan" else None
+        fns[name] = _network(name, seed, project=False)
+        fns[f"{name}+P"] = _network(name, seed, project=True)
+    return {m: fns[m] for m in methods}
 
 
 def _crop(image: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
@@ -161,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--name", default="kodak_decode", help="output file stem")
     parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"rows, among: {', '.join(METHODS)}"
+    )
+    parser.add_argument(
+        "--metrics", default=",".join(METRICS), help=f"measures, among: {', '.join(METRICS)}"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow compute threads")
+    parser.add_argument("--summary-only", action="store_true", help="no per-image rows in the JSON")
+    parser.add_argument(
         "--merge", nargs="+", type=Path, help="merge shard JSONs into --out/--name and exit"
     )
     parser.add_argument(
@@ -173,26 +189,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, help="images of this folder (instead of Kodak)")
     args = parser.parse_args(argv)
     if args.merge:
-        return _merge(args.merge, args.out, args.name, argv)
+        return _merge(args.merge, args.out, args.name, argv, args.summary_only)
     if args.sampling:
         return _sampling(args, argv)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     qualities = [int(q) for q in args.qualities.split(",")]
-    methods = [m for m in METHODS if args.jpegqs or not m.startswith("jpegqs")]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    unknown = [m for m in methods if m not in METHODS] + [m for m in metrics if m not in METRICS]
+    if unknown:
+        parser.error(f"unknown methods or metrics: {', '.join(unknown)}")
+    methods = [m for m in methods if args.jpegqs or not m.startswith("jpegqs")]
     images = list(iter_images(dataset_dir("kodak")))[args.first : args.first + args.images]
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     z_std: dict[str, list[float]] = {}
     crops: dict[tuple[int, str], np.ndarray] = {}
     crop_box = (300, 380, 128)
     niqe_originals = []
-    for name in ("consistent-l1", "consistent-gan"):
+    for name in {m.removesuffix("+P") for m in methods} & set(names("decoder")):
         load_decoder_model(name)  # loaded (and cached) before any timed decode
+    # Trace every learned row's tf.function (one graph for every size) outside the timing.
+    tiny = encode_pixels(np.full((16, 16, 3), 128, np.uint8), 50, subsampling="420")
+    for method, fn in _decoders(args, 0, methods).items():
+        if method.removesuffix("+P") in names("decoder"):
+            fn(tiny)
     t0 = time.time()
     for index, (name, original) in enumerate(images):
         original = np.asarray(original)[..., :3].astype(np.uint8)
-        niqe_originals.append(float(niqe_score(original)))
+        if "niqe" in metrics:
+            niqe_originals.append(float(niqe_score(original)))
         for q in qualities:
             data = encode_pixels(original, q, subsampling="420")
-            decoders = _decoders(args, index)
+            decoders = _decoders(args, index, methods)
             for method in methods:
                 decoded = {}
 
@@ -200,15 +231,16 @@ def main(argv: list[str] | None = None) -> int:
                     decoded["image"] = fn(data)
                     return decoded["image"]
 
-                (record,) = evaluate_decoding(keep, [data], [(name, original)])
-                row = {key: record[key] for key in ROW_KEYS}
+                (record,) = evaluate_decoding(keep, [data], [(name, original)], metrics=metrics)
+                row = {key: record[key] for key in ROW_KEYS if key in record}
                 row["image"] = name
                 results.setdefault(str(q), {}).setdefault(method, []).append(row)
                 if index == 0 and q == 10:
                     crops[(q, method)] = _crop(decoded["image"], crop_box)
             if index == 0 and q == 10:
                 crops[(q, "original")] = _crop(original, crop_box)
-            if args.first + index < args.z_images:  # the first --z-images of the whole set
+            gan_rows = "consistent-gan" in methods
+            if gan_rows and args.first + index < args.z_images:  # the first --z-images
                 gan = [_network("consistent-gan", s, project=False) for s in range(args.samples)]
                 samples = [fn(data) for fn in gan]
                 std = float(np.mean(np.std(np.stack(samples), axis=0)))
@@ -225,16 +257,19 @@ def main(argv: list[str] | None = None) -> int:
         "qualities": qualities,
         "subsampling": "420",
         "encoder": "libjpeg-turbo (Pillow)",
+        "threads": args.threads,
         "projection": {"margin": PROJECTION_MARGIN, "iterations": PROJECTION_ITERATIONS},
         "z_std_images": max(0, min(args.z_images - args.first, len(images))),
         "z_samples": args.samples,
-        "niqe_originals": float(np.mean(niqe_originals)),
+        "niqe_originals": float(np.mean(niqe_originals)) if niqe_originals else None,
         "niqe_originals_per_image": niqe_originals,
         "z_std_per_image": z_std,
         "summary": summary,
         "per_image": results,
         "wall_seconds": time.time() - t0,
     }
+    if args.summary_only:
+        del doc["per_image"]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     (args.out / f"{args.name}.md").write_text(_markdown(doc) + "\n")
@@ -357,7 +392,7 @@ def _sampling(args, argv) -> int:
     return 0
 
 
-def _merge(paths: list[Path], out: Path, name: str, argv) -> int:
+def _merge(paths: list[Path], out: Path, name: str, argv, summary_only: bool = False) -> int:
     """Combine shard results (``--first``) into one table."""
     docs = [json.loads(p.read_text()) for p in paths]
     results: dict = {}
@@ -374,15 +409,18 @@ def _merge(paths: list[Path], out: Path, name: str, argv) -> int:
         "command": " ; ".join(d["command"] for d in docs)
         + " ; python examples/kodak_decode.py "
         + " ".join(argv or sys.argv[1:]),
-        "images": [n for d in docs for n in d["images"]],
+        # shards split the images, or the methods (each image once)
+        "images": list(dict.fromkeys(n for d in docs for n in d["images"])),
         "z_std_images": sum(d["z_std_images"] for d in docs),
-        "niqe_originals": float(np.mean(niqe)),
+        "niqe_originals": float(np.mean(niqe)) if niqe else None,
         "niqe_originals_per_image": niqe,
         "z_std_per_image": z_std,
         "summary": _summarize(results, z_std, niqe),
         "per_image": results,
         "wall_seconds": max(d["wall_seconds"] for d in docs),
     }
+    if summary_only:
+        del doc["per_image"]
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out / f"{name}.md").write_text(_markdown(doc) + "\n")
@@ -402,31 +440,57 @@ def _summarize(results, z_std, niqe_originals) -> dict:
     return summary
 
 
+#: Markdown columns: (title, key, format); a column shows only if some row has the key.
+_COLUMNS = (
+    ("PSNR-RGB", "psnr_rgb", "{:.2f}"),
+    ("PSNR-Y", "psnr_y", "{:.2f}"),
+    ("PSNR-B", "psnr_b", "{:.2f}"),
+    ("SSIM", "ssim", "{:.4f}"),
+    ("consistent (float)", "consistent_float", "pct"),
+    ("RMSE (float)", "rmse_float", "{:.3f}"),
+    ("consistent (uint8)", "consistent_uint8", "pct"),
+    ("RMSE (uint8)", "rmse_uint8", "{:.3f}"),
+    ("NIQE", "niqe", "{:.2f}"),
+    ("z-std", "z_std", "{:.2f}"),
+    ("s/MP", "s_per_mp", "{:.3f}"),
+)
+
+
 def _markdown(doc: dict) -> str:
+    rows = [(q, method, m) for q, pm in doc["summary"].items() for method, m in pm.items()]
+    columns = [c for c in _COLUMNS if any(c[1] in m for _, _, m in rows)]
+    niqe = doc.get("niqe_originals")
     lines = [
-        f"Kodak ({len(doc['images'])} images), 4:2:0 libjpeg-turbo files. "
-        f"Originals' NIQE: {doc['niqe_originals']:.2f}. Command: `{doc['command']}`",
+        f"Kodak ({len(doc['images'])} images), 4:2:0 libjpeg-turbo files."
+        + (f" Originals' NIQE: {niqe:.2f}." if niqe is not None else "")
+        + f" Command: `{doc['command']}`",
         "",
-        "Network rows (consistent-l1, consistent-gan) are the output clipped to [0, 255]; before "
-        "clipping it re-quantizes to the file exactly (by construction; "
-        "tests/test_decoders_consistent.py). '+P': followed by tfjpeg.decode's projection and "
-        "clipping rounds. z-std: mean per-pixel std (gray levels) over "
-        f"{doc['z_samples']} seeds on the first {doc['z_std_images']} images. s/MP on a shared, "
-        "heavily loaded 2-core machine, one TensorFlow thread.",
+        "Network rows (no suffix) are the network's float output, scored clipped and rounded; "
+        "before clipping it re-quantizes to the file exactly (by construction; "
+        "tests/test_decoders_consistent.py). '+P': tfjpeg.decode's default uint8 output "
+        "(projection and clipping rounds, then the uint8 correction pass). "
+        + (
+            f"z-std: mean per-pixel std (gray levels) over {doc['z_samples']} seeds on the "
+            f"first {doc['z_std_images']} images. "
+            if any("z_std" in m for _, _, m in rows)
+            else ""
+        )
+        + "s/MP on a shared 2-core machine, "
+        f"{doc.get('threads', 1)} TensorFlow thread(s) per process, jpegqs -t 1.",
         "",
-        "| q | method | PSNR-RGB | PSNR-Y | consistent (float) | RMSE (float) | "
-        "consistent (uint8) | RMSE (uint8) | NIQE | z-std | s/MP |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| q | method | " + " | ".join(c[0] for c in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
     ]
-    for q, per_method in doc["summary"].items():
-        for method, m in per_method.items():
-            z = f"{m['z_std']:.2f}" if "z_std" in m else "-"
-            lines.append(
-                f"| {q} | {method} | {m['psnr_rgb']:.2f} | {m['psnr_y']:.2f} | "
-                f"{100 * m['consistent_float']:.4f}% | {m['rmse_float']:.3f} | "
-                f"{100 * m['consistent_uint8']:.4f}% | {m['rmse_uint8']:.3f} | "
-                f"{m['niqe']:.2f} | {z} | {m['s_per_mp']:.3f} |"
-            )
+    for q, method, m in rows:
+        cells = []
+        for _, key, fmt in columns:
+            if key not in m:
+                cells.append("-")
+            elif fmt == "pct":
+                cells.append(f"{100 * m[key]:.4f}%")
+            else:
+                cells.append(fmt.format(m[key]))
+        lines.append(f"| {q} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -56,6 +56,7 @@ SAME_UNIT_GROUPS: tuple[frozenset[str], ...] = (
 #: registry lazily, at call time, never at import.
 ALLOWED_UPWARD_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
+        ("tfjpeg.decoders.block_unet", "tfjpeg.models.presets"),
         ("tfjpeg.decoders.consistent", "tfjpeg.models.presets"),
         ("tfjpeg.decoders.one_to_many", "tfjpeg.models.presets"),
         ("tfjpeg.decoders.posterior", "tfjpeg.models.presets"),

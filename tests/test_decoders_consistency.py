@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import natural_image, pillow_jpeg
 
-from tfjpeg.decoders.consistency import consistency_report, project, requantize
+from tfjpeg.decoders.consistency import consistency_report, project, project_tensors, requantize
 from tfjpeg.errors import InvalidImageError, UnsupportedJpegError
 from tfjpeg.io import decode_pixels, read_jpeg
 
@@ -96,3 +97,27 @@ def test_bad_images_and_layouts_raise_tfjpeg_errors(image):
     assert str(refusal).endswith("4:2:0 files. Received: sampling factors (h x v) 2x1, 1x2, 1x1.")
     with pytest.raises(ValueError, match="margin"):
         project(image, data, margin=0.7)
+
+
+def test_projection_rounds_stop_at_the_tolerance():
+    # A noisy image overshoots [0, 255] after each projection: with a tolerance larger than any
+    # overshoot one round is done, with the default the rounds go on and leave less outside.
+    img = natural_image(32, 32, seed=2)
+    jpeg = read_jpeg(pillow_jpeg(img, 20, "420"))
+    noisy = np.clip(img + np.random.default_rng(1).normal(0, 60, img.shape), 0, 255)
+    args = (
+        [tf.constant(c, tf.float32) for c in jpeg.components],
+        tf.constant(jpeg.component_tables, tf.float32),
+        jpeg.height,
+        jpeg.width,
+        (2, 2),
+    )
+    image = tf.constant(noisy, tf.float32)
+    one = project_tensors(image, *args, iterations=1).numpy()
+    loose = project_tensors(image, *args, iterations=5, tolerance=1e9).numpy()
+    tight = project_tensors(image, *args, iterations=5).numpy()
+    np.testing.assert_array_equal(loose, one)
+    assert not np.array_equal(tight, one)
+    # more rounds: at least as consistent after the clipping
+    consistent = [consistency_report(x, jpeg)["fraction_float"] for x in (one, tight)]
+    assert consistent[1] >= consistent[0]

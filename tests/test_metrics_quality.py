@@ -15,7 +15,7 @@ from test_losses_quality import SYNTHETIC_GOLDEN, integer_test_image
 from tfjpeg.errors import InvalidImageError, InvalidJpegError
 from tfjpeg.losses import niqe
 from tfjpeg.metrics import bpp, ms_ssim_score, niqe_score, psnr, psnr_y, ssim_score
-from tfjpeg.metrics.psnr import psnr_tf
+from tfjpeg.metrics.psnr import blocking_effect_factor, psnr_b, psnr_tf
 
 
 def test_psnr_known_values_and_identical_images():
@@ -28,6 +28,22 @@ def test_psnr_known_values_and_identical_images():
     assert psnr(a, a) == math.inf
     batch = psnr(np.stack([a, a]), np.stack([b, a]))
     assert batch.shape == (2,) and batch[1] == math.inf
+
+
+def test_psnr_b_known_blocking_penalty():
+    # Two flat 8-column blocks 10 apart: D_B = 16 rows · 10² / 32 boundary pairs = 50, D_B^c = 0,
+    # η = log2 8 / log2 16 = 3/4, so BEF = 37.5 (Yim & Bovik 2011, eq. 9-12).
+    blocky = np.zeros((16, 16, 1), np.float32)
+    blocky[:, 8:] = 10.0
+    assert float(blocking_effect_factor(tf.constant(blocky[None, ..., 0]))[0]) == 37.5
+    assert psnr_b(blocky, blocky) == pytest.approx(10 * math.log10(255**2 / 37.5), abs=1e-4)
+    # A ramp steps as much across block boundaries as inside blocks: no penalty, PSNR-B = PSNR.
+    ramp = np.tile(np.arange(16, dtype=np.float32)[None, :, None] * 3, (16, 1, 3))
+    assert psnr_b(ramp + 2.0, ramp) == pytest.approx(10 * math.log10(255**2 / 4), abs=1e-4)
+    # Libjpeg's decode of a coarse file is blockier than the original: PSNR-B < PSNR.
+    image = natural_image(64, 64, seed=3)
+    decoded = np.asarray(Image.open(io.BytesIO(pillow_jpeg(image, 5))).convert("RGB"))
+    assert psnr_b(decoded, image) < psnr(decoded, image)
 
 
 def test_psnr_y_uses_jfif_luma():

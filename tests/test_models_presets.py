@@ -51,6 +51,8 @@ def test_a_preset_of_another_class_or_family_is_refused():
         SpatialTransformerEditor.from_preset("consistent-l1")
     with pytest.raises(TfjpegError, match="unknown model"):
         ConsistentDecoder.from_preset("nope")
+    with pytest.raises(TfjpegError, match="is a BlockUNetDecoder, not a ConsistentDecoder"):
+        ConsistentDecoder.from_preset("block-unet")
     with pytest.raises(TfjpegError, match="choose one of: consistent-l1"):
         load_decoder_model("smoothing")
 

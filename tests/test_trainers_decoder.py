@@ -120,5 +120,16 @@ def test_block_unet_architecture_config_and_validation(tmp_path):
     assert 15.0 < results["psnr_q20"] < results["psnr_q90"] < 60.0
     line = json.loads((tmp_path / "validation.jsonl").read_text().splitlines()[-1])
     assert line["step"] == 7 and line["psnr_q90"] == pytest.approx(results["psnr_q90"])
+    # the weights behind that line are kept, and the run's decoder is rebuilt from them
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    validated = [w.copy() for w in decoder.get_weights()]
+    for v in decoder.trainable_variables:
+        v.assign_add(tf.ones_like(v))  # later training steps move the weights
+    reloaded = decoder_train.load_run_decoder(tmp_path / "validated" / "step-7")
+    assert type(reloaded).__name__ == "BlockUNetDecoder"
+    for got, want in zip(reloaded.get_weights(), validated, strict=True):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TfjpegError, match="no decoder checkpoint found"):
+        decoder_train.load_run_decoder(tmp_path / "val")
     with pytest.raises(TfjpegError, match="architecture"):
         decoder_train._merged({**TINY, "architecture": "resnet"})

@@ -14,12 +14,22 @@ import numpy as np
 from tfjpeg._checks import check_bool, check_choice, check_seed
 from tfjpeg.decoders.core import PROJECTION_ITERATIONS, PROJECTION_MARGIN
 from tfjpeg.errors import InvalidArgumentTypeError, TfjpegError
-from tfjpeg.models import names
+from tfjpeg.models import default_name, names
 
-__all__ = ["DECODERS", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode", "load_decoder_model"]
+__all__ = [
+    "DECODERS",
+    "DEFAULT_DECODER",
+    "PROJECTION_ITERATIONS",
+    "PROJECTION_MARGIN",
+    "decode",
+    "load_decoder_model",
+]
 
 #: Decoder names ``decode`` accepts: libjpeg-turbo's own decoder and the shipped models.
 DECODERS = (*names("decoder"), "libjpeg")
+#: The decoder of ``tfjpeg.decode`` and ``tfjpeg decode`` by default: the registry's first
+#: decoder (:func:`tfjpeg.models.default_name`).
+DEFAULT_DECODER = default_name("decoder")
 
 
 def load_decoder_model(name: str):
@@ -38,7 +48,7 @@ def load_decoder_model(name: str):
 
 def decode(
     jpeg: str | os.PathLike | bytes,
-    decoder: Any = "consistent-l1",
+    decoder: Any = DEFAULT_DECODER,
     seed: int | None = None,
     z: Any = None,
     *,
@@ -51,8 +61,9 @@ def decode(
     Args:
         jpeg: path or bytes of a JPEG (gray, 4:4:4, 4:2:2, 4:4:0 or 4:2:0 for the learned
             decoders).
-        decoder: "consistent-l1" (distortion-oriented), "consistent-gan" (perceptual,
-            explorable), "posterior" (stochastic: a sample of the posterior, Man et al. 2023),
+        decoder: "consistent-l1" (distortion-oriented, the default), "consistent-gan"
+            (perceptual, explorable), "block-unet" (distortion-oriented, one model for every
+            quality, faster), "posterior" (stochastic: a sample of the posterior, Man et al. 2023),
             "one-to-many" (stochastic: Guo & Chao 2017, a noise map per seed), "libjpeg"
             (libjpeg-turbo's standard decoding), or an instance of one of
             :data:`tfjpeg.decoders.DECODER_CLASSES`.

@@ -14,7 +14,7 @@ from tfjpeg.cli.main import (
     seed_type,
 )
 from tfjpeg.errors import TfjpegError
-from tfjpeg.models import names
+from tfjpeg.models import default_name, names
 
 __all__ = ["MAX_SAMPLES", "add_parser", "run"]
 
@@ -31,11 +31,12 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
             "Decode a JPEG with a consistent DCT-domain decoder (Bahat & Michaeli 2021): the "
             "output re-encodes to the same coefficients as the file, so nothing in it "
             "contradicts the file. consistent-l1 aims at fidelity, consistent-gan at natural "
-            "looks; --seed/--samples give different consistent decodings (explorable "
-            "decoding). Stochastic decoders (posterior: Man et al. 2023; one-to-many: Guo & "
-            "Chao 2017) draw a sample per seed, each projected onto the file's consistent set; "
-            "--contact-sheet puts the K samples on one PNG grid. libjpeg is the standard "
-            "decoder. The input is never overwritten; outputs are written atomically."
+            "looks, block-unet at fidelity at every quality, faster; --seed/--samples give "
+            "different consistent decodings (explorable decoding). Stochastic decoders "
+            "(posterior: Man et al. 2023; one-to-many: Guo & Chao 2017) draw a sample per "
+            "seed, each projected onto the file's consistent set; --contact-sheet puts the K "
+            "samples on one PNG grid. libjpeg is the standard decoder. The input is never "
+            "overwritten; outputs are written atomically."
         ),
     )
     parser.add_argument("input", metavar="IN", help="input JPEG")
@@ -50,8 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument(
         "--decoder",
         choices=(*names("decoder"), "libjpeg"),
-        default="consistent-l1",
-        help="decoder (default: consistent-l1)",
+        default=default_name("decoder"),
+        help=f"decoder (default: {default_name('decoder')})",
     )
     parser.add_argument(
         "--seed",

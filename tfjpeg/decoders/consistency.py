@@ -142,6 +142,7 @@ def project_tensors(
     clip: bool = True,
     margin: float = 1e-3,
     iterations=20,
+    tolerance: float = 1e-3,
 ) -> tf.Tensor:
     """:func:`project` on tensors: graph-compatible (SavedModels), one implementation for both.
 
@@ -152,6 +153,8 @@ def project_tensors(
         height, width: image size (ints or int32 scalar tensors).
         factors: (fh, fv) chroma factors (ints or int32 scalar tensors); ignored for gray.
         clip, margin, iterations: as in :func:`project` (``iterations`` may be a tensor).
+        tolerance: the rounds stop once a projection leaves no sample more than this outside
+            [0, 255] (gray levels).
 
     Returns:
         float32 (H, W, C).
@@ -175,7 +178,7 @@ def project_tensors(
         rgb = once(rgb)
         outside = tf.reduce_max(tf.maximum(-rgb, rgb - 255.0))
         rgb = tf.clip_by_value(rgb, 0.0, 255.0)
-        return i + 1, rgb, tf.cast(outside, tf.float64) <= 1e-3
+        return i + 1, rgb, tf.cast(outside, tf.float64) <= tolerance
 
     _, rgb, _ = tf.while_loop(
         lambda i, rgb, done: (i < iterations) & tf.logical_not(done),

@@ -24,12 +24,22 @@ from tfjpeg.decoders.exact import CORRECTION_ITERATIONS, correct_uint8
 from tfjpeg.decoders.geometry import chroma_factors_of_sampling, image_from_coefficients
 from tfjpeg.decoders.tiling import TILE_BLOCKS, tiled_coefficients
 
-__all__ = ["CORE_SIGNATURE", "PROJECTION_ITERATIONS", "PROJECTION_MARGIN", "decode_core"]
+__all__ = [
+    "CORE_SIGNATURE",
+    "PROJECTION_ITERATIONS",
+    "PROJECTION_MARGIN",
+    "PROJECTION_TOLERANCE",
+    "decode_core",
+]
 
 #: Distance from the bin edges (quantized units) the final projection keeps coefficients at.
 PROJECTION_MARGIN = 0.15
 #: At most this many projection / clipping rounds.
 PROJECTION_ITERATIONS = 5
+#: The rounds stop once no sample is more than this outside [0, 255] (gray levels), unless the
+#: model sets its own ``projection_tolerance`` (the uint8 correction pass, which re-encodes the
+#: rounded image exactly, makes the output consistent either way).
+PROJECTION_TOLERANCE = 1e-3
 
 #: Inputs of :func:`decode_core` (after the model), as the ``decode_coefficients`` signature
 #: takes them, plus ``iterations`` (projection rounds, 0 for none; the signatures fix it).
@@ -98,6 +108,7 @@ def decode_core(
     """
     if margin is None:
         margin = PROJECTION_MARGIN
+    tolerance = float(getattr(model, "projection_tolerance", PROJECTION_TOLERANCE))
     y = tf.cast(y, tf.float32)
     hb, wb = tf.shape(y)[0], tf.shape(y)[1]
     z = tf.cast(z, tf.float32)
@@ -113,7 +124,15 @@ def decode_core(
         )
         decoded = image_from_coefficients(coefs, tables[None], height, width)["decoded"][0]
         decoded = project_tensors(
-            decoded, [y], tables, height, width, (1, 1), margin=margin, iterations=iterations
+            decoded,
+            [y],
+            tables,
+            height,
+            width,
+            (1, 1),
+            margin=margin,
+            iterations=iterations,
+            tolerance=tolerance,
         )
         return decoded, correct_uint8(decoded, [y], tables, height, width, (1, 1), corrections)
 
@@ -131,7 +150,15 @@ def decode_core(
         image = image_from_coefficients(coefs, tables[None], height, width, *factors)
         decoded = image["decoded"][0]
         decoded = project_tensors(
-            decoded, comps, tables, height, width, factors, margin=margin, iterations=iterations
+            decoded,
+            comps,
+            tables,
+            height,
+            width,
+            factors,
+            margin=margin,
+            iterations=iterations,
+            tolerance=tolerance,
         )
         return decoded, correct_uint8(decoded, comps, tables, height, width, factors, corrections)
 

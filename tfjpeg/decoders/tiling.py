@@ -27,8 +27,12 @@ from tfjpeg.jpeg.blocks import ceil_div
 
 __all__ = ["TILE_BLOCKS", "halo_blocks", "tiled_coefficients"]
 
-#: Core tile side in luma blocks (1024 pixels): large enough that the halo costs little.
-TILE_BLOCKS = 128
+#: Core tile side in luma blocks (2048 pixels): large enough that the halo costs little (a
+#: BlockUNetDecoder's halo is 32 blocks: windows of 320² blocks for 256² of output, and one window
+#: for images up to ~4 MP; 128 ran the network on 2.25× the blocks, measured 0.52 vs 0.27 s/MP
+#: at 1 MP, ``benchmarks/decoder_speed.py``), small enough that a window's activations stay in
+#: the low hundreds of MB.
+TILE_BLOCKS = 256
 
 
 def halo_blocks(model) -> int:

@@ -30,6 +30,7 @@ __all__ = [
     "COMPRESSION_METRICS",
     "DECODING_METRICS",
     "OPTIONAL_COMPRESSION_METRICS",
+    "OPTIONAL_DECODING_METRICS",
     "evaluate_compression",
     "evaluate_decoding",
     "evaluate_encoding",
@@ -44,6 +45,9 @@ OPTIONAL_COMPRESSION_METRICS = ("butteraugli", "butteraugli_3norm")
 #: Measures of :func:`evaluate_decoding` (``seconds`` is always given); ``consistency`` adds
 #: ``consistent_float``, ``rmse_float``, ``consistent_uint8`` and ``rmse_uint8``.
 DECODING_METRICS = ("psnr_rgb", "psnr_y", "consistency", "niqe")
+#: Measures it gives on request: PSNR-B (:func:`tfjpeg.metrics.psnr.psnr_b`, Yim & Bovik 2011)
+#: and SSIM (RGB, Gaussian 11×11).
+OPTIONAL_DECODING_METRICS = ("psnr_b", "ssim")
 
 
 def _named(images: Iterable[Any]) -> list[tuple[str, np.ndarray]]:
@@ -68,8 +72,8 @@ def _check_metrics(metrics: Sequence[str], known: Sequence[str]) -> tuple[str, .
 
 def _image_measures(decoded: np.ndarray, original: np.ndarray, metrics: Sequence[str]) -> dict:
     from tfjpeg.metrics.niqe import niqe_score
-    from tfjpeg.metrics.psnr import psnr, psnr_y
-    from tfjpeg.metrics.ssim import ms_ssim_score
+    from tfjpeg.metrics.psnr import psnr, psnr_b, psnr_y
+    from tfjpeg.metrics.ssim import ms_ssim_score, ssim_score
 
     row: dict[str, float] = {}
     if "butteraugli" in metrics or "butteraugli_3norm" in metrics:
@@ -85,6 +89,10 @@ def _image_measures(decoded: np.ndarray, original: np.ndarray, metrics: Sequence
             row[metric] = float(psnr(decoded, original))
         elif metric == "psnr_y":
             row[metric] = float(psnr_y(decoded, original))
+        elif metric == "psnr_b":
+            row[metric] = float(psnr_b(decoded, original))
+        elif metric == "ssim":
+            row[metric] = float(ssim_score(decoded, original))
         elif metric == "ms_ssim":
             row[metric] = float(ms_ssim_score(decoded, original))
         elif metric == "niqe":
@@ -190,7 +198,7 @@ def evaluate_decoding(
             (:func:`tfjpeg.decoders.consistency.consistency_report`: float and uint8).
         jpeg_files: the JPEG files' bytes.
         originals: the uncompressed images (uint8 arrays, or (name, array) pairs), one per file.
-        metrics: among :data:`DECODING_METRICS`.
+        metrics: among :data:`DECODING_METRICS` and :data:`OPTIONAL_DECODING_METRICS`.
         clock: the clock timing each ``decode_fn`` call (one call per file).
 
     Returns:
@@ -198,7 +206,7 @@ def evaluate_decoding(
     """
     from tfjpeg.decoders.consistency import consistency_report
 
-    metrics = _check_metrics(metrics, DECODING_METRICS)
+    metrics = _check_metrics(metrics, DECODING_METRICS + OPTIONAL_DECODING_METRICS)
     named = _named(originals)
     if len(named) != len(jpeg_files):
         raise ValueError(

@@ -75,6 +75,7 @@ _ENTRIES = (
     ModelEntry("consistent-gan", "decoder", "tfjpeg.decoders.ConsistentDecoder"),
     ModelEntry("one-to-many", "decoder", "tfjpeg.decoders.OneToManyDecoder"),
     ModelEntry("posterior", "decoder", "tfjpeg.decoders.PosteriorSampler"),
+    ModelEntry("block-unet", "decoder", "tfjpeg.decoders.BlockUNetDecoder"),
     ModelEntry("rate_predictor", "rate", "tfjpeg.rate.RatePredictor"),
     ModelEntry("learned_tables", "tables", "tfjpeg.jpeg.learned.TableFamily"),
     ModelEntry("digit-classifier", "classifier", "keras.Sequential"),

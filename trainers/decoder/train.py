@@ -15,7 +15,8 @@ would (:func:`tfjpeg.jpeg.encode`). ``architecture`` picks the decoder class: ``
 only). With ``validation_dir`` and ``validation_every``, the PSNR of the decoding (network only)
 and its gain over the standard decoding (Δ = 0) on centre crops of those images at
 ``validation_qualities`` is logged (TensorBoard ``eval/``, and one JSON line per evaluation in
-``<run-dir>/validation.jsonl``). The shared loop (``trainers.common``) gives tf.distribute,
+``<run-dir>/validation.jsonl``, with the decoder weights of that step in
+``<run-dir>/validated/step-N``). The shared loop (``trainers.common``) gives tf.distribute,
 checkpoints with automatic resume, TensorBoard and a progress bar; ``--export DIR`` writes the
 final decoder as a SavedModel with serving signatures (:mod:`tfjpeg.serving.decoders`).
 
@@ -56,6 +57,7 @@ __all__ = [
     "ARCHITECTURES",
     "DEFAULT_CONFIG",
     "build_models",
+    "load_run_decoder",
     "main",
     "restore_decoder",
     "validation_fn",
@@ -168,6 +170,23 @@ def restore_decoder(decoder: ConsistentDecoder, source: str | Path) -> str:
     return path
 
 
+def load_run_decoder(source: str | Path) -> ConsistentDecoder:
+    """The decoder of a training run: built from the run's ``config.json`` and restored from
+    ``source`` (the run folder: its latest checkpoint; or a checkpoint prefix in the run folder
+    or one level below it, e.g. ``<run-dir>/validated/step-4000``)."""
+    source = Path(source)
+    run_dir = source if source.is_dir() else source.parent
+    for folder in (run_dir, run_dir.parent):
+        if (folder / "config.json").is_file():
+            config = _merged(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+            break
+    else:
+        raise TfjpegError(f"no config.json in {run_dir} or {run_dir.parent}")
+    decoder, _ = build_models({**config, "phase": "l1"})
+    restore_decoder(decoder, source)
+    return decoder
+
+
 def _image_summaries(decoder: ConsistentDecoder, config: dict[str, Any], batch: dict):
     inputs = jpeg_inputs(batch["images"], batch["quality"], config["subsampling"])
 
@@ -227,9 +246,13 @@ def validation_fn(decoder, config: dict[str, Any], run_dir: Path, optimizer):
         results["mean_gain"] = float(
             np.mean([v for k, v in results.items() if k.startswith("gain_")])
         )
-        line = {"step": int(optimizer.iterations.numpy()), **results}
+        step = int(optimizer.iterations.numpy())
+        line = {"step": step, **results}
         with open(Path(run_dir) / "validation.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
+        # The weights behind each validation line, so the best step can be picked afterwards
+        # (the rolling checkpoints keep only the latest few).
+        tf.train.Checkpoint(model=decoder).write(str(Path(run_dir) / "validated" / f"step-{step}"))
         return results
 
     return evaluate
