@@ -48,7 +48,7 @@ __all__ = ["DEFAULT_CONFIG", "build_models", "main"]
 
 #: The CPU config (trainers/configs/decoder_posterior.json holds the same).
 DEFAULT_CONFIG: dict[str, Any] = {
-    "steps": 600,
+    "steps": 900,
     "pretrain_steps": 0,
     "crop_size": 64,
     "batch_size": 4,
