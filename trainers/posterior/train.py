@@ -58,7 +58,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "critic_learning_rate": 1e-4,
     "seed": 0,
     "log_every": 10,
-    "checkpoint_every": 50,
+    "checkpoint_every": 25,
     "base": "consistent-l1",
     "mmse": None,
     "model": {"features": 32, "blocks": 1, "growth": 16, "rdbs": 3},
