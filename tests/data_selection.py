@@ -6,9 +6,11 @@ way both times, so the second pass only needs the tests that do. This plugin fin
 watching, not by guessing:
 
 - ``CI_DATA_TESTS_OUT=FILE`` (pass 1): every read of a ``TFJPEG_*`` variable (``os.environ``,
-  ``os.getenv``, ``in``) and every child process started while a data folder variable is set
-  is charged to what was running: the test, the fixture being set up (then every test using that
-  fixture depends on it), or the module being imported (then all its tests do). The record is
+  ``os.getenv``, ``in``) and every Python child process (``python``, ``tfjpeg``) started while a
+  data folder variable is set is charged to what was running: the test, the fixture being set
+  up (then every test using that fixture definition depends on it), or the module being
+  imported (then all its tests do). Other children (cjpeg, jpegqs, chromium) do not read
+  ``TFJPEG_*`` variables. The record is
   written to FILE as JSON when the session ends.
 - ``CI_DATA_TESTS_IN=FILE`` (pass 2): only the recorded tests are run; the others are
   deselected (pytest reports how many). A missing or unreadable FILE is an error.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -63,9 +66,16 @@ class DataRecord:
         }
 
 
-def depends_on_data(nodeid: str, fixturenames: Iterable[str], record: dict) -> bool:
-    """Whether a test (its node id and fixture closure) is in a pass-1 record."""
-    if nodeid in record["tests"] or set(fixturenames) & set(record["fixtures"]):
+def fixture_key(baseid: str, argname: str) -> str:
+    """A fixture definition's name in the record: where it is defined, and its name (two
+    modules' fixtures of the same name are different fixtures)."""
+    return f"{baseid}::{argname}"
+
+
+def depends_on_data(nodeid: str, fixture_keys: Iterable[str], record: dict) -> bool:
+    """Whether a test (its node id and the :func:`fixture_key` of each fixture definition it
+    uses) is in a pass-1 record."""
+    if nodeid in record["tests"] or set(fixture_keys) & set(record["fixtures"]):
         return True
     return any(nodeid == m or nodeid.startswith(m + "::") for m in record["modules"])
 
@@ -96,14 +106,28 @@ def _install_recorder(record: DataRecord) -> None:
 
     original_init = subprocess.Popen.__init__
 
-    def recording_init(self, *args, **kwargs):
+    def recording_init(self, args, *rest, **kwargs):
         env = kwargs.get("env")
         names = set(env if env is not None else os.environ)  # iteration: not a watched read
-        if names.intersection(DATA_VARIABLES):
+        if names.intersection(DATA_VARIABLES) and _python_child(args, kwargs.get("executable")):
             record.charge()
-        return original_init(self, *args, **kwargs)
+        return original_init(self, args, *rest, **kwargs)
 
     subprocess.Popen.__init__ = recording_init  # type: ignore[method-assign]
+
+
+def _python_child(args, executable) -> bool:
+    """Whether a child process runs Python (which may read ``TFJPEG_*``): its program is this
+    interpreter, a ``python*`` or ``tfjpeg``."""
+    if executable is None:
+        if isinstance(args, (str, bytes, os.PathLike)):
+            text = os.fsdecode(args)
+            executable = text.split()[0] if text.split() else text
+        else:
+            executable = os.fsdecode(args[0]) if len(args) else ""
+    program = os.fsdecode(executable)
+    name = os.path.basename(program)
+    return program == sys.executable or name.startswith("python") or name == "tfjpeg"
 
 
 _RECORD: DataRecord | None = None
@@ -145,7 +169,7 @@ def pytest_fixture_setup(fixturedef, request):
     if _RECORD is None:
         yield
         return
-    _RECORD.fixture_stack.append(fixturedef.argname)
+    _RECORD.fixture_stack.append(fixture_key(fixturedef.baseid, fixturedef.argname))
     try:
         yield
     finally:
@@ -170,7 +194,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(message) from err
     keep, drop = [], []
     for item in items:
-        target = keep if depends_on_data(item.nodeid, item.fixturenames, record) else drop
+        definitions = getattr(item, "_fixtureinfo", None)
+        keys = [
+            fixture_key(d.baseid, d.argname)
+            for defs in (definitions.name2fixturedefs.values() if definitions else ())
+            for d in defs
+        ]
+        target = keep if depends_on_data(item.nodeid, keys, record) else drop
         target.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from data_selection import DataRecord, _install_recorder, depends_on_data
+from data_selection import DataRecord, _install_recorder, depends_on_data, fixture_key
 
 
 def test_reads_are_charged_to_the_running_test_fixture_or_module(monkeypatch):
@@ -23,23 +23,27 @@ def test_reads_are_charged_to_the_running_test_fixture_or_module(monkeypatch):
     os.environ.get("HOME")  # not watched
     os.environ.get("TFJPEG_TEST_INSTALLED")  # not watched: the same in both passes
     record.current_item = "tests/test_b.py::test_two"
-    record.fixture_stack.append("natural")
+    record.fixture_stack.append("tests/io_fixtures.py::natural")
     assert os.getenv("TFJPEG_KODAK_DIR") == "/nowhere"
     record.fixture_stack.pop()
     record.current_item = "tests/test_c.py::test_child"
     subprocess.run([sys.executable, "-c", "pass"], check=True)  # inherits the data variable
+    record.current_item = "tests/test_c.py::test_tool"
+    subprocess.run(["true"], check=True)  # not Python: reads no TFJPEG_* variable
 
     assert record.to_json() == {
         "tests": ["tests/test_b.py::test_two", "tests/test_c.py::test_child"],
-        "fixtures": ["natural"],
+        "fixtures": ["tests/io_fixtures.py::natural"],
         "modules": ["tests/test_a.py"],
     }
 
 
 def test_selection_follows_tests_fixtures_and_modules():
-    record = {"tests": ["t.py::x"], "fixtures": ["natural"], "modules": ["m.py"]}
+    natural = fixture_key("tests/io_fixtures.py", "natural")
+    record = {"tests": ["t.py::x"], "fixtures": [natural], "modules": ["m.py"]}
     assert depends_on_data("t.py::x", [], record)
-    assert not depends_on_data("t.py::y", ["tmp_path"], record)
-    assert depends_on_data("u.py::z[1]", ["tmp_path", "natural"], record)
+    assert not depends_on_data("t.py::y", ["::tmp_path"], record)
+    assert depends_on_data("u.py::z[1]", ["::tmp_path", natural], record)
+    assert not depends_on_data("u.py::w", [fixture_key("u.py", "natural")], record)  # another
     assert depends_on_data("m.py::Test::w", [], record)
     assert not depends_on_data("m.py2::w", [], record)
