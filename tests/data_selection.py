@@ -20,6 +20,7 @@ The variable names start with ``CI_``, not ``TFJPEG_``, because pass 2 unsets ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -140,28 +141,30 @@ def pytest_configure(config: pytest.Config) -> None:
         _install_recorder(_RECORD)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector):
+@contextlib.contextmanager
+def _running(attribute: str, value: str | None):
+    """While a hook runs, charge the record's events to ``value`` (``attribute`` of the record:
+    ``current_collector`` or ``current_item``); nothing without a record."""
     if _RECORD is None:
         yield
         return
-    _RECORD.current_collector = collector.nodeid or None
+    setattr(_RECORD, attribute, value)
     try:
         yield
     finally:
-        _RECORD.current_collector = None
+        setattr(_RECORD, attribute, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    with _running("current_collector", collector.nodeid or None):
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    if _RECORD is None:
+    with _running("current_item", item.nodeid):
         yield
-        return
-    _RECORD.current_item = item.nodeid
-    try:
-        yield
-    finally:
-        _RECORD.current_item = None
 
 
 @pytest.hookimpl(hookwrapper=True)
