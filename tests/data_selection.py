@@ -6,11 +6,12 @@ way both times, so the second pass only needs the tests that do. This plugin fin
 watching, not by guessing:
 
 - ``CI_DATA_TESTS_OUT=FILE`` (pass 1): every read of a ``TFJPEG_*`` variable (``os.environ``,
-  ``os.getenv``, ``in``) and every Python child process (``python``, ``tfjpeg``) started while a
-  data folder variable is set is charged to what was running: the test, the fixture being set
-  up (then every test using that fixture definition depends on it), or the module being
-  imported (then all its tests do). Other children (cjpeg, jpegqs, chromium) do not read
-  ``TFJPEG_*`` variables. The record is
+  ``os.getenv``, ``in``) that can read something else in pass 2 (the value the session
+  inherited; not a folder a test set itself) and every Python child process (``python``,
+  ``tfjpeg``) started with an inherited data folder variable is charged to what was running:
+  the test, the fixture being set up (then every test using that fixture definition depends on
+  it), or the module being imported (then all its tests do). Other children (cjpeg, jpegqs,
+  chromium) do not read ``TFJPEG_*`` variables. The record is
   written to FILE as JSON when the session ends.
 - ``CI_DATA_TESTS_IN=FILE`` (pass 2): only the recorded tests are run; the others are
   deselected (pytest reports how many). A missing or unreadable FILE is an error.
@@ -37,6 +38,8 @@ WATCHED_PREFIX = "TFJPEG_"
 IGNORED = frozenset({"TFJPEG_TEST_INSTALLED"})
 #: Variables that make a child process see data (the child inherits them).
 DATA_VARIABLES = ("TFJPEG_KODAK_DIR", "TFJPEG_TRAIN_DIR")
+#: Set only in pass 2 (turns off conftest's ``../shared`` fallback).
+NO_SHARED = "TFJPEG_NO_SHARED"
 
 
 class DataRecord:
@@ -85,19 +88,32 @@ def _watched(key: object) -> bool:
     return isinstance(key, str) and key.startswith(WATCHED_PREFIX) and key not in IGNORED
 
 
+def _differs_in_pass_2(key: str, value: str | None, inherited: dict[str, str]) -> bool:
+    """Whether reading ``key`` (now ``value``, None when unset) can give something else in pass 2,
+    which starts with every watched variable unset but ``TFJPEG_NO_SHARED=1``: only a value the
+    session inherited, still unchanged. A value a test set itself (``monkeypatch.setenv`` to its
+    own folder) or removed is set or removed the same way in pass 2."""
+    if key == NO_SHARED:
+        return True
+    return value is not None and inherited.get(key) == value
+
+
 def _install_recorder(record: DataRecord) -> None:
     """Wrap ``os.environ`` reads and ``subprocess.Popen`` so that data reads are charged."""
     base = os.environ
+    inherited = {key: value for key, value in base.items() if _watched(key)}
 
     class RecordingEnviron(type(base)):  # os._Environ; shares the same underlying data
-        def __getitem__(self, key):
-            if _watched(key):
+        def _charge_read(self, key) -> None:
+            if _watched(key) and _differs_in_pass_2(key, base.get(key), inherited):
                 record.charge()
+
+        def __getitem__(self, key):
+            self._charge_read(key)
             return super().__getitem__(key)
 
         def __contains__(self, key):
-            if _watched(key):
-                record.charge()
+            self._charge_read(key)
             return super().__contains__(key)
 
     # Not a new environment: the same data, with its reads recorded.
@@ -109,8 +125,12 @@ def _install_recorder(record: DataRecord) -> None:
 
     def recording_init(self, args, *rest, **kwargs):
         env = kwargs.get("env")
-        names = set(env if env is not None else os.environ)  # iteration: not a watched read
-        if names.intersection(DATA_VARIABLES) and _python_child(args, kwargs.get("executable")):
+        child_env = env if env is not None else base  # ``base``: reads not recorded
+        inherits_data = any(
+            child_env.get(name) is not None and child_env.get(name) == inherited.get(name)
+            for name in DATA_VARIABLES
+        )
+        if inherits_data and _python_child(args, kwargs.get("executable")):
             record.charge()
         return original_init(self, args, *rest, **kwargs)
 

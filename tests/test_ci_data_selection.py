@@ -13,8 +13,10 @@ def test_reads_are_charged_to_the_running_test_fixture_or_module(monkeypatch):
     record = DataRecord()
     monkeypatch.setattr(os, "environ", os.environ)  # restored after the test
     monkeypatch.setattr(subprocess.Popen, "__init__", subprocess.Popen.__init__)
+    monkeypatch.setenv("TFJPEG_KODAK_DIR", "/nowhere")  # inherited by the session
+    monkeypatch.delenv("TFJPEG_TRAIN_DIR", raising=False)
+    monkeypatch.delenv("TFJPEG_NO_SHARED", raising=False)
     _install_recorder(record)
-    monkeypatch.setenv("TFJPEG_KODAK_DIR", "/nowhere")
 
     record.current_collector = "tests/test_a.py"
     assert "TFJPEG_KODAK_DIR" in os.environ  # a read while a module is imported
@@ -30,9 +32,27 @@ def test_reads_are_charged_to_the_running_test_fixture_or_module(monkeypatch):
     subprocess.run([sys.executable, "-c", "pass"], check=True)  # inherits the data variable
     record.current_item = "tests/test_c.py::test_tool"
     subprocess.run(["true"], check=True)  # not Python: reads no TFJPEG_* variable
+    record.current_item = "tests/test_d.py::test_own_folder"
+    os.environ["TFJPEG_TRAIN_DIR"] = "/tmp/own"  # a folder the test made: the same in pass 2
+    assert os.environ["TFJPEG_TRAIN_DIR"] == "/tmp/own"
+    os.environ["TFJPEG_KODAK_DIR"] = "/tmp/own-kodak"
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    del os.environ["TFJPEG_KODAK_DIR"]
+    assert "TFJPEG_KODAK_DIR" not in os.environ  # removed by the test: removed in pass 2 too
+    os.environ["TFJPEG_KODAK_DIR"] = "/nowhere"  # the inherited value again: the data
+    record.current_item = "tests/test_d.py::test_inherited_again"
+    assert os.environ["TFJPEG_KODAK_DIR"] == "/nowhere"
+    record.current_item = "tests/test_e.py::test_fallback"
+    assert "TFJPEG_NO_SHARED" not in os.environ  # set in pass 2 only
+    record.current_item = None
 
     assert record.to_json() == {
-        "tests": ["tests/test_b.py::test_two", "tests/test_c.py::test_child"],
+        "tests": [
+            "tests/test_b.py::test_two",
+            "tests/test_c.py::test_child",
+            "tests/test_d.py::test_inherited_again",
+            "tests/test_e.py::test_fallback",
+        ],
         "fixtures": ["tests/io_fixtures.py::natural"],
         "modules": ["tests/test_a.py"],
     }
