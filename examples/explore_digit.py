@@ -9,10 +9,14 @@ The explorer (``consistent-gan``) then runs its ``classifier`` tool on the digit
 the target *and* the result re-encodes to exactly the file's coefficients.
 
 Reported: the classifier's reading of the standard (libjpeg) decoding and of the explorer's
-neutral decoding, the success rate per target, and the consistency of every result. Note that
-the judge is the classifier that guided the search: success means "a consistent decoding this
-classifier reads as the target exists", which is the tool's promise, not that a person would
-read it so (the PNGs written with ``--save-images`` show what it looks like).
+neutral decoding, the success rate per target, and the consistency of every result. The
+classifier that guided the search is also its first judge: that success means "a consistent
+decoding this classifier reads as the target exists", the tool's promise. ``--judge DIR`` adds a
+second opinion from a classifier the search never saw (another design, seed and training run:
+``python -m trainers.classifier.train --config trainers/configs/classifier_digits_judge.json
+--run-dir runs/judge`` writes it to ``runs/judge/export``), which tells results that look like
+the target to any reader from ones that only fool the guide. Neither is a person: the PNGs
+written with ``--save-images`` show what the results look like.
 
 Usage::
 
@@ -80,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--rgb", action="store_true", help="coloured ink and paper, 4:2:0")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--judge", default=None,
+        help="a second classifier (Keras model folder) that scores the results independently",
+    )  # fmt: skip
     parser.add_argument("--save-images", action="store_true", help="PNGs of every try")
     args = parser.parse_args(argv)
     if not 1 <= args.quality <= 20:
@@ -95,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = load("digit-classifier")
+    judge = None
+    if args.judge is not None:
+        from tfjpeg.models.saving import load_keras_model
+
+        judge = load_keras_model(Path(args.judge))
     _, fonts = split_fonts(system_fonts())
     rng = np.random.default_rng(args.seed)
     rows, tries = [], []
@@ -106,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         ex = Explorer(data)
         standard, _ = read_as(model, ex.standard_image)
         neutral, _ = read_as(model, ex.image)
+        judge_standard = read_as(judge, ex.standard_image)[0] if judge is not None else None
         others = rng.permutation([d for d in range(10) if d != digit])[: args.targets]
         for target in others:
             t0 = time.perf_counter()
@@ -116,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - t0
             read, p = read_as(model, image)
             consistent = ex.consistency().consistent
+            judge_read = read_as(judge, image)[0] if judge is not None else None
+            judged_ok = None if judge is None else bool(judge_read == target and consistent)
             tries.append(
                 {
                     "case": case,
@@ -126,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                     "p_target": float(p[target]),
                     "consistent": bool(consistent),
                     "success": bool(read == target and consistent),
+                    "judge_reads_as": judge_read,
+                    "judge_success": judged_ok,
                     "seconds": seconds,
                 }
             )
@@ -134,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             ex.undo()
         rows.append(
             {"case": case, "digit": digit, "font": Path(font).name, "standard_reads": standard,
-             "neutral_reads": neutral}
+             "neutral_reads": neutral, "judge_standard_reads": judge_standard}
         )  # fmt: skip
         print(
             f"case {case}: digit {digit} ({Path(font).name}) standard→{standard} "
@@ -150,6 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     standard_ok = float(np.mean([r["standard_reads"] == r["digit"] for r in rows]))
     neutral_ok = float(np.mean([r["neutral_reads"] == r["digit"] for r in rows]))
     mode = "RGB 4:2:0" if args.rgb else "gray"
+    judge_lines, judge_success = [], None
+    if judge is not None:
+        judge_success = float(np.mean([t["judge_success"] for t in tries]))
+        judge_standard_ok = float(np.mean([r["judge_standard_reads"] == r["digit"] for r in rows]))
+        judge_lines = [
+            f"| independent judge ({Path(args.judge).name}) reads the standard decoding as the "
+            f"digit | {judge_standard_ok:.0%} |",
+            f"| **success by the independent judge** (it reads the target, consistent) | "
+            f"**{judge_success:.1%}** |",
+        ]
     lines = [
         f"# Classifier-driven exploration: {args.cases} digits ({mode}, q{args.quality}), "
         f"{args.targets} other classes each, {args.steps} Adam steps on z, "
@@ -162,17 +190,21 @@ def main(argv: list[str] | None = None) -> int:
         f"| tries | {len(tries)} |",
         f"| **success** (read as the target and consistent) | **{success:.1%}** |",
         f"| results consistent with the file (uint8 re-encoding) | {consistent:.1%} |",
+        *judge_lines,
         f"| median seconds per try | {np.median([t['seconds'] for t in tries]):.2f} |",
         f"| wall time | {wall:.0f} s |",
         "",
-        "| target | tries | success |",
-        "|---|---|---|",
+        "| target | tries | success |" + (" by the judge |" if judge is not None else ""),
+        "|---|---|---|" + ("---|" if judge is not None else ""),
     ]
     for target in range(10):
         mine = [t for t in tries if t["target"] == target]
         if mine:
             rate = np.mean([t["success"] for t in mine])
-            lines.append(f"| {target} | {len(mine)} | {rate:.0%} |")
+            judged = (
+                f" {np.mean([t['judge_success'] for t in mine]):.0%} |" if judge is not None else ""
+            )
+            lines.append(f"| {target} | {len(mine)} | {rate:.0%} |{judged}")
     markdown = "\n".join(lines) + "\n"
     print(markdown)
     summary = {
@@ -181,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         "cases": rows,
         "tries": tries,
         "success_rate": success,
+        "judge": args.judge,
+        "judge_success_rate": judge_success,
         "consistent_rate": consistent,
         "standard_accuracy": standard_ok,
         "neutral_accuracy": neutral_ok,

@@ -47,13 +47,14 @@ def make_data(count: int, fonts: list[str], config: dict, rng: np.random.Generat
     return images, labels.astype(np.int32)
 
 
-def build_model(size: int):
+def build_model(size: int, architecture: str = "cnn"):
+    """``cnn``: the shipped classifier. ``judge``: another design (5×5 convolutions, average
+    pooling, dropout) for an independent second opinion on the explorer's results, which the
+    ``cnn`` it was steered by cannot give (examples/explore_digit.py ``--judge``)."""
     import keras
 
-    return keras.Sequential(
-        [
-            keras.Input((size, size, 1)),
-            keras.layers.Rescaling(1.0 / 255.0),
+    if architecture == "cnn":
+        body = [
             keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
             keras.layers.MaxPooling2D(),
             keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
@@ -61,9 +62,27 @@ def build_model(size: int):
             keras.layers.Conv2D(64, 3, activation="relu"),
             keras.layers.Flatten(),
             keras.layers.Dense(64, activation="relu"),
+        ]
+    elif architecture == "judge":
+        body = [
+            keras.layers.Conv2D(48, 5, padding="same", activation="elu"),
+            keras.layers.AveragePooling2D(2),
+            keras.layers.Conv2D(96, 5, padding="same", activation="elu"),
+            keras.layers.AveragePooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(128, activation="elu"),
+        ]
+    else:
+        raise ValueError(f"architecture must be 'cnn' or 'judge'. Received: {architecture!r}")
+    return keras.Sequential(
+        [
+            keras.Input((size, size, 1)),
+            keras.layers.Rescaling(1.0 / 255.0),
+            *body,
             keras.layers.Dense(10),
         ],
-        name="digit_classifier",
+        name="digit_classifier" if architecture == "cnn" else "digit_judge",
     )
 
 
@@ -114,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     x_train, y_train = make_data(config["train_samples"], train_fonts, config, rng)
     x_val, y_val = make_data(config["val_samples"], val_fonts, config, rng)
     data_s = time.perf_counter() - start
-    model = build_model(config["size"])
+    architecture = config.get("architecture", "cnn")
+    model = build_model(config["size"], architecture)
     model.compile(
         optimizer=keras.optimizers.Adam(config["learning_rate"]),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -130,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     train_s = time.perf_counter() - start - data_s
     export = Path(args.export) if args.export else run_dir / "export"
-    plain = build_model(config["size"])  # uncompiled: no optimizer in the shipped files
+    # uncompiled: no optimizer in the shipped files
+    plain = build_model(config["size"], architecture)
     plain.set_weights(model.get_weights())
     save_keras_model(plain, export)
     to_float16(export / WEIGHTS_FILE)
