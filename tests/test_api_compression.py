@@ -14,10 +14,17 @@ from tfjpeg.editors.inference import edit_and_encode, edit_image
 from tfjpeg.errors import InvalidImageError, TfjpegError
 from tfjpeg.io import decode_pixels, encode_pixels, read_jpeg
 from tfjpeg.models import SAVED_MODELS_ENV
+from tfjpeg.rdo.encoder import trellis_encode
 
 
 def _compress_encoding(pixels: np.ndarray, quality: int) -> bytes:
-    """What compress writes for given pixels: libjpeg-turbo, 4:2:0, optimized Huffman tables."""
+    """What compress writes for given pixels: trellis quantization (1 loop), written by
+    libjpeg-turbo, 4:2:0, optimized Huffman tables."""
+    return trellis_encode(pixels, quality, subsampling="420", loops=1)
+
+
+def _plain_encoding(pixels: np.ndarray, quality: int) -> bytes:
+    """What compress writes with ``trellis=0``: libjpeg-turbo's own quantizer."""
     return encode_pixels(pixels, quality, subsampling="420", optimize=True)
 
 
@@ -40,7 +47,9 @@ def test_compress_writes_a_standard_jpeg_with_the_edited_pixels(exported_smoothi
     # The conditioning quality is clamped into the training range; the file uses quality 30.
     edited = edit_image(editor, image, 25)
     assert data == _compress_encoding(edited, 30)
-    assert data == edit_and_encode(editor, image, 30, "libjpeg")
+    untrellised = compression.compress(image, 30, editor="smoothing", tables="standard", trellis=0)
+    assert untrellised == edit_and_encode(editor, image, 30, "libjpeg")
+    assert untrellised == _plain_encoding(edited, 30)
     plain = compression.compress(image, quality=30, editor="none", tables="standard")
     assert plain == _compress_encoding(image, 30)
     assert plain != data
@@ -99,7 +108,9 @@ def test_compress_writes_the_requested_tables_learned_standard_or_explicit():
     family = load("learned_tables")
     learned = compression.compress(image, quality=20, editor="none", tables="learned")
     np.testing.assert_array_equal(read_jpeg(learned).tables, family.tables(20))
-    assert learned == encode_pixels(image, 20, optimize=True, tables=family.tables(20))
+    assert learned == trellis_encode(image, tables=family.tables(20))
+    plain = compression.compress(image, quality=20, tables="learned", trellis=0)
+    assert plain == encode_pixels(image, 20, optimize=True, tables=family.tables(20))
     standard = compression.compress(image, quality=20, editor="none", tables="standard")
     assert standard == _compress_encoding(image, 20)
     explicit = np.stack([np.full((8, 8), 7), np.full((8, 8), 9)])
@@ -110,7 +121,7 @@ def test_compress_writes_the_requested_tables_learned_standard_or_explicit():
     fit = compression.compress_image(big, target_bpp=2.5, editor="none", tables="learned")
     lo, hi = family.quality_range
     assert fit.bpp <= 2.5 and lo <= fit.quality <= hi
-    assert fit.jpeg == encode_pixels(big, None, optimize=True, tables=family.tables(fit.quality))
+    assert fit.jpeg == trellis_encode(big, tables=family.tables(fit.quality))
 
 
 @pytest.mark.parametrize(
@@ -148,7 +159,7 @@ def test_default_is_no_editor_and_auto_tables_learned_inside_their_range():
         for q in (lo, 30, hi):
             result = compression.compress_image(image, quality=q)
             assert result.tables == "learned"
-            assert result.jpeg == encode_pixels(image, q, optimize=True, tables=family.tables(q))
+            assert result.jpeg == trellis_encode(image, tables=family.tables(q))
             assert result.jpeg == compression.compress(image, q, editor="none", tables="learned")
         for q in (lo - 1, hi + 1):
             result = compression.compress_image(image, quality=q)
@@ -176,3 +187,35 @@ def test_auto_tables_fall_back_with_a_warning_when_the_family_is_not_installed(
     assert result.tables == "standard" and result.jpeg == _compress_encoding(image, 30)
     with pytest.raises(TfjpegError):
         compression.compress(image, 30, tables="learned")
+
+
+def test_the_default_trellis_saves_bits_and_stays_a_standard_file_of_the_chosen_tables():
+    """trellis="auto" (1 loop with libjpeg-turbo): fewer bytes than libjpeg's own rounding, the
+    same tables, and a file every decoder reads; the loops and writers it refuses."""
+    from tfjpeg.errors import InvalidArgumentError
+
+    image = natural_image(64, 96, seed=8)
+    with_trellis = compression.compress_image(image, quality=30)
+    without = compression.compress_image(image, quality=30, trellis=0)
+    assert len(with_trellis.jpeg) < len(without.jpeg)
+    a, b = read_jpeg(with_trellis.jpeg), read_jpeg(without.jpeg)
+    np.testing.assert_array_equal(a.tables, b.tables)
+    assert decode_pixels(with_trellis.jpeg).shape == (64, 96, 3)
+    # the trellis moves an AC coefficient only toward zero, a DC by at most one step
+    ac = np.ones((8, 8), bool)
+    ac[0, 0] = False
+    for chosen, rounded in zip(a.components, b.components, strict=True):
+        assert np.all(np.abs(chosen[..., ac]) <= np.abs(rounded[..., ac]))
+        assert np.all(np.abs(chosen[..., 0, 0].astype(int) - rounded[..., 0, 0]) <= 1)
+    two = compression.compress(image, quality=30, trellis=2)
+    assert two == trellis_encode(image, tables=read_jpeg(two).tables[:2], loops=2)
+    for kwargs, match in [
+        ({"trellis": -1}, "trellis"),
+        ({"trellis": 11}, "trellis"),
+        ({"trellis": "on"}, "trellis"),
+        ({"trellis": 1.5}, "trellis"),
+        ({"trellis": 1, "encoder": "mozjpeg"}, "mozjpeg"),
+        ({"trellis": 1, "optimize": 1}, "optimize"),
+    ]:
+        with pytest.raises(InvalidArgumentError, match=match):
+            compression.compress(image, quality=30, **kwargs)

@@ -11,9 +11,14 @@ from tfjpeg.errors import InvalidArgumentError
 
 
 def test_specs_map_to_compress_image_options():
-    std = {"tables": "standard"}  # a spec's plain encoder keeps the standard tables
+    # a spec's plain encoder keeps the standard tables and libjpeg's own rounding
+    std = {"tables": "standard", "trellis": 0}
     assert parse_method("libjpeg").options == {"editor": "none", "encoder": "libjpeg", **std}
-    assert parse_method("stn+mozjpeg").options == {"editor": "stn", "encoder": "mozjpeg", **std}
+    assert parse_method("stn+mozjpeg").options == {
+        "editor": "stn", "encoder": "mozjpeg", "tables": "standard"
+    }  # fmt: skip
+    assert parse_method("libjpeg:trellis=2").options["trellis"] == 2
+    assert "trellis" not in parse_method("libjpeg:optimize=2").options
     method = parse_method(" smoothing+libjpeg:subsampling=444 ")
     assert method.label == "smoothing+libjpeg:subsampling=444"
     assert method.options == {
@@ -56,13 +61,15 @@ def test_encode_functions_write_what_compress_image_writes():
     edited = encode_function(parse_method("smoothing+libjpeg"), edits=edits)
     assert (
         edited(image, 12)
-        == compress_image(image, quality=12, editor="smoothing", tables="standard").jpeg
+        == compress_image(
+            image, quality=12, editor="smoothing", tables="standard", trellis=0
+        ).jpeg
     )
     # "default" is what compress_image writes with no options; "libjpeg" the plain anchor
     assert encode_function(parse_method("default"))(image, 20) == compress_image(image, 20).jpeg
     assert (
         encode_function(parse_method("libjpeg"))(image, 20)
-        == compress_image(image, 20, tables="standard").jpeg
+        == compress_image(image, 20, tables="standard", trellis=0).jpeg
     )
     assert list(edits) == [("smoothing", "420")] and list(edits[("smoothing", "420")]) == [12]
     # another encoder of the same image reuses the edit

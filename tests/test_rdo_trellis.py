@@ -149,3 +149,28 @@ def test_dc_chain_follows_the_interleaved_scan_of_libjpeg(rows, cols):
     want = np.bincount(sizes, minlength=12).astype(np.float32)
     want[0] += (rows + rows % 2) * (cols + cols % 2) - rows * cols  # MCU-filling blocks: diff 0
     np.testing.assert_array_equal(stats["counts"].numpy()[0, 0, :12], want)
+
+
+def test_dc_trellis_reaches_the_sequential_viterbi_minimum_on_a_long_scan():
+    rng = np.random.default_rng(11)
+    blocks = 777  # recursive doubling over a length that is no power of two
+    target = np.cumsum(rng.normal(0.0, 3.0, blocks))
+    rounded = np.round(target).astype(np.int64)
+    weight = rng.uniform(0.05, 2.0, blocks)
+    lengths = priced_code_lengths(rng.integers(1, 30, (1, 256)))[0]
+    chosen = trellis_dc(target, rounded, weight, lengths)
+    assert np.all(np.abs(chosen - rounded) <= 1)
+    size = np.array([int(v).bit_length() for v in range(4096)])
+    price = lengths[size] + size
+
+    def cost(values: np.ndarray) -> float:
+        diffs = np.abs(np.diff(np.concatenate([[0], values])))
+        return float(np.sum(weight * (values - target) ** 2) + np.sum(price[diffs]))
+
+    best = {0: 0.0}  # a plain sequential Viterbi over the three candidates of each block
+    for b in range(blocks):
+        error = {v: weight[b] * (v - target[b]) ** 2 for v in rounded[b] + np.array([-1, 0, 1])}
+        best = {
+            v: min(c + price[abs(v - p)] for p, c in best.items()) + e for v, e in error.items()
+        }
+    assert cost(chosen) == pytest.approx(min(best.values()), rel=1e-9)

@@ -42,9 +42,11 @@ __all__ = [
     "DEFAULT_EDITOR",
     "DEFAULT_QUALITY",
     "DEFAULT_TABLES",
+    "DEFAULT_TRELLIS",
     "EDITOR_NAMES",
     "ENCODERS",
     "MAX_OPTIMIZE_STEPS",
+    "MAX_TRELLIS_LOOPS",
     "TABLE_CHOICES",
     "TRAINED_QUALITY_RANGE",
     "CompressResult",
@@ -68,6 +70,10 @@ DEFAULT_TABLES = "auto"
 AUTO_LEARNED_FOR = ("libjpeg", "420")
 #: Most optimizer steps ``optimize`` accepts (beyond it the gains have long stopped).
 MAX_OPTIMIZE_STEPS = 1000
+#: Most trellis loops ``trellis`` accepts (the third adds 0.2 points; beyond, nothing measured).
+MAX_TRELLIS_LOOPS = 10
+#: ``trellis`` of the default configuration (see :func:`check_trellis`).
+DEFAULT_TRELLIS = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +217,33 @@ def _tables_at(tables: Any, quality: int) -> tuple[np.ndarray | None, str]:
     return tables.tables(quality), "learned"
 
 
+def check_trellis(trellis: Any, encoder: str, optimize: int | None) -> int:
+    """Trellis loops of the writer (0: libjpeg's plain rounding). "auto": on
+    (:data:`~tfjpeg.rdo.encoder.DEFAULT_TRELLIS_LOOPS`) for libjpeg-turbo, off where the
+    coefficients are chosen otherwise (mozjpeg runs its own trellis; ``optimize`` runs its own
+    loops)."""
+    from tfjpeg.rdo.encoder import DEFAULT_TRELLIS_LOOPS
+
+    if isinstance(trellis, str) and trellis == "auto":
+        return DEFAULT_TRELLIS_LOOPS if encoder == "libjpeg" and optimize is None else 0
+    if not is_int(trellis) or not 0 <= trellis <= MAX_TRELLIS_LOOPS:
+        raise InvalidArgumentError(
+            f"trellis must be 'auto' or an integer in [0, {MAX_TRELLIS_LOOPS}] (trellis loops; "
+            f"0: off). Received: trellis={trellis!r}"
+        )
+    if trellis and encoder != "libjpeg":
+        raise InvalidArgumentError(
+            f"trellis applies to the libjpeg-turbo writer; {encoder} quantizes with its own "
+            f"trellis. Received: trellis={trellis!r}, encoder={encoder!r}"
+        )
+    if trellis and optimize is not None:
+        raise InvalidArgumentError(
+            "optimize already chooses the coefficients with its own trellis loops; give one of "
+            f"them. Received: trellis={trellis!r}, optimize={optimize!r}"
+        )
+    return int(trellis)
+
+
 def check_optimize(optimize: Any) -> int | None:
     """None (off) or a number of optimizer steps in [1, :data:`MAX_OPTIMIZE_STEPS`]."""
     if optimize is None:
@@ -254,11 +287,13 @@ def compress_image(
     subsampling: str = "420",
     tables: Any = DEFAULT_TABLES,
     optimize: int | None = None,
+    trellis: Any = DEFAULT_TRELLIS,
     progress: Any = None,
 ) -> CompressResult:
     """Like :func:`compress`, but returns a :class:`CompressResult` (bytes, quality, bpp)."""
     _check_args(quality, target_bpp, encoder)
     steps = check_optimize(optimize)
+    loops = check_trellis(trellis, encoder, steps)
     if progress is not None and not callable(progress):
         raise InvalidArgumentError(f"progress must be callable or None. Received: {progress!r}")
     tables = _resolve_tables(tables, encoder, subsampling)
@@ -281,6 +316,13 @@ def compress_image(
 
     def encode(q: int) -> bytes:
         file_tables, kinds[q] = _tables_at(tables, q)
+        if steps is None and loops:
+            from tfjpeg.rdo.encoder import trellis_encode
+
+            edited = edited_pixels(model, pixels, q, cache=edits)
+            return trellis_encode(
+                edited, q, tables=file_tables, subsampling=subsampling, loops=loops
+            )
         if steps is None:
             return edit_and_encode(
                 model, pixels, q, encoder, subsampling=subsampling, cache=edits,
@@ -341,6 +383,7 @@ def compress(
     subsampling: str = "420",
     tables: Any = DEFAULT_TABLES,
     optimize: int | None = None,
+    trellis: Any = DEFAULT_TRELLIS,
     progress: Any = None,
 ) -> bytes:
     """Encode ``image`` as a standard JPEG, optionally pre-edited by a learned editor.
@@ -382,6 +425,11 @@ def compress(
             −17.7, −9.2, −14.6 %). Seconds per megapixel, not milliseconds
             (``benchmarks/results/optimize_speed/trellis_*``); with ``target_bpp`` it runs once
             per quality the search tries (about 7 times).
+        trellis: trellis quantization of the libjpeg-turbo writer (:mod:`tfjpeg.rdo.encoder`):
+            mozjpeg's rate-distortion choice of each coefficient, then libjpeg-turbo writes
+            the chosen coefficients. "auto" (default): 1 loop with ``encoder="libjpeg"`` and
+            no ``optimize``, off otherwise; an integer: that many loops (0: libjpeg's plain
+            rounding; refused with mozjpeg, which runs its own, and with ``optimize``).
         progress: with ``optimize``, called as ``progress(step, steps)`` after each step.
 
     Returns:
@@ -391,7 +439,8 @@ def compress(
         ValueError: bad quality/target_bpp/encoder/tables combination (``InvalidArgumentError``
             naming ``tables`` or ``quality`` for bad tables or a quality the learned tables do
             not cover); ``InvalidArgumentError`` for an ``optimize`` that is not None or an
-            integer in [1, 1000].
+            integer in [1, 1000], or a ``trellis`` that is not "auto" or an integer in [0, 10]
+            (or is given with mozjpeg or ``optimize``).
         InvalidImageError, InvalidJpegError, ImageTooLargeError: unreadable or too large input.
         TfjpegError: unknown editor, or a shipped editor that is not installed.
 
@@ -406,5 +455,6 @@ def compress(
         subsampling=subsampling,
         tables=tables,
         optimize=optimize,
+        trellis=trellis,
         progress=progress,
     ).jpeg

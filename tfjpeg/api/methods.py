@@ -14,8 +14,9 @@ annotated ``str`` always keeps its text). Every key
 must be a keyword argument of :func:`tfjpeg.compress_image` (so options added there are usable
 at once), except ``image``, ``quality`` and ``target_bpp``, which the evaluation sets. The spec
 itself is the method's label in tables. A spec without ``tables=`` writes the encoder's
-standard tables (``tables="standard"``), so ``libjpeg`` and ``mozjpeg`` stay the plain anchors
-whatever :func:`tfjpeg.compress`'s default is; ``default`` is that default.
+standard tables (``tables="standard"``), and a libjpeg spec without ``trellis=`` (or
+``optimize=``) libjpeg-turbo's own rounding (``trellis=0``), so ``libjpeg`` and ``mozjpeg`` stay
+the plain anchors whatever :func:`tfjpeg.compress`'s default is; ``default`` is that default.
 
 Example:
     >>> method = parse_method("smoothing+mozjpeg")
@@ -123,6 +124,8 @@ def parse_method(spec: str) -> Method:
         # A str-only argument keeps its text (subsampling=444 is "444").
         options[key] = text if str(known[key].annotation) == "str" else _value(text)
     options.setdefault("tables", "standard")
+    if encoder == "libjpeg" and "optimize" not in options:
+        options.setdefault("trellis", 0)  # libjpeg-turbo's own quantizer, unless asked
     return Method(spec, options)
 
 
@@ -140,7 +143,11 @@ def encode_function(
     from tfjpeg.editors.inference import edit_and_encode
 
     options = dict(method.options)
-    plain = set(options) <= _PLAIN_OPTIONS and options.get("tables") == "standard"
+    plain = (
+        set(options) - {"trellis"} <= _PLAIN_OPTIONS
+        and options.get("tables") == "standard"
+        and not options.get("trellis")
+    )
     if edits is None or not plain or options["editor"] == "none":
 
         def encode(image: np.ndarray, quality: int) -> bytes:

@@ -111,7 +111,8 @@ def encode(
     Returns:
         dict with ``coefficients`` (tuple of float32 (N, hb, wb, 8, 8), one per component; exact
         integers for "hard", and in the forward pass for "ste") and ``unrounded`` (the same before
-        rounding, float math; None for "hard").
+        rounding: float math; for "hard" libjpeg-turbo's own integer DCT in quantization steps,
+        the value its quantizer rounds, as mozjpeg's trellis sees it).
     """
     images = tf.cast(_check_images(images), tf.float32)
     height, width = tf.shape(images)[1], tf.shape(images)[2]
@@ -123,14 +124,16 @@ def encode(
     if rounding in ("hard", "ste"):
         pixels = tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.int32)
         planes = color.rgb_to_ycbcr_exact(pixels) if channels == 3 else pixels
-        exact_coefs = []
+        exact_coefs, exact_unrounded = [], []
         for c, (fh, fv) in enumerate(factors):
             plane = _component_plane(planes[..., c], fh, fv, height, width, exact=True)
             fdct = islow.islow_fdct(plane_to_blocks(plane) - 128)
             q = tf.cast(table_of[c], tf.int32)[:, None, None]
             exact_coefs.append(tf.cast(islow.quantize_exact(fdct, q), tf.float32))
+            if rounding == "hard":  # islow's output is 8× the DCT
+                exact_unrounded.append(tf.cast(fdct, tf.float32) / (8.0 * tf.cast(q, tf.float32)))
         if rounding == "hard":
-            return {"coefficients": tuple(exact_coefs), "unrounded": None}
+            return {"coefficients": tuple(exact_coefs), "unrounded": tuple(exact_unrounded)}
 
     planes = color.rgb_to_ycbcr(images) if channels == 3 else images
     unrounded, rounded = [], []
