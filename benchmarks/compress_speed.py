@@ -4,7 +4,10 @@ Issue 10 item 6: the default ``tfjpeg.compress(image, quality=q)`` must run at <
 project's 2-core machine. Timed here, in one run and in turns (``benchutil.time_runs``, round
 robin, so all see the same load), from a uint8 array to the JPEG bytes:
 
-- ``default``: ``tfjpeg.compress(image, quality=q)`` (no editor, ``tables="auto"``);
+- ``default``: ``tfjpeg.compress(image, quality=q)`` (no editor, ``tables="auto"``, one trellis
+  loop written by libjpeg-turbo);
+- ``no trellis``: ``tfjpeg.compress(image, quality=q, trellis=0)`` (the learned tables alone,
+  the default before the trellis);
 - ``EDITOR``: ``tfjpeg.compress(image, quality=q, editor=EDITOR)`` for each shipped editor;
 - ``optimize=N``: ``tfjpeg.compress(image, quality=q, optimize=N)`` (rate-distortion optimized
   pre-editing, no editor);
@@ -14,7 +17,9 @@ robin, so all see the same load), from a uint8 array to the JPEG bytes:
 Images: validation images of the training folder (sorted index % 10 == 0; never Kodak) at full
 size (one timed call encodes all of them), and one validation image resized (Lanczos) to about
 2 and 8 megapixels. The slow methods (editors, optimize) run with fewer repeats, and are skipped
-above ``--slow-max-mp``. Writes ``results.json`` and ``results.md`` into ``--out``.
+above ``--slow-max-mp``. Besides wall seconds, each timed call's process CPU seconds (all
+threads) are recorded: the part that does not grow with other jobs on a shared machine. Writes
+``results.json`` and ``results.md`` into ``--out``.
 
 Usage::
 
@@ -25,7 +30,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +66,7 @@ def method_calls(
 
     fast = {
         "default": lambda im: tfjpeg.compress(im, quality=quality),
+        "no trellis": lambda im: tfjpeg.compress(im, quality=quality, trellis=0),
         "libjpeg-turbo": lambda im: encode_pixels(im, quality, subsampling="420", optimize=True),
         "mozjpeg": lambda im: encode_pixels(im, quality, subsampling="420", encoder="mozjpeg"),
     }
@@ -75,11 +83,23 @@ def time_group(
 ) -> dict[str, dict[str, Any]]:
     """Each call run over all ``images`` per timed call; adds ``s_per_mp`` and ``bpp``."""
     mp = sum(im.shape[0] * im.shape[1] for im in images) / 1e6
-    runs = {name: (lambda f=f: [f(im) for im in images]) for name, f in calls.items()}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
+
+    def run(name: str, f: Any) -> Any:
+        def timed_call() -> None:
+            start = time.process_time()
+            for im in images:
+                f(im)
+            cpu[name].append(time.process_time() - start)
+
+        return timed_call
+
+    runs = {name: run(name, f) for name, f in calls.items()}
     timed = time_runs(runs, repeats, warmup=1)
     pixels = sum(im.shape[0] * im.shape[1] for im in images)
     for name, row in timed.items():
         row["s_per_mp"] = row["median_s"] / mp
+        row["cpu_s_per_mp"] = float(np.median(cpu[name][1:])) / mp  # after the warm-up call
         row["bpp"] = 8.0 * sum(len(calls[name](im)) for im in images) / pixels
     return timed
 
@@ -130,18 +150,25 @@ def main(argv: list[str] | None = None) -> int:
         for name in (*fast, *slow):
             row = {"images": label, "megapixels": round(mp, 3), "method": name}
             if name in timed:
-                row.update({k: timed[name][k] for k in ("s_per_mp", "median_s", "times_s", "bpp")})
+                keys = ("s_per_mp", "cpu_s_per_mp", "median_s", "times_s", "bpp")
+                row.update({k: timed[name][k] for k in keys})
             else:
                 row["skipped"] = f"above --slow-max-mp {args.slow_max_mp}"
             rows.append(row)
-            print(label, name, f"{row.get('s_per_mp', float('nan')):.3f} s/MP", flush=True)
+            print(
+                label, name, f"{row.get('s_per_mp', float('nan')):.3f} s/MP, "
+                f"{row.get('cpu_s_per_mp', float('nan')):.3f} CPU-s/MP", flush=True,
+            )  # fmt: skip
     names = [*fast, *slow]
     lines = [
         f"# tfjpeg.compress speed, s/MP (median), quality {args.quality}, {args.threads} threads",
         "",
         "Uint8 array in, JPEG bytes out; every method timed in the same run, in turns. "
-        "`default` = `tfjpeg.compress(image, quality=q)` (no editor, learned tables, "
-        "libjpeg-turbo); editors = `editor=NAME`; libjpeg-turbo = Pillow optimize=True.",
+        "`default` = `tfjpeg.compress(image, quality=q)` (no editor, learned tables, one "
+        "trellis loop, written by libjpeg-turbo); `no trellis` = the same with `trellis=0`; "
+        "editors = `editor=NAME`; libjpeg-turbo = Pillow optimize=True. Each cell: wall s/MP "
+        "(CPU-s/MP of the process, all threads). Load average during the run: "
+        f"{os.getloadavg()[0]:.1f} (1 min, at the end).",
         "",
         "| images | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -150,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for name in names:
             row = next(r for r in rows if r["images"] == label and r["method"] == name)
-            cells.append("-" if "skipped" in row else f"{row['s_per_mp']:.3f}")
+            cells.append(
+                "-" if "skipped" in row else f"{row['s_per_mp']:.3f} ({row['cpu_s_per_mp']:.3f})"
+            )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     doc = {
         "command": "python benchmarks/compress_speed.py "

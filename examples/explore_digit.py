@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         "--refine-steps", type=int, default=0,
         help="then projected Adam on the pixels in the consistent set (the tool's refine_steps)",
     )  # fmt: skip
+    parser.add_argument(
+        "--shift", type=int, default=0,
+        help="the tool's shift: also read the box moved this many pixels each way",
+    )  # fmt: skip
     parser.add_argument("--rgb", action="store_true", help="coloured ink and paper, 4:2:0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -126,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             image = ex.apply(
                 "classifier", BOX, target=int(target), steps=args.steps,
                 learning_rate=args.learning_rate, refine_steps=args.refine_steps,
+                shift=args.shift,
             )  # fmt: skip
             seconds = time.perf_counter() - t0
             read, p = read_as(model, image)
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# Classifier-driven exploration: {args.cases} digits ({mode}, q{args.quality}), "
         f"{args.targets} other classes each, {args.steps} Adam steps on z, "
-        f"{args.refine_steps} refinement steps on the pixels",
+        f"{args.refine_steps} refinement steps on the pixels, shift {args.shift}",
         "",
         "| measure | value |",
         "|---|---|",
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "neutral_accuracy": neutral_ok,
         "steps": args.steps,
         "refine_steps": args.refine_steps,
+        "shift": args.shift,
         "learning_rate": args.learning_rate,
         "wall_s": wall,
         "command": " ".join(sys.argv),

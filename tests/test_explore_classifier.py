@@ -42,3 +42,29 @@ def test_the_digit_classifier_is_registered_unserved_and_reads_held_out_fonts():
     ).astype(np.float32)  # fmt: skip
     accuracy = (np.asarray(model(x)).argmax(-1) == digits).mean()
     assert accuracy >= 0.9  # 99.25 % on 2 000 held-out samples (MODEL_CARD.md)
+
+
+def test_the_shifted_classifier_loss_averages_five_views_of_the_box():
+    import keras
+    import tensorflow as tf
+
+    from tfjpeg.explore.objectives import classifier_input, classifier_loss
+
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, 20, 20, 1)), tf.float32)
+    inputs = {"box": np.array([4, 4, 12, 12], np.int32), "scale": np.float32(1 / 255),
+              "target": np.int32(2)}  # fmt: skip
+    one = float(classifier_loss(model, x, inputs))
+    log_p = tf.nn.log_softmax(model(classifier_input(model, x, (4, 4, 12, 12), 1 / 255)))
+    assert one == pytest.approx(-float(log_p[0, 2]), rel=1e-5)
+    # inside the image a shifted view is the box moved; the mean of the five -log p
+    views = [(4, 4), (2, 4), (6, 4), (4, 2), (4, 6)]
+    want = np.mean(
+        [
+            -float(tf.nn.log_softmax(model(x[:, y : y + 8, x0 : x0 + 8] / 255))[0, 2])
+            for y, x0 in views
+        ]
+    )
+    assert float(classifier_loss(model, x, inputs, shift=2)) == pytest.approx(want, rel=1e-5)

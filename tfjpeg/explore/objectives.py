@@ -186,10 +186,29 @@ def classifier_input(classifier, x: tf.Tensor, box, scale) -> tf.Tensor:
     return tf.image.resize(crop, [height, width], antialias=True) * scale
 
 
-def classifier_loss(classifier, x: tf.Tensor, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+def classifier_loss(
+    classifier, x: tf.Tensor, inputs: dict[str, tf.Tensor], shift: int = 0
+) -> tf.Tensor:
     """− log p(target | region) of a Keras classifier (appendix B.8) on
     :func:`classifier_input` of the region's box ``inputs["box"]`` (window coordinates) and
-    ``inputs["scale"]``; the classifier's outputs are read as logits."""
-    logits = classifier(classifier_input(classifier, x, inputs["box"], inputs["scale"]))
+    ``inputs["scale"]``; the classifier's outputs are read as logits.
+
+    ``shift`` > 0 averages it over the box and the box moved ``shift`` pixels up, down, left
+    and right (the window's edges mirrored): a decoding found this way must read as the target
+    wherever the classifier looks, not only through one pixel-exact view, which keeps the search
+    from the classifier's adversarial directions (its results then read as the target to other
+    classifiers too; examples/explore_digit.py ``--judge``)."""
+    if shift <= 0:
+        views = [classifier_input(classifier, x, inputs["box"], inputs["scale"])]
+    else:
+        padded = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]], "SYMMETRIC")
+        y0, x0, y1, x1 = (inputs["box"][i] + shift for i in range(4))
+        views = [
+            classifier_input(
+                classifier, padded, (y0 + dy, x0 + dx, y1 + dy, x1 + dx), inputs["scale"]
+            )
+            for dy, dx in ((0, 0), (-shift, 0), (shift, 0), (0, -shift), (0, shift))
+        ]
+    logits = classifier(tf.concat(views, axis=0))
     log_p = tf.nn.log_softmax(logits, axis=-1)
     return -tf.reduce_mean(tf.gather(log_p, inputs["target"], axis=-1))

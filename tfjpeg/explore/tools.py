@@ -449,9 +449,9 @@ def _classifier(ctx: EditContext, p: dict[str, Any]) -> Prepared:
         )
     scale = np.float32(1.0 if p["scale"] == "0-255" else 1.0 / 255.0)
     return Prepared(
-        functools.partial(_objectives().classifier_loss, model),
+        functools.partial(_objectives().classifier_loss, model, shift=p["shift"]),
         {"box": np.array(ctx.box, np.int32), "scale": scale, "target": np.int32(p["target"])},
-        f"classifier-{id(model)}",
+        f"classifier-{id(model)}-shift{p['shift']}",
         refine_steps=p["refine_steps"],
     )
 
@@ -609,6 +609,15 @@ TOOLS: dict[str, Tool] = {
                     "0-255",
                     choices=("0-255", "0-1"),
                     help="the classifier's input range",
+                ),
+                ParamSpec(
+                    "shift",
+                    "int",
+                    0,
+                    0,
+                    8,
+                    help="also read the region moved this many pixels each way (0: one view); "
+                    "results then read as the target to other classifiers too",
                 ),
             ),
             _classifier,
