@@ -147,8 +147,8 @@ def test_compress_refuses_bad_tables_and_qualities_the_tables_were_not_learned_f
 
 
 def test_default_is_no_editor_and_auto_tables_learned_inside_their_range():
-    """compress(image, quality=q): learned tables with libjpeg-turbo where the family was learned;
-    the standard tables elsewhere (other writer, subsampling, or quality), without a warning."""
+    """compress(image, quality=q): learned tables (libjpeg-turbo or mozjpeg) where the family was
+    learned; the standard tables elsewhere (other subsampling or quality), without a warning."""
     from tfjpeg.models.presets import load
 
     family = load("learned_tables")
@@ -165,8 +165,10 @@ def test_default_is_no_editor_and_auto_tables_learned_inside_their_range():
             result = compression.compress_image(image, quality=q)
             assert result.tables == "standard" and result.jpeg == _compress_encoding(image, q)
         moz = compression.compress_image(image, quality=30, encoder="mozjpeg")
-        assert moz.tables == "standard"
-        assert moz.jpeg == compression.compress(image, 30, encoder="mozjpeg", tables="standard")
+        assert moz.tables == "learned"  # mozjpeg's own trellis with the learned tables
+        assert moz.jpeg == encode_pixels(
+            image, 30, encoder="mozjpeg", optimize=True, tables=family.tables(30)
+        )
         full = compression.compress_image(image, quality=30, subsampling="444")
         assert full.tables == "standard"
         # target_bpp with "auto" may use every quality; the chosen one says which tables it got

@@ -9,13 +9,15 @@ Example:
     >>> data[:2]
     b'\\xff\\xd8'
 
-The default (``editor="none"``, ``tables="auto"``) is the best configuration measured within
-0.5 s/MP on the project's 2-core machine: the shipped learned quantization tables written by
-libjpeg-turbo (validation split, BD-rate vs libjpeg-turbo optimize=True at 0.1-0.5 bpp: MS-SSIM
--9.5 % on 30 images, -13.9 % on 8, PSNR -11 to -14 %; ``benchmarks/results/default_validation/``,
-``benchmarks/results/tables/``; the speed in ``benchmarks/results/compress_speed/``). The
-learned editors stay available (``editor="smoothing"``) but cost seconds per megapixel for no
-measured gain at equal MS-SSIM on top of the tables.
+The default (``editor="none"``, ``tables="auto"``, ``trellis="auto"``) is the best configuration
+measured within 0.5 s/MP on the project's 2-core machine: the shipped learned quantization
+tables and one loop of mozjpeg's trellis quantization (:mod:`tfjpeg.rdo.encoder`), written by
+libjpeg-turbo. On the validation split (8 images, BD-rate vs libjpeg-turbo optimize=True at
+0.1-0.5 bpp): MS-SSIM -30.2 %, PSNR -20.1 %, Butteraugli -16.3 % (mozjpeg 4.0.3: -22.3, -17.3,
+-19.0 %; the learned tables alone, the earlier default: -13.9, -13.5, +0.7 %;
+``benchmarks/results/default_validation/``; the speed in ``benchmarks/results/compress_speed/``).
+The learned editors stay available (``editor="smoothing"``) but cost seconds per megapixel for
+no measured gain at equal MS-SSIM on top of the tables.
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ TABLE_CHOICES = ("auto", "standard", "learned")
 DEFAULT_EDITOR = "none"
 #: Tables of the default configuration (see :func:`compress`).
 DEFAULT_TABLES = "auto"
-#: The writer and subsampling the learned family was learned with; "auto" uses it only there.
-AUTO_LEARNED_FOR = ("libjpeg", "420")
+#: The (writer, subsampling) pairs where "auto" writes the learned family: it was learned for
+#: libjpeg-turbo at 4:2:0, and with mozjpeg's own trellis on the validation split (8 images,
+#: 0.1-0.5 bpp) it still saves against mozjpeg alone: MS-SSIM -4.8 %, PSNR -5.2 %,
+#: Butteraugli -1.1 % (benchmarks/results/default_validation/).
+AUTO_LEARNED_FOR = frozenset({("libjpeg", "420"), ("mozjpeg", "420")})
 #: Most optimizer steps ``optimize`` accepts (beyond it the gains have long stopped).
 MAX_OPTIMIZE_STEPS = 1000
 #: Most trellis loops ``trellis`` accepts (the third adds 0.2 points; beyond, nothing measured).
@@ -182,7 +187,7 @@ def _resolve_tables(tables: Any, encoder: str, subsampling: str) -> Any:
         if tables == "learned":
             return _learned_family()
         if tables == "auto":
-            if (encoder, subsampling) != AUTO_LEARNED_FOR:
+            if (encoder, subsampling) not in AUTO_LEARNED_FOR:
                 return None
             try:
                 return _AutoTables(_learned_family())
@@ -389,10 +394,11 @@ def compress(
     """Encode ``image`` as a standard JPEG, optionally pre-edited by a learned editor.
 
     With no option but ``quality`` this is the default configuration: no editor, the shipped
-    learned quantization tables (where they were learned: libjpeg-turbo writer, 4:2:0, their
-    quality range 5..90) written by libjpeg-turbo with optimized Huffman tables. It is the best
-    configuration measured within 0.5 s/MP (README, "Compress"); the editors and ``optimize``
-    trade seconds per megapixel for the rest.
+    learned quantization tables (where they were learned: 4:2:0, their quality range 5..90),
+    mozjpeg's trellis quantization (one loop, :mod:`tfjpeg.rdo.encoder`), the file written by
+    libjpeg-turbo with optimized Huffman tables. It is the best configuration measured within
+    0.5 s/MP (README, "Compress"); the editors and ``optimize`` trade seconds per megapixel for
+    the rest.
 
     Args:
         image: a file path (PNG, JPEG, ...), the file's bytes, or a uint8 array (H, W, 3) / (H, W).
@@ -406,8 +412,7 @@ def compress(
             (sequential, optimized Huffman tables).
         subsampling: chroma subsampling, "420" (the editors' training setting), "422" or "444".
         tables: the file's quantization tables: "auto" (default: the shipped learned family
-            where it was learned, i.e. with ``encoder="libjpeg"``, ``subsampling="420"`` and a
-            quality inside its range; the encoder's standard tables everywhere else, without a
+            where it pays, i.e. with ``subsampling="420"`` and a quality inside its range; the encoder's standard tables everywhere else, without a
             warning, and ``target_bpp`` searches all of 1..100; the result's ``tables`` field
             says which were written), "standard" (the encoder's own for the quality),
             "learned" (the shipped learned family, :mod:`tfjpeg.jpeg.learned`, learned for a

@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         description=(
             "Encode the image as an ordinary JPEG any viewer opens. With no option but --quality "
             "this runs the default: no editor, the shipped learned quantization tables (where "
-            "they were learned: libjpeg-turbo, 4:2:0, quality 5..90; the standard tables "
+            "they were learned: 4:2:0, quality 5..90; the standard tables "
             "elsewhere) and mozjpeg's trellis quantization, written by libjpeg-turbo (a "
             "standard JPEG) - about a fifth fewer bits than libjpeg-turbo at equal MS-SSIM "
             "below 0.5 bpp, in under half a second per megapixel. --editor adds a pre-editing "
@@ -91,7 +91,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         choices=("auto", "standard", "learned"),
         default="auto",
         help="quantization tables: auto (default: learned where the family was learned - "
-        "libjpeg, 4:2:0, quality 5..90 - standard elsewhere), standard (the encoder's own for "
+        "4:2:0, quality 5..90 - standard elsewhere), standard (the encoder's own for "
         "the quality) or learned (the shipped learned family; qualities outside its range are "
         "refused)",
     )
