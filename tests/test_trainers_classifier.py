@@ -44,3 +44,35 @@ def test_a_tiny_judge_trains_and_exports_float16_weights(tmp_path):
         weights.visititems(lambda _, obj: dtypes.add(getattr(obj, "dtype", None)))
     assert np.dtype(np.float16) in dtypes and np.dtype(np.float32) not in dtypes
     assert load_keras_model(run / "export").name == "digit_judge"
+
+
+def test_the_l2_attack_stays_in_its_ball_and_the_pixel_range_and_raises_the_loss():
+    import tensorflow as tf
+
+    model = classifier_train.build_model(28, "cnn")
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(0, 255, (4, 28, 28, 1)), tf.float32)
+    y = tf.constant([0, 1, 2, 3], tf.int32)
+    delta = classifier_train.pgd_l2(model, x, y, epsilon=100.0, steps=3).numpy()
+    norms = np.sqrt((delta**2).sum(axis=(1, 2, 3)))
+    assert np.all(norms <= 100.0 + 1e-3) and np.all(norms > 1.0)
+    adversarial = x.numpy() + delta
+    assert adversarial.min() >= 0.0 and adversarial.max() <= 255.0
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert float(loss(y, model(adversarial))) > float(loss(y, model(x)))
+
+
+def test_adversarial_training_runs_and_reports_robust_accuracy(tmp_path):
+    if len(system_fonts()) < 5:
+        pytest.skip("fewer than 5 system fonts")
+    config = {"architecture": "cnn", "size": 28, "train_samples": 64, "val_samples": 32,
+              "jpeg_share": 0.5, "jpeg_qualities": [5, 50], "epochs": 1, "batch": 32,
+              "learning_rate": 0.001, "seed": 1,
+              "adversarial": {"epsilon": 2.0, "steps": 2}}  # fmt: skip
+    path = tmp_path / "robust.json"
+    path.write_text(json.dumps(config))
+    run = tmp_path / "run"
+    assert classifier_train.main(["--config", str(path), "--run-dir", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["adversarial"] == {"epsilon": 2.0, "steps": 2}
+    assert 0.0 <= summary["val_robust_accuracy"] <= 1.0
