@@ -412,8 +412,9 @@ def compress(
             (sequential, optimized Huffman tables).
         subsampling: chroma subsampling, "420" (the editors' training setting), "422" or "444".
         tables: the file's quantization tables: "auto" (default: the shipped learned family
-            where it pays, i.e. with ``subsampling="420"`` and a quality inside its range; the encoder's standard tables everywhere else, without a
-            warning, and ``target_bpp`` searches all of 1..100; the result's ``tables`` field
+            where it pays, i.e. with ``subsampling="420"`` and a quality inside its range; the
+            encoder's standard tables everywhere else, without a warning, and ``target_bpp``
+            searches all of 1..100; the result's ``tables`` field
             says which were written), "standard" (the encoder's own for the quality),
             "learned" (the shipped learned family, :mod:`tfjpeg.jpeg.learned`, learned for a
             range of qualities: a quality outside it is refused, and ``target_bpp`` searches

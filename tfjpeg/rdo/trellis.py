@@ -177,7 +177,7 @@ def trellis_dc(
     steps[0, 1:] = np.inf  # the scan starts from a single predictor, 0
     # Viterbi as min-plus products: cost after block b = row 0 of M_0 ⊗ … ⊗ M_b, with
     # M_b[l, k] = steps[b, l, k] + dist[b, k]; the products are a parallel prefix scan.
-    cost = _min_plus_prefix(steps + dist[:, None, :])[:, 0]  # (B, 3)
+    cost = _viterbi_costs(steps + dist[:, None, :])  # (B, 3)
     # the best predecessor of each candidate, then the chain back from the best end
     back = np.argmin(cost[:-1, :, None] + steps[1:], axis=1)  # (B − 1, 3)
     end = int(np.argmin(cost[-1]))
@@ -194,6 +194,40 @@ def _min_plus_prefix(matrices: np.ndarray) -> np.ndarray:
         out[d:] = np.min(out[:-d, :, :, None] + out[d:, None, :, :], axis=2)
         d *= 2
     return out
+
+
+#: Blocks per chunk of :func:`_viterbi_costs` (sequential inside a chunk, vectorized across).
+_CHUNK = 64
+
+
+def _viterbi_costs(matrices: np.ndarray) -> np.ndarray:
+    """(B, K) row 0 of every inclusive (min, +) prefix product of ``matrices`` (B, K, K): the
+    Viterbi cost of each state after each block, starting from state 0.
+
+    The chain is cut into chunks of :data:`_CHUNK`: each chunk's product and, after a prefix
+    scan of those few products, the costs inside every chunk are computed step by step for all
+    chunks at once (2·_CHUNK vectorized steps, whatever B)."""
+    blocks, k = matrices.shape[:2]
+    if blocks <= 2 * _CHUNK:
+        return _min_plus_prefix(matrices)[:, 0]
+    chunks = -(-blocks // _CHUNK)
+    identity = np.full((k, k), np.inf)
+    np.fill_diagonal(identity, 0.0)
+    padded = np.broadcast_to(identity, (chunks * _CHUNK, k, k)).copy()
+    padded[:blocks] = matrices
+    grid = padded.reshape(chunks, _CHUNK, k, k)
+    product = grid[:, 0]
+    for j in range(1, _CHUNK):
+        product = np.min(product[:, :, :, None] + grid[:, j, None, :, :], axis=2)
+    before = np.empty((chunks, k))  # the costs entering each chunk
+    before[0] = identity[0]
+    before[1:] = _min_plus_prefix(product[:-1])[:, 0]
+    costs = np.empty((chunks, _CHUNK, k))
+    current = before
+    for j in range(_CHUNK):
+        current = np.min(current[:, :, None] + grid[:, j], axis=1)
+        costs[:, j] = current
+    return costs.reshape(-1, k)[:blocks]
 
 
 def _follow_back(back: np.ndarray, end: int) -> np.ndarray:
