@@ -149,6 +149,29 @@ def trellis_blocks(
     return out.astype(np.int32)
 
 
+#: Blocks per :func:`trellis_blocks` call, so that its (blocks, 63, sizes) work arrays stay small
+#: (a whole 8 MP image at once: 0.35 CPU-s/MP for the default's encode; in chunks: 0.31).
+TRELLIS_CHUNK = 4096
+
+
+def _trellis_in_chunks(
+    target: np.ndarray, rounded: np.ndarray, weight: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    """:func:`trellis_blocks` over :data:`TRELLIS_CHUNK` blocks at a time (each block is
+    independent)."""
+    return np.concatenate(
+        [
+            trellis_blocks(
+                target[i : i + TRELLIS_CHUNK],
+                rounded[i : i + TRELLIS_CHUNK],
+                weight[i : i + TRELLIS_CHUNK],
+                lengths,
+            )
+            for i in range(0, max(len(target), 1), TRELLIS_CHUNK)
+        ]
+    )
+
+
 def trellis_dc(
     target: np.ndarray, rounded: np.ndarray, weight: np.ndarray, lengths: np.ndarray
 ) -> np.ndarray:
@@ -375,7 +398,9 @@ def trellis_coefficients(
             w = weights[c]
             ac = np.stack(
                 [
-                    trellis_blocks(targets[c][i], rounded[c][i], w[i, :, 1:], lengths[i, ac_table])
+                    _trellis_in_chunks(
+                        targets[c][i], rounded[c][i], w[i, :, 1:], lengths[i, ac_table]
+                    )
                     for i in range(k.shape[0])
                 ]
             )

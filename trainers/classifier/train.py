@@ -111,19 +111,21 @@ def pgd_l2(model, x, y, epsilon: float, steps: int):
 def adversarial_fit(model, x_train, y_train, x_val, y_val, config: dict) -> dict[str, list]:
     """Adversarial training (Madry et al. 2018): each batch is trained on together with its
     :func:`pgd_l2` perturbation (``config["adversarial"]``: ``epsilon`` in 0..1 units per
-    image, ``steps``). A robust classifier's gradients point to features a person sees
+    image, ``steps``, ``ramp_steps``: ε grows from 0 over them, as training from scratch at full
+    ε stays at chance). A robust classifier's gradients point to features a person sees
     (Santurkar et al. 2019), so the explorer's classifier tool steers decodings toward digits
     that other classifiers read the same way, not into its adversarial directions."""
     import tensorflow as tf
 
     settings = config["adversarial"]
     epsilon, steps = 255.0 * float(settings["epsilon"]), int(settings["steps"])
+    ramp = int(settings.get("ramp_steps", 0))  # ε grows linearly from 0 over these steps
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     optimizer = model.optimizer
 
     @tf.function
-    def train_step(x, y):
-        delta = pgd_l2(model, x, y, epsilon, steps)
+    def train_step(x, y, radius):
+        delta = pgd_l2(model, x, y, radius, steps)
         both_x, both_y = tf.concat([x, x + delta], 0), tf.concat([y, y], 0)
         with tf.GradientTape() as tape:
             loss = loss_fn(both_y, model(both_x, training=True))
@@ -142,13 +144,15 @@ def adversarial_fit(model, x_train, y_train, x_val, y_val, config: dict) -> dict
         "loss": [], "val_loss": [], "val_accuracy": [], "val_robust_accuracy": []
     }  # fmt: skip
     rng = np.random.default_rng(config["seed"])
-    batch = config["batch"]
+    batch, done = config["batch"], 0
     for epoch in range(config["epochs"]):
         order = rng.permutation(len(x_train))
         losses = []
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
-            losses.append(float(train_step(x_train[idx], y_train[idx])))
+            radius = epsilon * min(1.0, (done + 1) / ramp) if ramp else epsilon
+            losses.append(float(train_step(x_train[idx], y_train[idx], tf.constant(radius))))
+            done += 1
         logits = model.predict(x_val, verbose=0)
         val_loss = float(loss_fn(y_val, logits))
         accuracy = float((logits.argmax(-1) == y_val).mean())
