@@ -202,7 +202,7 @@ def test_compress_optimize_flag_writes_a_smaller_file_and_shows_progress(tmp_pat
     src.write_bytes(_png(natural_image(64, 80, seed=4)))
     plain, opt = tmp_path / "plain.jpg", tmp_path / "opt.jpg"
     base = ["compress", str(src), "--editor", "none", "--quality", "25"]
-    assert main([*base, "-o", str(plain), "--quiet"]) == 0
+    assert main([*base, "-o", str(plain), "--quiet", "--trellis", "0"]) == 0
     assert main([*base, "-o", str(opt), "--optimize", "2"]) == 0
     captured = capsys.readouterr()
     assert "optimize: step 2/2" in captured.err and "optimize 2" in captured.out
@@ -218,4 +218,39 @@ def test_compress_refuses_a_bad_optimize_and_writes_nothing(bad, tmp_path, capsy
     out = tmp_path / "out.jpg"
     assert main(["compress", str(src), "-o", str(out), "--editor", "none", "--optimize", bad]) == 2
     assert "optimize must be an integer in [1, 1000]" in cli_error_line(capsys)
+    assert not out.exists()
+
+
+def test_compress_trellis_flag_default_off_and_loops(tmp_path):
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(64, 80, seed=5)))
+    base = ["compress", str(src), "--quality", "30", "--quiet"]
+    files = {}
+    for name, extra in [("default", []), ("auto", ["--trellis", "auto"]),
+                        ("off", ["--trellis", "0"]), ("two", ["--trellis", "2"])]:  # fmt: skip
+        files[name] = tmp_path / f"{name}.jpg"
+        assert main([*base, "-o", str(files[name]), *extra]) == 0
+    data = {name: path.read_bytes() for name, path in files.items()}
+    assert data["default"] == data["auto"]
+    assert len(data["default"]) < len(data["off"]) and len(data["two"]) <= len(data["off"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--trellis", "-1"], "trellis must be an integer in [0, 10]"),
+        (["--trellis", "11"], "trellis must be an integer in [0, 10]"),
+        (["--trellis", "on"], "trellis must be an integer in [0, 10]"),
+        (["--trellis", "1", "--encoder", "mozjpeg"], "mozjpeg quantizes with its own trellis"),
+        (["--trellis", "1", "--optimize", "1"], "optimize already chooses the coefficients"),
+    ],
+)
+def test_compress_refuses_a_bad_trellis_and_writes_nothing(extra, message, tmp_path, capsys):
+    from conftest import cli_error_line
+
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(32, 32)))
+    out = tmp_path / "out.jpg"
+    assert main(["compress", str(src), "-o", str(out), *extra]) == 2
+    assert message in cli_error_line(capsys)
     assert not out.exists()
