@@ -10,7 +10,8 @@ when identical). It writes ``demo_side_by_side.png`` and ``demo_results.json`` i
 folder, each atomically (a temporary file in the same folder, then a rename).
 
 The second table (``compress`` in the JSON) encodes the chart at each quality with the default
-``tfjpeg.compress(chart, quality=q)`` (no editor, learned tables where they were learned),
+``tfjpeg.compress(chart, quality=q)`` (no editor, learned tables where they were learned, one
+trellis loop written by libjpeg-turbo),
 ``tfjpeg.compress(chart, quality=q, optimize=2)`` (the trellis optimize mode,
 :data:`OPTIMIZE_STEPS`), libjpeg-turbo (Pillow, optimize=True) and mozjpeg, and gives each
 file's bpp and PSNR. The third (``decode``) decodes each libjpeg-turbo file with
@@ -477,8 +478,8 @@ def print_table(doc: dict[str, Any], stream: TextIO | None = None) -> None:
     print(format_table(doc["results"], infinity=_inf_text(stream)), file=stream)
     if doc.get("compress"):
         print(
-            "\ntfjpeg compress default (no editor, learned tables) and its optimize mode vs "
-            "libjpeg-turbo (optimize) and mozjpeg at the same quality number; one chart, not a "
+            "\ntfjpeg compress default (no editor, learned tables, trellis) and its optimize mode "
+            "vs libjpeg-turbo (optimize) and mozjpeg at the same quality number; one chart, not a "
             "measurement (README: validation BD-rates)",
             file=stream,
         )
