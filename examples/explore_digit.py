@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rgb", action="store_true", help="coloured ink and paper, 4:2:0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--classifier", default="digit-classifier",
+        help="the classifier that guides the search: a shipped name or a Keras model folder",
+    )  # fmt: skip
+    parser.add_argument(
         "--judge", default=None,
         help="a second classifier (Keras model folder) that scores the results independently",
     )  # fmt: skip
@@ -102,16 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     from tfjpeg.data.glyphs import split_fonts, system_fonts
     from tfjpeg.explore import Explorer
     from tfjpeg.io import encode_pixels
+    from tfjpeg.models import names
     from tfjpeg.models.presets import load
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = load("digit-classifier")
-    judge = None
-    if args.judge is not None:
-        from tfjpeg.models.saving import load_keras_model
+    from tfjpeg.models.saving import load_keras_model
 
-        judge = load_keras_model(Path(args.judge))
+    model = (
+        load(args.classifier)
+        if args.classifier in names()
+        else load_keras_model(Path(args.classifier))
+    )
+    judge = None if args.judge is None else load_keras_model(Path(args.judge))
     _, fonts = split_fonts(system_fonts())
     rng = np.random.default_rng(args.seed)
     rows, tries = [], []
@@ -128,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in others:
             t0 = time.perf_counter()
             image = ex.apply(
-                "classifier", BOX, target=int(target), steps=args.steps,
+                "classifier", BOX, target=int(target), model=model, steps=args.steps,
                 learning_rate=args.learning_rate, refine_steps=args.refine_steps,
                 shift=args.shift,
             )  # fmt: skip
@@ -186,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# Classifier-driven exploration: {args.cases} digits ({mode}, q{args.quality}), "
         f"{args.targets} other classes each, {args.steps} Adam steps on z, "
-        f"{args.refine_steps} refinement steps on the pixels, shift {args.shift}",
+        f"{args.refine_steps} refinement steps on the pixels, shift {args.shift}; guided by "
+        f"{Path(args.classifier).name}",
         "",
         "| measure | value |",
         "|---|---|",
@@ -218,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": rows,
         "tries": tries,
         "success_rate": success,
+        "classifier": args.classifier,
         "judge": args.judge,
         "judge_success_rate": judge_success,
         "consistent_rate": consistent,
