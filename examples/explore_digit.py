@@ -41,16 +41,23 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # an installed tfjpeg first
 
 SIZE = 64
-BOX = (16, 16, 48, 48)  # the digit's box (y0, x0, y1, x1)
 
 
-def make_case(digit: int, font: str, rgb: bool, rng: np.random.Generator) -> np.ndarray:
-    """A 64×64 picture of a digit (32×32 glyph in the middle), uint8 (64, 64, 3) or (64, 64)."""
+def digit_box(glyph: int) -> tuple[int, int, int, int]:
+    """The box (y0, x0, y1, x1) of a ``glyph``-pixel digit in the middle of the picture."""
+    start = (SIZE - glyph) // 2
+    return (start, start, start + glyph, start + glyph)
+
+
+def make_case(
+    digit: int, font: str, rgb: bool, rng: np.random.Generator, box: tuple[int, ...]
+) -> np.ndarray:
+    """A 64×64 picture of a digit (glyph in ``box``), uint8 (64, 64, 3) or (64, 64)."""
     from tfjpeg.data.glyphs import render_digit
 
-    glyph = render_digit(digit, font, BOX[2] - BOX[0], rng).astype(np.float32)
+    glyph = render_digit(digit, font, box[2] - box[0], rng).astype(np.float32)
     paper = np.full((SIZE, SIZE), float(glyph[0, 0]), np.float32)
-    paper[BOX[0] : BOX[2], BOX[1] : BOX[3]] = glyph
+    paper[box[0] : box[2], box[1] : box[3]] = glyph
     if not rgb:
         return paper.astype(np.uint8)
     ink, sheet = rng.uniform(0, 120, 3), rng.uniform(170, 255, 3)
@@ -58,14 +65,14 @@ def make_case(digit: int, font: str, rgb: bool, rng: np.random.Generator) -> np.
     return np.clip(ink + (sheet - ink) * t[..., None], 0, 255).astype(np.uint8)
 
 
-def read_as(model, image: np.ndarray) -> tuple[int, np.ndarray]:
+def read_as(model, image: np.ndarray, box: tuple[int, ...]) -> tuple[int, np.ndarray]:
     """The classifier's class and probabilities for the digit box of a uint8 image."""
     import tensorflow as tf
 
     from tfjpeg.explore.objectives import classifier_input
 
     x = tf.constant(image[None].astype(np.float32))
-    logits = model(classifier_input(model, x, BOX, 1.0))
+    logits = model(classifier_input(model, x, box, 1.0))
     p = tf.nn.softmax(logits)[0].numpy()
     return int(p.argmax()), p
 
@@ -89,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rgb", action="store_true", help="coloured ink and paper, 4:2:0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--glyph", type=int, default=32,
+        help="digit size in pixels (8..48): 32 is 4x4 blocks; 16 (2x2 blocks) leaves the file "
+        "far more room, like the licence plate of the paper's Fig. 2",
+    )  # fmt: skip
+    parser.add_argument(
         "--classifier", default="digit-classifier",
         help="the classifier that guides the search: a shipped name or a Keras model folder",
     )  # fmt: skip
@@ -109,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     from tfjpeg.models import names
     from tfjpeg.models.presets import load
 
+    if not 8 <= args.glyph <= 48:
+        parser.error(f"--glyph must be in 8..48. Received: {args.glyph}")
+    box = digit_box(args.glyph)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from tfjpeg.models.saving import load_keras_model
@@ -126,23 +141,23 @@ def main(argv: list[str] | None = None) -> int:
     for case in range(args.cases):
         digit = case % 10
         font = fonts[case % len(fonts)]
-        data = encode_pixels(make_case(digit, font, args.rgb, rng), args.quality)
+        data = encode_pixels(make_case(digit, font, args.rgb, rng, box), args.quality)
         ex = Explorer(data)
-        standard, _ = read_as(model, ex.standard_image)
-        neutral, _ = read_as(model, ex.image)
-        judge_standard = read_as(judge, ex.standard_image)[0] if judge is not None else None
+        standard, _ = read_as(model, ex.standard_image, box)
+        neutral, _ = read_as(model, ex.image, box)
+        judge_standard = read_as(judge, ex.standard_image, box)[0] if judge is not None else None
         others = rng.permutation([d for d in range(10) if d != digit])[: args.targets]
         for target in others:
             t0 = time.perf_counter()
             image = ex.apply(
-                "classifier", BOX, target=int(target), model=model, steps=args.steps,
+                "classifier", box, target=int(target), model=model, steps=args.steps,
                 learning_rate=args.learning_rate, refine_steps=args.refine_steps,
                 shift=args.shift,
             )  # fmt: skip
             seconds = time.perf_counter() - t0
-            read, p = read_as(model, image)
+            read, p = read_as(model, image, box)
             consistent = ex.consistency().consistent
-            judge_read = read_as(judge, image)[0] if judge is not None else None
+            judge_read = read_as(judge, image, box)[0] if judge is not None else None
             judged_ok = None if judge is None else bool(judge_read == target and consistent)
             tries.append(
                 {
@@ -191,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             f"**{judge_success:.1%}** |",
         ]
     lines = [
-        f"# Classifier-driven exploration: {args.cases} digits ({mode}, q{args.quality}), "
+        f"# Classifier-driven exploration: {args.cases} digits ({mode}, q{args.quality}, "
+        f"{args.glyph}-px glyphs), "
         f"{args.targets} other classes each, {args.steps} Adam steps on z, "
         f"{args.refine_steps} refinement steps on the pixels, shift {args.shift}; guided by "
         f"{Path(args.classifier).name}",
@@ -235,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "refine_steps": args.refine_steps,
         "shift": args.shift,
+        "glyph": args.glyph,
         "learning_rate": args.learning_rate,
         "wall_s": wall,
         "command": " ".join(sys.argv),
