@@ -194,10 +194,11 @@ def classifier_loss(
     ``inputs["scale"]``; the classifier's outputs are read as logits.
 
     ``shift`` > 0 averages it over the box and the box moved ``shift`` pixels up, down, left
-    and right (the window's edges mirrored): a decoding found this way must read as the target
-    wherever the classifier looks, not only through one pixel-exact view, which keeps the search
-    from the classifier's adversarial directions (its results then read as the target to other
-    classifiers too; examples/explore_digit.py ``--judge``)."""
+    and right (the window's edges mirrored), so that one pixel-exact view is not all that
+    counts. Measured with an independent judge (examples/explore_digit.py ``--judge``, gray q5,
+    32-px digits, the clean-trained classifier): 88.3 % read as the target by the guide, 8.3 %
+    by the judge, against 91.7 / 6.7 % without it; an adversarially trained classifier (the
+    shipped one) is what makes the results readable as the target by other classifiers."""
     if shift <= 0:
         views = [classifier_input(classifier, x, inputs["box"], inputs["scale"])]
     else:

@@ -616,8 +616,7 @@ TOOLS: dict[str, Tool] = {
                     0,
                     0,
                     8,
-                    help="also read the region moved this many pixels each way (0: one view); "
-                    "results then read as the target to other classifiers too",
+                    help="also read the region moved this many pixels each way (0: one view)",
                 ),
             ),
             _classifier,
