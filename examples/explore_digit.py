@@ -2,8 +2,10 @@
 could a heavily compressed digit have been?
 
 For every test case a digit is rendered with a font the shipped digit classifier never saw
-(:func:`tfjpeg.data.glyphs.split_fonts`), dark on light in a 64×64 picture (gray, or with
-``--rgb`` coloured ink and paper), and compressed with libjpeg-turbo at ``--quality`` (≤ 20).
+(:func:`tfjpeg.data.glyphs.split_fonts`), ``--glyph`` pixels tall (default 16: 2×2 blocks, a
+digit the file leaves ambiguous, like the licence plate of the paper's Fig. 2), dark on light
+in a 64×64 picture (gray, or with ``--rgb`` coloured ink and paper), and compressed with
+libjpeg-turbo at ``--quality`` (≤ 20).
 The explorer (``consistent-gan``) then runs its ``classifier`` tool on the digit's box toward
 ``--targets`` other classes each. A try succeeds when the shipped classifier reads the result as
 the target *and* the result re-encodes to exactly the file's coefficients.
@@ -20,7 +22,8 @@ written with ``--save-images`` show what the results look like.
 
 Usage::
 
-    nice -n 10 python examples/explore_digit.py --out /tmp/explore_digit [--rgb] [--quality 10]
+    nice -n 10 python examples/explore_digit.py --out /tmp/explore_digit --refine-steps 40 \
+        [--rgb] [--quality 10] [--judge runs/judge/export]
 
 Writes ``explore_digit.json`` and ``explore_digit.md`` (and PNGs with ``--save-images``) to
 ``--out``.
@@ -96,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rgb", action="store_true", help="coloured ink and paper, 4:2:0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--glyph", type=int, default=32,
-        help="digit size in pixels (8..48): 32 is 4x4 blocks; 16 (2x2 blocks) leaves the file "
-        "far more room, like the licence plate of the paper's Fig. 2",
+        "--glyph", type=int, default=16,
+        help="digit size in pixels (8..48): 16 (default) is 2x2 blocks, an ambiguous digit like "
+        "the licence plate of the paper's Fig. 2; 32 (4x4 blocks) pins the shape much more",
     )  # fmt: skip
     parser.add_argument(
         "--classifier", default="digit-classifier",
