@@ -187,3 +187,24 @@ def test_savedmodel_decodes_a_seed_as_tfjpeg_decode(tmp_path):
             expected = tfjpeg.decode(data, decoder=model, seed=None if seed < 0 else seed)
             np.testing.assert_array_equal(out["image"].numpy(), expected)
     assert isinstance(load_folder(folder), OneToManyDecoder)
+
+
+@pytest.mark.slow
+def test_validate_measures_the_spread_and_the_mean_of_the_seeds():
+    """An untrained model is the standard decoding for every z: no spread, and the mean of
+    the seeds is each seed; a random one differs between seeds, each sample consistent."""
+    from tfjpeg.decoders import OneToManyDecoder
+    from tfjpeg.models.saving import build_model
+    from trainers.one_to_many.validate import validate
+
+    crops = [(f"c{i}", natural_image(32, 48, seed=i)) for i in range(2)]
+    model = OneToManyDecoder(width=4, branch_units=0, aggregate_units=1)
+    build_model(model)
+    flat = validate(model, crops, 10, 2, baselines=())["one-to-many (single seeds)"]
+    assert flat["pixel_std_over_seeds"] == 0.0
+    assert flat["psnr_rgb_mean_of_seeds"] == pytest.approx(flat["psnr_rgb"], abs=1e-5)
+    tf.keras.utils.set_random_seed(3)
+    for w in model.weights:
+        w.assign(tf.random.normal(w.shape, stddev=0.2) + (0.6 if "variance" in w.path else 0))
+    flat = validate(model, crops, 10, 3, baselines=())["one-to-many (single seeds)"]
+    assert flat["pixel_std_over_seeds"] > 0.0 and flat["consistent_uint8"] == 1.0
