@@ -8,11 +8,18 @@ OneToManySteps`); L_p is VGG-16 features when ``vgg_weights`` names a local weig
 otherwise (:func:`tfjpeg.losses.one_to_many.perceptual_distance`). The shared loop
 (``trainers.common``) gives tf.distribute, checkpoints with automatic resume, TensorBoard and a
 progress bar; ``--export DIR`` writes the final decoder in the export convention with its
-serving signatures (:func:`tfjpeg.serving.decoders.export_decoder`).
+serving signatures (:func:`tfjpeg.serving.decoders.export_decoder`). ``init`` (config) /
+``--init`` warm-starts a new run from an exported decoder or from another run's latest
+checkpoint (:func:`load_init`); ``losses.diversity_weight`` > 0 adds the diversity-sensitive
+term (not in the paper; :mod:`trainers.one_to_many.steps`), e.g. the fine-tune of
+``trainers/configs/decoder_one_to_many_diverse.json``.
 
 Usage:
     python -m trainers.one_to_many.train --config trainers/configs/decoder_one_to_many.json \\
         --run-dir runs/one_to_many --export saved_models/one-to-many/1
+    python -m trainers.one_to_many.train \
+        --config trainers/configs/decoder_one_to_many_diverse.json \
+        --init saved_models/one-to-many/1 --run-dir runs/one_to_many_diverse --export DIR
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from trainers.common import (
 from trainers.decoder.steps import jpeg_inputs
 from trainers.one_to_many.steps import OneToManySteps
 
-__all__ = ["DEFAULT_CONFIG", "build_models", "main"]
+__all__ = ["DEFAULT_CONFIG", "build_models", "load_init", "main"]
 
 #: The CPU config (trainers/configs/decoder_one_to_many.json holds the same).
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -58,6 +65,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "log_every": 10,
     "checkpoint_every": 50,
     "vgg_weights": None,
+    "init": None,
     "model": {"width": 32, "branch_units": 2, "aggregate_units": 4, "norm": "batch"},
     "critic": {"width": 32, "depth": 4, "spectral": False},
     "losses": {
@@ -67,6 +75,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "r1_weight": 0.1,
         "warmup_steps": 400,
         "noise_std": 1.0,
+        "diversity_weight": 0.0,
+        "diversity_bound": 0.02,
     },
 }
 
@@ -109,6 +119,46 @@ def build_models(config: dict[str, Any]) -> tuple[OneToManyDecoder, ConsistencyC
     return decoder, critic
 
 
+def load_init(decoder: OneToManyDecoder, critic: ConsistencyCritic, source: str | Path) -> str:
+    """Warm-start a new run: the decoder's weights from an exported folder (``--export``:
+    ``keras_config.json`` + weights; the critic keeps its fresh weights), or the decoder's and
+    the critic's from the latest checkpoint of a run folder (not the optimizers or the step).
+
+    Returns:
+        "export" or "checkpoint": what was read.
+
+    Raises:
+        TfjpegError: neither, or weights of another architecture.
+    """
+    from tfjpeg.models.saving import CONFIG_FILE, load_keras_model
+
+    source = Path(source)
+    if (source / CONFIG_FILE).is_file():
+        exported = load_keras_model(source, cls=OneToManyDecoder)
+        try:
+            decoder.set_weights(exported.get_weights())
+        except ValueError as err:
+            raise TfjpegError(
+                f"init {source}: the exported decoder does not fit the config's model ({err})"
+            ) from None
+        return "export"
+    latest = tf.train.latest_checkpoint(str(source / "checkpoints"))
+    if latest is None:
+        raise TfjpegError(
+            f"init {source}: neither an exported one-to-many decoder ({CONFIG_FILE}) nor a run "
+            "folder with checkpoints."
+        )
+    try:  # every variable of both networks must come from the checkpoint, with its shape
+        status = tf.train.Checkpoint(model=decoder, critic=critic).read(latest)
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as err:
+        raise TfjpegError(
+            f"init {source}: the checkpoint does not fit the config ({err})"
+        ) from None
+    status.expect_partial()  # the optimizers and the step stay fresh
+    return "checkpoint"
+
+
 def _image_summaries(decoder: OneToManyDecoder, config: dict[str, Any], batch: dict):
     inputs = jpeg_inputs(batch["images"], batch["quality"], config["subsampling"])
 
@@ -136,11 +186,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", type=Path, help="training images (default: $TFJPEG_TRAIN_DIR)"
     )
+    parser.add_argument(
+        "--init", type=Path, help="warm start: an exported decoder or a run folder (see load_init)"
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     config = load_config(args.config) if args.config else {}
     config = _merged(apply_common_arguments(config, args))
     if args.vgg_weights is not None:
         config["vgg_weights"] = str(args.vgg_weights)
+    if args.init is not None:
+        config["init"] = str(args.init)
     run_dir = args.run_dir or Path("runs") / "one_to_many"
     save_config(config, run_dir)
     keras.utils.set_random_seed(config["seed"])
@@ -165,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             config["critic_learning_rate"], beta_1=config["beta_1"]
         )
         perceptual = perceptual_distance(config["vgg_weights"])
+        # A resumed run continues from its own checkpoint; only a new one is warm-started.
+        if config["init"] and tf.train.latest_checkpoint(str(run_dir / "checkpoints")) is None:
+            load_init(decoder, critic, config["init"])
     steps = OneToManySteps(
         decoder,
         optimizer,

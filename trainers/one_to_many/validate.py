@@ -12,8 +12,9 @@ Per decoder: mean PSNR-RGB of single decodings (each seed's decoding measured on
 averaged), the uint8 consistency after the decoding core's projection (fraction of re-quantized
 coefficients equal to the file's, :func:`tfjpeg.decoders.consistency.consistency_report`); for
 the one-to-many model also the per-pixel standard deviation over the seeds (images in [0, 1],
-averaged over pixels and images) — how different the candidates are. Prints a table and writes
-``<out>/validation_q<quality>.json``.
+averaged over pixels and images) — how different the candidates are — and the PSNR-RGB of the
+mean of the seeds' decodings (rounded to uint8; Man et al. 2023's "Ours-A"). Prints a table and
+writes ``<out>/validation_q<quality>.json``.
 
 Usage:
     python -m trainers.one_to_many.validate --model saved_models/one-to-many/1 --out DIR
@@ -48,6 +49,7 @@ def validate(
     import tfjpeg
     from tfjpeg.io import encode_pixels
     from tfjpeg.metrics import evaluate_decoding
+    from tfjpeg.metrics.psnr import psnr
 
     files = [encode_pixels(image, quality) for _, image in crops]
     metrics = ("psnr_rgb", "consistency")
@@ -85,8 +87,13 @@ def validate(
         float(np.mean(np.std(np.stack([s[i] for s in samples]).astype(np.float64) / 255.0, 0)))
         for i in range(len(files))
     ]
+    mean_psnr = [
+        psnr(np.round(np.mean([s[i] for s in samples], axis=0, dtype=np.float64)), image)
+        for i, (_, image) in enumerate(crops)
+    ]
     results["one-to-many (single seeds)"] = {
         **summary(flat),
+        "psnr_rgb_mean_of_seeds": float(np.mean(mean_psnr)),
         "psnr_rgb_seed_spread": float(np.std([_mean(rows, "psnr_rgb") for rows in per_seed])),
         "pixel_std_over_seeds": float(np.mean(std)),
         "seeds": seeds,
@@ -121,14 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = validate(model, crops, args.quality, args.seeds, baselines)
     results["crop"] = args.crop
     print(f"| decoder (q{args.quality}, {len(crops)} validation crops of {args.crop} px) "
-          "| PSNR-RGB | consistent uint8 | pixel std over seeds |")  # fmt: skip
-    print("|---|---|---|---|")
+          "| PSNR-RGB | PSNR-RGB of the mean of the seeds | consistent uint8 "
+          "| pixel std over seeds |")  # fmt: skip
+    print("|---|---|---|---|---|")
     for name, row in results.items():
         if isinstance(row, dict):
             std = row.get("pixel_std_over_seeds")
+            mean = row.get("psnr_rgb_mean_of_seeds")
             print(
-                f"| {name} | {row['psnr_rgb']:.2f} | {100 * row['consistent_uint8']:.4f}% | "
-                f"{'-' if std is None else f'{std:.4f}'} |"
+                f"| {name} | {row['psnr_rgb']:.2f} | {'-' if mean is None else f'{mean:.2f}'} | "
+                f"{100 * row['consistent_uint8']:.4f}% | {'-' if std is None else f'{std:.4f}'} |"
             )
     from tfjpeg.io import save_bytes_atomic
 
