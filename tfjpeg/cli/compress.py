@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
             "this runs the default: no editor, the shipped learned quantization tables (where "
             "they were learned: 4:2:0, quality 5..90; the standard tables "
             "elsewhere) and mozjpeg's trellis quantization, written by libjpeg-turbo (a "
-            "standard JPEG) - about a fifth fewer bits than libjpeg-turbo at equal MS-SSIM "
+            "standard JPEG) - about 30 % fewer bits than libjpeg-turbo at equal MS-SSIM "
             "below 0.5 bpp, in under half a second per megapixel. --editor adds a pre-editing "
             "network (Talebi et al. 2020), --optimize rate-distortion optimized pre-editing; "
             "both cost seconds per megapixel. With --target-bpp the largest quality whose file "
