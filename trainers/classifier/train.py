@@ -11,9 +11,14 @@ uint8-range gray (28, 28, 1) in, 10 logits out. It is exported with
 :func:`tfjpeg.models.saving.save_keras_model` and its weights stored as float16 (the validation
 accuracy of the float16 weights is measured after reloading them).
 
+Configs: ``classifier_digits_robust.json`` (the shipped ``digit-classifier``: adversarial
+training, :func:`adversarial_fit`), ``classifier_digits.json`` (the same network trained on
+clean samples only, the first shipped version) and ``classifier_digits_judge.json`` (another
+design and seed: the independent judge of ``examples/explore_digit.py --judge``).
+
 Usage:
     nice -n 10 python -m trainers.classifier.train \
-        --config trainers/configs/classifier_digits.json \
+        --config trainers/configs/classifier_digits_robust.json \
         --run-dir runs/digits [--export saved_models/digit-classifier/1]
 """
 
