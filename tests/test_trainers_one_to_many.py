@@ -39,20 +39,25 @@ def train_dir(tmp_path_factory):
     return folder
 
 
-def test_one_step_updates_both_networks_on_all_three_losses():
-    """One eager step (no loop, no tracing): the discriminator and the proposal network move,
-    and the losses are finite; the naturalness term is off during the warmup."""
-    config = otm_train._merged(TINY)
-    decoder, critic = otm_train.build_models(config)
-    steps = OneToManySteps(
+def _tiny_steps(decoder, critic, losses: dict) -> OneToManySteps:
+    """The steps of a tiny pair with Adam 1e-3 on both networks, NLPD, batch 2."""
+    return OneToManySteps(
         decoder,
         keras.optimizers.Adam(1e-3),
         critic,
         keras.optimizers.Adam(1e-3),
         perceptual_distance(None),
         global_batch_size=2,
-        **{**config["losses"], "warmup_steps": 1},
+        **losses,
     )
+
+
+def test_one_step_updates_both_networks_on_all_three_losses():
+    """One eager step (no loop, no tracing): the discriminator and the proposal network move,
+    and the losses are finite; the naturalness term is off during the warmup."""
+    config = otm_train._merged(TINY)
+    decoder, critic = otm_train.build_models(config)
+    steps = _tiny_steps(decoder, critic, {**config["losses"], "warmup_steps": 1})
     head = next(w for w in critic.trainable_variables if w.path.endswith("head/kernel"))
     before = [w.numpy().copy() for w in (decoder.up.kernel, head)]
     images = tf.constant(np.stack([natural_image(32, 32, seed=i) for i in range(2)]), tf.float32)
@@ -72,15 +77,7 @@ def test_diversity_term_runs_the_batch_twice_and_trains_the_noise_branch():
     decoder, critic = otm_train.build_models(config)
     decoder.up.kernel.assign(tf.random.stateless_normal(decoder.up.kernel.shape, [0, 3]) * 0.1)
     losses = {**config["losses"], "warmup_steps": 1, "diversity_weight": 2.0}
-    steps = OneToManySteps(
-        decoder,
-        keras.optimizers.Adam(1e-3),
-        critic,
-        keras.optimizers.Adam(1e-3),
-        perceptual_distance(None),
-        global_batch_size=2,
-        **{**losses, "diversity_bound": 10.0},
-    )
+    steps = _tiny_steps(decoder, critic, {**losses, "diversity_bound": 10.0})
     before = decoder.noise_stem.kernel.numpy().copy()
     images = tf.constant(np.stack([natural_image(32, 32, seed=i) for i in range(2)]), tf.float32)
     out = steps.train_step({"images": images, "quality": tf.constant([10.0, 40.0])}, tf.constant(0))
