@@ -91,15 +91,35 @@ def misses(pixels: np.ndarray, data: bytes) -> dict[str, Any]:
     return counts
 
 
+def set_correction(iterations: int | None, margin: float | None) -> dict[str, Any]:
+    """The uint8 correction's settings for this process's ``tfjpeg.decode`` (see the module
+    docstring); returns the ones in force."""
+    import functools
+
+    from tfjpeg.decoders import core, exact
+
+    if iterations is not None:
+        core.CORRECTION_ITERATIONS = int(iterations)
+    if margin is not None:
+        core.correct_uint8 = functools.partial(exact.correct_uint8, margin=float(margin))
+    return {
+        "iterations": core.CORRECTION_ITERATIONS,
+        "margin": exact.CORRECTION_MARGIN if margin is None else float(margin),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["block-unet", "consistent-l1"])
     parser.add_argument("--qualities", default="50,75,90")
     parser.add_argument("--images", type=int, default=10, help="first N validation images")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--correction-iterations", type=int, default=None)
+    parser.add_argument("--correction-margin", type=float, default=None)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     configure_threads(args.threads)
+    correction = set_correction(args.correction_iterations, args.correction_margin)
     import tfjpeg
     from tfjpeg.data.folders import dataset_dir, load_image
     from tfjpeg.data.splits import split_images
@@ -143,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/consistency_residue.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "images": [f.name for f in files],
+        "correction": correction,
         "environment": environment(),
         "rows": rows,
     }
