@@ -40,9 +40,9 @@ __all__ = ["Method", "encode_function", "parse_method"]
 
 #: compress_image arguments a method may not set (the evaluation chooses them).
 RESERVED = ("image", "quality", "target_bpp")
-#: Options that :func:`tfjpeg.editors.inference.edit_and_encode` alone reproduces (an edit
-#: cache then serves several qualities and encoders).
-_PLAIN_OPTIONS = frozenset({"editor", "encoder", "subsampling", "tables"})
+#: Options that :func:`tfjpeg.editors.inference.edit_and_encode` alone reproduces, with the
+#: standard tables and no trellis (an edit cache then serves several qualities and encoders).
+_PLAIN_OPTIONS = frozenset({"editor", "encoder", "subsampling", "tables", "trellis"})
 #: The spec of :func:`tfjpeg.compress`'s default configuration.
 DEFAULT_SPEC = "default"
 
@@ -144,7 +144,7 @@ def encode_function(
 
     options = dict(method.options)
     plain = (
-        set(options) - {"trellis"} <= _PLAIN_OPTIONS
+        set(options) <= _PLAIN_OPTIONS
         and options.get("tables") == "standard"
         and not options.get("trellis")
     )
