@@ -112,6 +112,7 @@ def time_runs(
     round_robin: bool = True,
     catch_errors: bool = False,
     clock: Callable[[], float] = time.perf_counter,
+    cpu_clock: Callable[[], float] | None = None,
     on_warmup: Callable[[str], None] | None = None,
     on_round: Callable[[int], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
@@ -127,12 +128,16 @@ def time_runs(
         catch_errors: a run whose warm-up raises is reported as ``{"error": ...}`` and skipped
             (a framework failing is a result to report), instead of the exception propagating.
         clock: seconds (``time.perf_counter``; a fake clock in tests).
+        cpu_clock: also record each timed call's CPU seconds by this clock (e.g.
+            ``time.process_time``: the process's own, all threads, the part other jobs on a
+            shared machine do not inflate) as ``cpu_times_s`` and ``median_cpu_s``.
         on_warmup: called with the run's name after its warm-up.
         on_round: called with the round index (0-based) before each timing round (round robin)
             or before each run's calls (the index of the run).
 
     Returns:
-        name → ``{"warmup_s"?, "times_s", "median_s", "best_s"}`` or ``{"error"}``.
+        name → ``{"warmup_s"?, "times_s", "median_s", "best_s"}`` (and ``"cpu_times_s"``,
+        ``"median_cpu_s"`` with ``cpu_clock``) or ``{"error"}``.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1. Received: repeats={repeats}")
@@ -149,14 +154,19 @@ def time_runs(
         else:
             results[key] = {"warmup_s": clock() - t0} if warmup else {}
             results[key]["times_s"] = []
+            if cpu_clock is not None:
+                results[key]["cpu_times_s"] = []
         if on_warmup is not None:
             on_warmup(key)
     live = [key for key in runs if "error" not in results[key]]
 
     def timed(key: str) -> None:
+        c0 = cpu_clock() if cpu_clock is not None else 0.0
         t0 = clock()
         runs[key]()
         results[key]["times_s"].append(clock() - t0)
+        if cpu_clock is not None:
+            results[key]["cpu_times_s"].append(cpu_clock() - c0)
 
     if round_robin:
         for r in range(repeats):
@@ -173,6 +183,8 @@ def time_runs(
     for key in live:
         results[key]["median_s"] = statistics.median(results[key]["times_s"])
         results[key]["best_s"] = min(results[key]["times_s"])
+        if cpu_clock is not None:
+            results[key]["median_cpu_s"] = statistics.median(results[key]["cpu_times_s"])
     return results
 
 

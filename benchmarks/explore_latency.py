@@ -114,20 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for tool in tools:
         runs[tool] = edit(tool)
-    cpu: dict[str, list[float]] = {name: [] for name in runs}
-
-    def with_cpu(name: str, run):
-        def timed_run() -> None:
-            start = time.process_time()
-            run()
-            cpu[name].append(time.process_time() - start)
-
-        return timed_run
-
-    runs = {name: with_cpu(name, run) for name, run in runs.items()}
     timed = time_runs(
-        runs, args.repeats, catch_errors=True, on_warmup=lambda n: print("warm", n, flush=True)
-    )
+        runs, args.repeats, catch_errors=True, cpu_clock=time.process_time,
+        on_warmup=lambda n: print("warm", n, flush=True),
+    )  # fmt: skip
     first = {name: r["warmup_s"] for name, r in timed.items() if "warmup_s" in r}
     pillow = timed["pillow"]["median_s"]
     lines = [
@@ -147,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in result:
             lines.append(f"| {name} | error: {result['error']} | | | | |")
             continue
-        result["cpu_s"] = cpu[name][1:]  # the warm-up call first
-        cpu_median = float(np.median(result["cpu_s"]))
+        result["cpu_s"] = result.pop("cpu_times_s")
+        cpu_median = result.pop("median_cpu_s")
         lines.append(
             f"| {name} | {result['median_s']:.3f} | {result['best_s']:.3f} | {cpu_median:.3f} | "
             f"{first.get(name, float('nan')):.2f} | {result['median_s'] / pillow:.0f} |"

@@ -130,3 +130,19 @@ def test_time_runs_back_to_back_reports_failures_and_median_seconds_skips_nothin
         benchutil.time_runs({"good": good}, 0, clock=clock)
     steps = iter([4.0, 1.0, 3.0, 2.0])
     assert benchutil.median_seconds(lambda: clock.advance(next(steps)), 3, clock=clock) == 2.0
+
+
+def test_time_runs_records_cpu_seconds_of_the_timed_calls_only():
+    benchutil = _load("benchutil")
+    wall, cpu = _FakeClock(), _FakeClock()
+    costs = iter([(5.0, 7.0), (2.0, 3.0), (4.0, 1.0), (3.0, 2.0)])  # (wall, cpu) per call
+
+    def call():
+        w, c = next(costs)
+        wall.advance(w)
+        cpu.advance(c)
+
+    timed = benchutil.time_runs({"a": call}, 3, clock=wall, cpu_clock=cpu)
+    assert timed["a"]["warmup_s"] == 5.0  # the warm-up's CPU seconds are not recorded
+    assert timed["a"]["times_s"] == [2.0, 4.0, 3.0]
+    assert timed["a"]["cpu_times_s"] == [3.0, 1.0, 2.0] and timed["a"]["median_cpu_s"] == 2.0
