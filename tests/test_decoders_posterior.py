@@ -83,6 +83,29 @@ def test_seeds_tiles_and_consistency_through_the_decoding_core(sampler, jpeg_byt
     assert tfjpeg.decode(gray, decoder=sampler, seed=1).shape == (24, 32, 1)
 
 
+def test_temperature_scales_the_noise_and_survives_the_config(sampler, jpeg_bytes):
+    inputs, subsampling = decoder_inputs(read_jpeg(jpeg_bytes))
+    z = noise_from_seed(2, *inputs["y"].shape[1:3])[None]
+    cool = PosteriorSampler.from_config({**sampler.get_config(), "temperature": 0.5})
+    build_model(cool)
+    cool.set_weights(sampler.get_weights())
+    assert PosteriorSampler.from_config(cool.get_config()).temperature == 0.5
+
+    def decoded(model, noise):
+        return model({**inputs, "z": noise}, subsampling=subsampling)["decoded"].numpy()
+
+    # Temperature t with z is the sampler at temperature 1 with t·z; 0 is the noise-free decoding.
+    np.testing.assert_allclose(decoded(cool, z), decoded(sampler, 0.5 * z), atol=1e-4)
+    assert np.abs(decoded(cool, z) - decoded(sampler, z)).max() > 0.5
+    frozen = PosteriorSampler.from_config({**sampler.get_config(), "temperature": 0.0})
+    build_model(frozen)
+    frozen.set_weights(sampler.get_weights())
+    np.testing.assert_allclose(decoded(frozen, z), decoded(sampler, 0.0 * z), atol=1e-4)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            PosteriorSampler(temperature=bad)
+
+
 @pytest.mark.slow  # traces the in-graph JPEG reader
 def test_the_serving_module_draws_the_same_sample_as_decode(sampler, jpeg_bytes):
     from tfjpeg.serving.decoders import DecoderServingModule
