@@ -89,6 +89,25 @@ def test_diversity_term_runs_the_batch_twice_and_trains_the_noise_branch():
         OneToManySteps(decoder, None, critic, None, nlpd_stub, 2, diversity_weight=-1.0)
 
 
+def test_mean_term_alone_also_runs_two_proposals_and_adds_their_first_moment():
+    """mean_weight > 0 without diversity: two proposals, eq. 7 averaged over them plus λ_m times
+    the squared error of their mean ([0, 1] units), which is no larger than a proposal's own."""
+    config = otm_train._merged(TINY)
+    decoder, critic = otm_train.build_models(config)
+    decoder.up.kernel.assign(tf.random.stateless_normal(decoder.up.kernel.shape, [0, 3]) * 0.1)
+    losses = {**config["losses"], "warmup_steps": 1, "mean_weight": 50.0}
+    steps = _tiny_steps(decoder, critic, losses)
+    images = tf.constant(np.stack([natural_image(32, 32, seed=i) for i in range(2)]), tf.float32)
+    out = steps.train_step({"images": images, "quality": tf.constant([10.0, 40.0])}, tf.constant(0))
+    assert "diversity" not in out
+    single = 10.0 ** (-float(out["psnr"]) / 10.0)  # the first proposal's (rounded) error
+    assert 0.0 < float(out["mean_mse"]) < 1.5 * single
+    expected = float(out["perceptual"]) + 0.01 * float(out["jpeg"]) + 50.0 * float(out["mean_mse"])
+    assert float(out["loss"]) == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    with pytest.raises(ValueError, match="mean_weight"):
+        OneToManySteps(decoder, None, critic, None, nlpd_stub, 2, mean_weight=-1.0)
+
+
 def nlpd_stub(x, y):  # never called: the constructor refuses first
     raise AssertionError
 

@@ -17,7 +17,10 @@ et al. 2019 (:func:`tfjpeg.losses.one_to_many.diversity_loss`) on the two decodi
 the projection onto the file's intervals (:func:`~tfjpeg.losses.one_to_many.
 interval_projection`), so only the variation that the decoding core keeps is rewarded. The
 paper's loss alone lets the network ignore z (the shipped model's samples differ by 0.0026
-per pixel).
+per pixel). With ``mean_weight`` > 0 (also an addition), λ_m times the first-moment penalty of
+Man et al. 2023 (eq. 5, :func:`tfjpeg.losses.first_moment_penalty`) on the two proposals pulls
+their mean toward the original, so that averaging samples approaches an MMSE decoding while
+the diversity term keeps them apart (also on a doubled batch).
 
 The discriminator is :class:`~tfjpeg.decoders.ConsistencyCritic` (conditioned on the file's
 coefficients, spectral normalization) rather than the paper's unconditional DCGAN-style
@@ -37,7 +40,7 @@ import tensorflow as tf
 
 from tfjpeg.decoders import ConsistencyCritic, OneToManyDecoder
 from tfjpeg.decoders.geometry import chroma_factors, image_from_coefficients
-from tfjpeg.losses import adversarial
+from tfjpeg.losses import adversarial, first_moment_penalty
 from tfjpeg.losses.one_to_many import diversity_loss, interval_projection, jpeg_loss
 from trainers.common.loop import replica_seed
 from trainers.decoder.steps import jpeg_inputs, real_planes
@@ -62,6 +65,8 @@ class OneToManySteps:
         diversity_weight: λ_d of the diversity-sensitive term (0: the paper's loss, one pass).
         diversity_bound: its τ, the spread ([0, 1] units per unit of noise distance) beyond
             which no more diversity is rewarded.
+        mean_weight: λ_m of the first-moment penalty on the two proposals' mean, in [0, 1]
+            units (0: none).
         seed: seed of the noise (stateless, per step and replica: a resumed run draws the same).
     """
 
@@ -82,6 +87,7 @@ class OneToManySteps:
         noise_std: float = 1.0,
         diversity_weight: float = 0.0,
         diversity_bound: float = 0.02,
+        mean_weight: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.decoder = decoder
@@ -99,10 +105,12 @@ class OneToManySteps:
         self.noise_std = float(noise_std)
         self.diversity_weight = float(diversity_weight)
         self.diversity_bound = float(diversity_bound)
-        if self.diversity_weight < 0 or not self.diversity_bound > 0:
+        self.mean_weight = float(mean_weight)
+        if self.diversity_weight < 0 or not self.diversity_bound > 0 or not self.mean_weight >= 0:
             raise ValueError(
-                "diversity_weight must be >= 0 and diversity_bound > 0. Received: "
-                f"diversity_weight={diversity_weight!r}, diversity_bound={diversity_bound!r}"
+                "diversity_weight and mean_weight must be >= 0 and diversity_bound > 0. "
+                f"Received: diversity_weight={diversity_weight!r}, "
+                f"diversity_bound={diversity_bound!r}, mean_weight={mean_weight!r}"
             )
         self.seed = int(seed)
 
@@ -163,8 +171,8 @@ class OneToManySteps:
         )
 
         # (2) the proposal network on eq. 7, D fixed; with the diversity term, on the batch
-        # twice (z and z₂), each loss the mean over the two proposals.
-        copies = 2 if self.diversity_weight else 1
+        # twice (z and z₂), each loss the mean over the two proposals (also for the mean term).
+        copies = 2 if self.diversity_weight or self.mean_weight else 1
         gen_inputs, gen_xq, gen_target = inputs, xq, target
         gen_z = z
         if copies == 2:
@@ -196,9 +204,13 @@ class OneToManySteps:
                 + on * self.naturalness_weight * natural
                 + self.jpeg_weight * jpeg
             )
-            if copies == 2:
+            if self.diversity_weight:
                 diversity = self._diversity(out, gen_inputs, gen_xq, z, z2)
                 per = per + self.diversity_weight * diversity
+            if self.mean_weight:
+                proposals = tf.stack(tf.split(decoded / 255.0, 2, axis=0))
+                moment = first_moment_penalty(proposals, target / 255.0)
+                per = per + self.mean_weight * moment
             loss = self._avg(per)
         gvars = self.decoder.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, gvars), gvars, strict=True))
@@ -212,6 +224,8 @@ class OneToManySteps:
             "critic": critic_loss,
             "psnr": self._avg(10.0 * tf.math.log(255.0**2 / mse) / tf.math.log(10.0)),
         }
-        if copies == 2:
+        if self.diversity_weight:
             metrics["diversity"] = self._avg(-diversity)  # the (bounded) ratio, ≥ 0
+        if self.mean_weight:
+            metrics["mean_mse"] = self._avg(moment)
         return metrics

@@ -11,7 +11,8 @@ progress bar; ``--export DIR`` writes the final decoder in the export convention
 serving signatures (:func:`tfjpeg.serving.decoders.export_decoder`). ``init`` (config) /
 ``--init`` warm-starts a new run from an exported decoder or from another run's latest
 checkpoint (:func:`load_init`); ``losses.diversity_weight`` > 0 adds the diversity-sensitive
-term (not in the paper; :mod:`trainers.one_to_many.steps`), e.g. the fine-tune of
+term and ``losses.mean_weight`` > 0 the first-moment penalty on the proposals' mean (neither in
+the paper; :mod:`trainers.one_to_many.steps`), e.g. the fine-tune of
 ``trainers/configs/decoder_one_to_many_diverse.json``.
 
 Usage:
@@ -77,6 +78,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "noise_std": 1.0,
         "diversity_weight": 0.0,
         "diversity_bound": 0.02,
+        "mean_weight": 0.0,
     },
 }
 
