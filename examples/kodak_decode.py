@@ -41,6 +41,10 @@ folder; Kodak otherwise (final reports)::
     python examples/kodak_decode.py --sampling posterior --split validation --qualities 10 \
         --images 10 --out /tmp/posterior_val
 
+``--temperatures 0.4,0.6,1`` scores each stochastic decoder at each of these sampling
+temperatures (rows ``posterior@T0.6``; the decoder's ``temperature``, the scale of its noise)
+instead of the shipped one, e.g. to choose it on the validation split.
+
 
 Writes DIR/NAME.{json,md} and NAME_crops.png (``--name``, default kodak_decode), DIR by default
 ./kodak_decode_results in the current directory; ``--summary-only`` leaves the per-image rows
@@ -184,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--baseline", default="consistent-l1", help="MMSE decoder row (sampling)")
     parser.add_argument(
+        "--temperatures", help="sampling temperatures to score (comma list; default: shipped)"
+    )
+    parser.add_argument(
         "--split", choices=("validation", "train", "all"), help="images of $TFJPEG_TRAIN_DIR"
     )
     parser.add_argument("--folder", type=Path, help="images of this folder (instead of Kodak)")
@@ -292,16 +299,37 @@ def _images(args) -> list[tuple[str, np.ndarray]]:
     return list(iter_images(folder))[args.first : args.first + args.images]
 
 
+def _stochastic_rows(names: list[str], temperatures: str | None) -> dict:
+    """{row label: decoder (name or instance)}: each decoder as shipped, or at each temperature
+    (a copy of the shipped model with another ``temperature``)."""
+    from tfjpeg.models.saving import build_model
+
+    rows: dict = {}
+    for name in names:
+        model = load_decoder_model(name)
+        if not temperatures:
+            rows[name] = name
+            continue
+        config = model.get_config()
+        if "temperature" not in config:
+            raise SystemExit(f"--temperatures: decoder {name!r} has no sampling temperature")
+        for t in (float(v) for v in temperatures.split(",")):
+            copy = type(model).from_config({**config, "temperature": t})
+            build_model(copy)
+            copy.set_weights(model.get_weights())
+            rows[f"{name}@T{t:g}"] = copy
+    return rows
+
+
 def _sampling(args, argv) -> int:
     """The stochastic-decoder evaluation (module docstring, "Stochastic decoders")."""
     from tfjpeg.io import contact_sheet, png_bytes
     from tfjpeg.metrics.evaluation import evaluate_sampling
 
-    stochastic = args.sampling.split(",")
     qualities = [int(q) for q in args.qualities.split(",")]
     images = _images(args)
-    for name in (args.baseline, *stochastic):
-        load_decoder_model(name)
+    load_decoder_model(args.baseline)
+    stochastic = _stochastic_rows(args.sampling.split(","), args.temperatures)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, list[dict]]] = {}
     niqe_originals = [float(niqe_score(np.asarray(im)[..., :3])) for _, im in images]
@@ -328,7 +356,7 @@ def _sampling(args, argv) -> int:
                         )
                     }
                 )
-            for decoder in stochastic:
+            for label, decoder in stochastic.items():
 
                 def keep(_name, drawn, index=index, original=original, grid=grid):
                     if index == 0:  # the grid: original, then the first samples, centre crop
@@ -345,7 +373,7 @@ def _sampling(args, argv) -> int:
                     samples=args.samples,
                     on_samples=keep,
                 )
-                rows.setdefault(str(q), {}).setdefault(decoder, []).append(record)
+                rows.setdefault(str(q), {}).setdefault(label, []).append(record)
             print(f"[{time.time() - t0:6.0f}s] q{q} {name}", flush=True)
         if grid:
             (args.out / f"{args.name}_grid_q{q}.png").write_bytes(
