@@ -12,7 +12,8 @@ watching, not by guessing:
   the test, the fixture being set up (then every test using that fixture definition depends on
   it), or the module being imported (then all its tests do). Other children (cjpeg, jpegqs,
   chromium) do not read ``TFJPEG_*`` variables. The record is
-  written to FILE as JSON when the session ends.
+  written to FILE as JSON when the session ends. Under pytest-xdist each worker writes its own
+  part (``FILE.gw0``, ...) and the controller, which ends after them, merges the parts into FILE.
 - ``CI_DATA_TESTS_IN=FILE`` (pass 2): only the recorded tests are run; the others are
   deselected (pytest reports how many). A missing or unreadable FILE is an error.
 
@@ -40,6 +41,8 @@ IGNORED = frozenset({"TFJPEG_TEST_INSTALLED"})
 DATA_VARIABLES = ("TFJPEG_KODAK_DIR", "TFJPEG_TRAIN_DIR")
 #: Set only in pass 2 (turns off conftest's ``../shared`` fallback).
 NO_SHARED = "TFJPEG_NO_SHARED"
+#: pytest-xdist's worker id (gw0, gw1, ...) in a worker process; unset in the controller.
+XDIST_WORKER = "PYTEST_XDIST_WORKER"
 
 
 class DataRecord:
@@ -68,6 +71,15 @@ class DataRecord:
             "fixtures": sorted(self.fixtures),
             "modules": sorted(self.modules),
         }
+
+
+def merge_records(records: Iterable[dict[str, list[str]]]) -> dict[str, list[str]]:
+    """The union of several records (the parts of an xdist run)."""
+    merged: dict[str, set[str]] = {"tests": set(), "fixtures": set(), "modules": set()}
+    for record in records:
+        for key, names in merged.items():
+            names.update(record.get(key, ()))
+    return {key: sorted(names) for key, names in merged.items()}
 
 
 def fixture_key(baseid: str, argname: str) -> str:
@@ -203,7 +215,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _RECORD is None:
         return
     out = Path(os.environ[OUT_ENV])
-    out.write_text(json.dumps(_RECORD.to_json(), indent=1) + "\n")
+    worker = os.environ.get(XDIST_WORKER)
+    if worker:  # an xdist worker: its part; the controller merges
+        out.with_name(f"{out.name}.{worker}").write_text(json.dumps(_RECORD.to_json()) + "\n")
+        return
+    parts = sorted(out.parent.glob(f"{out.name}.gw*"))
+    records = [_RECORD.to_json()] + [json.loads(part.read_text()) for part in parts]
+    out.write_text(json.dumps(merge_records(records), indent=1) + "\n")
+    for part in parts:
+        part.unlink()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+import data_selection
 from data_selection import DataRecord, _install_recorder, depends_on_data, fixture_key
 
 
@@ -67,3 +69,26 @@ def test_selection_follows_tests_fixtures_and_modules():
     assert not depends_on_data("u.py::w", [fixture_key("u.py", "natural")], record)  # another
     assert depends_on_data("m.py::Test::w", [], record)
     assert not depends_on_data("m.py2::w", [], record)
+
+
+def test_xdist_workers_write_parts_that_the_controller_merges(tmp_path, monkeypatch):
+    out = tmp_path / "record.json"
+    monkeypatch.setenv(data_selection.OUT_ENV, str(out))
+    for worker, test, fixture in (("gw0", "a.py::x", "f.py::k"), ("gw1", "b.py::y", None)):
+        record = DataRecord()
+        record.tests.add(test)
+        record.fixtures.update([fixture] if fixture else [])
+        record.modules.update([] if fixture else ["m.py"])
+        monkeypatch.setattr(data_selection, "_RECORD", record)
+        monkeypatch.setenv(data_selection.XDIST_WORKER, worker)
+        data_selection.pytest_sessionfinish(None, 0)
+        assert not out.exists() and (tmp_path / f"record.json.{worker}").is_file()
+    monkeypatch.delenv(data_selection.XDIST_WORKER)
+    monkeypatch.setattr(data_selection, "_RECORD", DataRecord())  # the controller ran no test
+    data_selection.pytest_sessionfinish(None, 0)
+    assert json.loads(out.read_text()) == {
+        "tests": ["a.py::x", "b.py::y"],
+        "fixtures": ["f.py::k"],
+        "modules": ["m.py"],
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["record.json"]  # parts removed
