@@ -41,9 +41,10 @@ folder; Kodak otherwise (final reports)::
     python examples/kodak_decode.py --sampling posterior --split validation --qualities 10 \
         --images 10 --out /tmp/posterior_val
 
-``--temperatures 0.4,0.6,1`` scores each stochastic decoder at each of these sampling
-temperatures (rows ``posterior@T0.6``; the decoder's ``temperature``, the scale of its noise)
-instead of the shipped one, e.g. to choose it on the validation split.
+``--sampling`` also takes export folders (a trainer's ``--export DIR``) to compare candidates
+before shipping one. ``--temperatures 0.4,0.6,1`` scores each stochastic decoder at each of
+these sampling temperatures (rows ``posterior@T0.6``; the decoder's ``temperature``, the scale
+of its noise) instead of its own, e.g. to choose it on the validation split.
 
 
 Writes DIR/NAME.{json,md} and NAME_crops.png (``--name``, default kodak_decode), DIR by default
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         "--merge", nargs="+", type=Path, help="merge shard JSONs into --out/--name and exit"
     )
     parser.add_argument(
-        "--sampling", help="stochastic decoders to score (comma list, e.g. posterior,one-to-many)"
+        "--sampling",
+        help="stochastic decoders to score (comma list of names or export folders, e.g. "
+        "posterior,one-to-many)",
     )
     parser.add_argument("--baseline", default="consistent-l1", help="MMSE decoder row (sampling)")
     parser.add_argument(
@@ -300,15 +303,17 @@ def _images(args) -> list[tuple[str, np.ndarray]]:
 
 
 def _stochastic_rows(names: list[str], temperatures: str | None) -> dict:
-    """{row label: decoder (name or instance)}: each decoder as shipped, or at each temperature
-    (a copy of the shipped model with another ``temperature``)."""
+    """{row label: decoder (name or instance)}: each decoder (a registry name, or an export
+    folder) as it is, or at each temperature (a copy with another ``temperature``)."""
+    from tfjpeg.models.presets import load_folder
     from tfjpeg.models.saving import build_model
 
     rows: dict = {}
     for name in names:
-        model = load_decoder_model(name)
+        exported = Path(name).is_dir()  # a candidate's export folder, e.g. before shipping it
+        model = load_folder(name) if exported else load_decoder_model(name)
         if not temperatures:
-            rows[name] = name
+            rows[name] = model if exported else name
             continue
         config = model.get_config()
         if "temperature" not in config:
