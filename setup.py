@@ -49,9 +49,11 @@ setup(
     extras_require={
         # tfjpeg explore's local web page (Starlette app served by uvicorn)
         "explore": ["starlette>=0.37", "uvicorn>=0.29"],
-        # httpx: Starlette's TestClient; playwright: the page tested in a real browser
+        # httpx: Starlette's TestClient; playwright: the page tested in a real browser;
+        # pytest-xdist: .ci/run's passes on every core (a file's tests stay on one worker)
         "test": [
             "pytest>=7",
+            "pytest-xdist>=3.5",
             "ruff>=0.4",
             "starlette>=0.37",
             "uvicorn>=0.29",
