@@ -101,7 +101,7 @@ def test_temperature_scales_the_noise_and_survives_the_config(sampler, jpeg_byte
     build_model(frozen)
     frozen.set_weights(sampler.get_weights())
     np.testing.assert_allclose(decoded(frozen, z), decoded(sampler, 0.0 * z), atol=1e-4)
-    for bad in (-0.1, float("nan"), float("inf")):
+    for bad in (-0.1, float("nan"), float("inf"), True, "0.5", None):
         with pytest.raises(ValueError, match="temperature"):
             PosteriorSampler(temperature=bad)
 

@@ -130,7 +130,10 @@ class PosteriorSampler(keras.Model):
                 f"residual_scale must be in (0, 1]. Received: residual_scale={residual_scale}"
             )
         self.residual_scale = float(residual_scale)
-        if not (math.isfinite(float(temperature)) and float(temperature) >= 0.0):
+        number = isinstance(temperature, (int, float, np.integer, np.floating))
+        if isinstance(temperature, bool) or not (
+            number and math.isfinite(float(temperature)) and float(temperature) >= 0.0
+        ):
             raise ValueError(
                 f"temperature must be a finite number ≥ 0. Received: temperature={temperature}"
             )
