@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from data_selection import DATA_VARIABLES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,8 +84,11 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment plus ``trainers/`` (not the checkout's ``tfjpeg/``) on PYTHONPATH and
     CI's TensorFlow thread limits. Children start in the repository root; PYTHONSAFEPATH keeps
     that folder off their ``sys.path`` (Python >= 3.11), so they too import the installed
-    ``tfjpeg``."""
-    env = dict(os.environ)
+    ``tfjpeg``. The session's data folders (``TFJPEG_KODAK_DIR``, ``TFJPEG_TRAIN_DIR``) are not
+    passed on: a child sees only the folders its test gives in ``extra``, so it runs the same
+    with and without them (and CI's second pass need not run it again)."""
+    # (keys first: the data variables' values are never read)
+    env = {key: os.environ[key] for key in os.environ if key not in DATA_VARIABLES}
     paths = (str(trainers_only_path()), env.get("PYTHONPATH", ""))
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     env["PYTHONSAFEPATH"] = "1"
