@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -92,13 +93,32 @@ def test_savedmodel_signatures_give_exactly_what_tfjpeg_decode_gives(jpeg_bytes,
     np.testing.assert_array_equal(seeded, tfjpeg.decode(jpeg_bytes, "consistent-l1", seed=4))
 
 
-def test_shipped_savedmodel_serves_what_tfjpeg_decode_gives(jpeg_bytes):
+def test_shipped_savedmodel_serves_what_tfjpeg_decode_gives():
     folder = model_dir("consistent-l1")
     served = tf.saved_model.load(str(folder))
     tables = served.signatures["decode_coefficients"].structured_input_signature[1]["tables"]
     assert tables.shape[0] is None and "decode_bytes" in served.signatures  # current export
-    expected = tfjpeg.decode(jpeg_bytes, decoder="consistent-l1")
-    np.testing.assert_array_equal(_serve(folder, jpeg_bytes)["image"], expected)
+    # q95 (tables of 1–2): the uint8 correction runs many rounds, so a graph exported with other
+    # correction settings than tfjpeg.decoders.exact's gives other pixels.
+    data = pillow_jpeg(natural_image(40, 48, seed=3), 95, "420")
+    expected = tfjpeg.decode(data, decoder="consistent-l1")
+    np.testing.assert_array_equal(_serve(folder, data)["image"], expected)
+
+
+SHIPPED_DECODERS = ["consistent-l1", "block-unet", "consistent-gan", "posterior", "one-to-many"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_DECODERS)
+def test_every_shipped_decoder_records_the_current_uint8_correction(name):
+    """The served graph bakes the correction's settings in; the export records them, so a
+    folder exported before they changed is caught here without loading it."""
+    from tfjpeg.decoders import exact
+
+    serving = json.loads((model_dir(name) / "keras_config.json").read_text())["serving"]
+    assert serving["uint8_correction"] == {
+        "iterations": exact.CORRECTION_ITERATIONS,
+        "margin": exact.CORRECTION_MARGIN,
+    }
 
 
 def _announcing(height: int, width: int) -> bytes:

@@ -32,10 +32,10 @@ from tfjpeg.jpeg.dct import block_idct
 __all__ = ["CORRECTION_ITERATIONS", "CORRECTION_MARGIN", "correct_uint8", "exact_coefficients"]
 
 #: Rounds of the uint8 correction (it stops early once every coefficient matches).
-CORRECTION_ITERATIONS = 8
+CORRECTION_ITERATIONS = 32
 #: Distance from the bin edges (quantized units) the correction moves a missed block's
 #: coefficients to.
-CORRECTION_MARGIN = 0.3
+CORRECTION_MARGIN = 0.2
 
 
 def _downsample_exact(plane: tf.Tensor, fh, fv) -> tf.Tensor:

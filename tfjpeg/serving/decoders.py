@@ -54,6 +54,7 @@ import tensorflow as tf
 from tfjpeg._checks import check_positive_int
 from tfjpeg.decoders.consistent import ConsistentDecoder
 from tfjpeg.decoders.core import CORE_SIGNATURE, PROJECTION_ITERATIONS, decode_core
+from tfjpeg.decoders.exact import CORRECTION_ITERATIONS, CORRECTION_MARGIN
 from tfjpeg.explore.control import control_from_seed
 from tfjpeg.io.graph import coefficients_from_jpeg_bytes
 from tfjpeg.io.limits import DEFAULT_DECODER_MAX_PIXELS
@@ -195,7 +196,8 @@ def export_decoder(
     The decoder must be built (called once). ``max_pixels`` is the largest image the
     ``serving_default`` (JPEG bytes) signature decodes, checked from the header before any
     allocation; it is recorded in ``keras_config.json`` (``"serving": {"max_pixels": ...}``) so
-    a model card can state it. Returns the folder.
+    a model card can state it, with the uint8 correction's settings the graph bakes in
+    (``"uint8_correction"``). Returns the folder.
     """
     module = DecoderServingModule(decoder, max_pixels=max_pixels)
     signatures = {
@@ -203,7 +205,12 @@ def export_decoder(
         _NAMES.single_signature: module.decode_bytes,
         "decode_coefficients": module.decode_coefficients,
     }
-    serving = {"max_pixels": module.max_pixels}
+    serving = {
+        "max_pixels": module.max_pixels,
+        # baked into the graph: recorded so that a folder exported with other settings than
+        # tfjpeg.decode's is recognisable without loading it
+        "uint8_correction": {"iterations": CORRECTION_ITERATIONS, "margin": CORRECTION_MARGIN},
+    }
     return export_model(
         decoder, export_dir, module, signatures, warmup=warmup_requests(), serving=serving
     )
