@@ -133,8 +133,14 @@ def test_preedit_phase_runs_eq5_with_validation_evaluation_and_exports(image_dir
     assert "equal MS-SSIM" in best["selected_by"]
     assert (run / editor_train.BEST_WEIGHTS).is_file()
     scalars = _event_scalars(run)
-    for tag in ("eval/score", "eval/gap/bits_rel_error", "eval/gap/distance_ratio",
-                "eval/gap/bpp_predicted", "eval/gap/bpp_real", "eval/gap/q20/distance_real"):
+    for tag in (
+        "eval/score",
+        "eval/gap/bits_rel_error",
+        "eval/gap/distance_ratio",
+        "eval/gap/bpp_predicted",
+        "eval/gap/bpp_real",
+        "eval/gap/q20/distance_real",
+    ):
         assert [step for step, _ in scalars[tag]] == [1, 2], tag  # fmt: skip
     assert scalars["eval/score"][0][1] == pytest.approx(evals[0][1]["score"], rel=1e-5)
     out = tmp_path / "exported" / "1"
@@ -153,7 +159,7 @@ def test_evaluation_images_must_be_validation_images(image_dirs):
     from trainers.editor.validation import validation_crops
 
     train, _ = image_dirs
-    (name, crop), = validation_crops(train, ["img0.png"], 56)  # 48 x 64: padded to 56
+    ((name, crop),) = validation_crops(train, ["img0.png"], 56)  # 48 x 64: padded to 56
     assert name == "img0" and crop.shape == (56, 56, 3)
     with pytest.raises(ValueError, match="not validation"):
         validation_crops(train, ["img1.png"], 32)  # a training image
@@ -344,3 +350,107 @@ def test_inference_mode_edits_train_on_the_edits_that_are_used():
         else:
             assert not np.allclose(editor.block0_bn1.moving_mean.numpy(), moving)
     assert totals[True] != pytest.approx(totals[False], rel=1e-4)
+
+
+# --- distillation of the optimize mode (trainers.editor.distill) -------------------------------
+
+
+def test_teacher_images_are_what_the_default_writes_and_libjpeg_lands_on_them():
+    """The teacher's pixels, quantized by real libjpeg-turbo with the learned tables, give the
+    coefficients of the default's file (trellis, written from coefficients: the optimize mode's
+    choice), up to the mismatch realize reports."""
+    from tfjpeg.io import encode_pixels, read_jpeg
+    from tfjpeg.rdo.encoder import trellis_encode
+    from trainers.editor.distill import learned_tables, teacher_images
+
+    image = natural_image(32, 48, seed=3)
+    tables = learned_tables(10)
+    pixels, mismatch = teacher_images(image[None], tables)
+    assert pixels.dtype == np.uint8 and pixels.shape == (1, 32, 48, 3)
+    real = read_jpeg(encode_pixels(pixels[0], 10, tables=tables, optimize=True))
+    default = read_jpeg(trellis_encode(image, tables=tables))
+    np.testing.assert_array_equal(real.tables[:2], np.round(tables))
+    wrong = sum(
+        int(np.sum(a != b)) for a, b in zip(real.components, default.components, strict=True)
+    )
+    total = sum(a.size for a in default.components)
+    assert wrong / total == pytest.approx(mismatch, abs=1e-9)
+    assert wrong / total < 1e-3
+    # the teacher is not the plain encoding: the trellis changed coefficients
+    plain = read_jpeg(encode_pixels(image, 10, tables=tables, optimize=True))
+    assert any(np.any(a != b) for a, b in zip(plain.components, default.components, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["coefficients", "pixels"])
+def test_distillation_loss_is_zero_at_the_teacher_and_positive_elsewhere(kind):
+    from trainers.editor.distill import distillation_loss, learned_tables, teacher_images
+
+    image = natural_image(32, 32, seed=5)
+    tables = learned_tables(15)
+    pixels, mismatch = teacher_images(image[None], tables)
+    assert mismatch == 0.0
+    teacher = tf.constant(pixels, tf.float32)
+    batch_tables = tf.constant(tables[None])
+    at_teacher = distillation_loss(teacher, teacher, batch_tables, kind)
+    assert at_teacher.shape == (1,) and float(at_teacher[0]) < 1e-9
+    original = tf.Variable(image[None].astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = distillation_loss(original, teacher, batch_tables, kind)
+    assert float(loss[0]) > 1e-5
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, original)))) > 0
+    with pytest.raises(ValueError, match="kind"):
+        distillation_loss(teacher, teacher, batch_tables, "ssim")
+
+
+@pytest.fixture(scope="module")
+def teacher_pairs(image_dirs, tmp_path_factory):
+    """Teacher pairs of the training part of the tiny folder: (path, summary)."""
+    from trainers.editor.distill import build_teacher_pairs
+
+    pairs = tmp_path_factory.mktemp("distill") / "pairs.npz"
+    return pairs, build_teacher_pairs(pairs, image_dirs[0], crop=32, qualities=(10, 20))
+
+
+def test_teacher_pairs_come_from_the_training_part_in_a_resumable_stream(teacher_pairs):
+    from trainers.editor.distill import teacher_batches
+
+    pairs, summary = teacher_pairs
+    data = np.load(pairs)
+    assert summary["pairs"] == 6  # 3 training images (img0 is validation) x 2 crops
+    assert "img0.png" not in set(data["names"])
+    assert data["teachers"].shape == (6, 2, 32, 32, 3)
+    first = next(iter(teacher_batches(pairs, 2, seed=1, start_step=3)))
+    again = next(iter(teacher_batches(pairs, 2, seed=1, start_step=3)))
+    np.testing.assert_array_equal(first["teacher"].numpy(), again["teacher"].numpy())
+    assert set(first["quality"].numpy()) <= {10.0, 20.0}
+    index = {10.0: 0, 20.0: 1}
+    for quality, tables in zip(first["quality"].numpy(), first["tables"].numpy(), strict=True):
+        np.testing.assert_array_equal(tables, data["tables"][index[quality]])
+
+
+@pytest.mark.slow
+def test_distill_phase_trains_on_cached_teacher_pairs_and_resumes(
+    image_dirs, teacher_pairs, tmp_path
+):
+    pairs, _ = teacher_pairs
+    config = _config(
+        image_dirs, phase="distill", distill={"pairs": str(pairs)}, inference_mode_edits=True
+    )
+    run = tmp_path / "run"
+    history = editor_train.train(config, run)
+    assert history["step"] == 2
+    assert all(np.isfinite(v["total"]) and v["total"] >= 0 for _, v in history["log"])
+    resumed = editor_train.train({**config, "steps": 3}, run)
+    assert (resumed["start_step"], resumed["step"]) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ({"phase": "distill"}, "distill.pairs"),
+        ({"eval": {"tables": "mozjpeg"}}, "eval.tables"),
+    ],
+)
+def test_bad_distill_configs_are_rejected(override, match):
+    with pytest.raises(ValueError, match=match):
+        editor_train.full_config(override)

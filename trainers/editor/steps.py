@@ -1,5 +1,5 @@
-"""Training steps of the pre-editing networks (Talebi et al. 2020): denoising pre-training (§5)
-and the eq. (5) phase.
+"""Training steps of the pre-editing networks (Talebi et al. 2020): denoising pre-training (§5),
+the eq. (5) phase and distillation of the optimize mode (:mod:`trainers.editor.distill`).
 
 Kept apart from ``trainers/editor/train.py`` (config → models → loop) so the steps can be driven
 by any loop (``trainers.common.TrainingLoop``, or a test).
@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfjpeg.jpeg import encode
 from tfjpeg.jpeg.rounding import apply_rounding, straight_through
 from trainers.common import replica_seed
+from trainers.editor.distill import distillation_loss
 
 __all__ = ["EditorSteps", "rate_bits"]
 
@@ -78,7 +79,10 @@ class EditorSteps:
             fixed), so the loss is that of the edits that are shipped; the weights, BN scales and
             offsets still train. With small batches, batch statistics make the training edits
             differ a lot from the used ones (shipped smoothing editor, 4 × 176-px validation
-            crops: edit RMSE 8.1 in training mode vs 1.9 as used).
+            crops: edit RMSE 8.1 in training mode vs 1.9 as used). Also used by the distillation
+            step.
+        distill_loss: :func:`trainers.editor.distill.distillation_loss` ``kind`` of the
+            distillation step.
 
     Reference: Talebi et al. 2020, "Better compression with deep pre-editing", eq. (5) and §5.
     """
@@ -96,6 +100,7 @@ class EditorSteps:
         noise_sigma_range: tuple[float, float] = (0.0, 0.15),
         pretrain_through_jpeg: bool = False,
         inference_mode_edits: bool = False,
+        distill_loss: str = "coefficients",
     ) -> None:
         self.editor = editor
         self.optimizer = optimizer
@@ -108,6 +113,7 @@ class EditorSteps:
         self.sigma_low, self.sigma_high = (float(v) for v in noise_sigma_range)
         self.pretrain_through_jpeg = bool(pretrain_through_jpeg)
         self.inference_mode_edits = bool(inference_mode_edits)
+        self.distill_loss = distill_loss
 
     def _avg(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
@@ -161,3 +167,20 @@ class EditorSteps:
         out["bpp"] = tf.reduce_mean(bits) / tf.cast(tf.shape(z)[1] * tf.shape(z)[2], tf.float32)
         out["edit_rmse"] = tf.sqrt(tf.reduce_mean(tf.square(edited - z)))
         return out
+
+    def distill_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Distillation: the editor's output towards the optimize mode's teacher image
+        (:func:`trainers.editor.distill.distillation_loss`, with the teacher's tables)."""
+        z, q = batch["images"], batch["quality"]
+        with tf.GradientTape() as tape:
+            training = not self.inference_mode_edits
+            edited = self.editor(z, quality=q, training=training)["edited"]
+            teacher, tables = batch["teacher"], batch["tables"]
+            per_image = distillation_loss(edited, teacher, tables, self.distill_loss)
+            scaled = self._avg(per_image)
+        self._apply(tape, scaled)
+        return {
+            "total": tf.reduce_mean(per_image),
+            "edit_rmse": tf.sqrt(tf.reduce_mean(tf.square(edited - z))),
+            "teacher_rmse": tf.sqrt(tf.reduce_mean(tf.square(edited - batch["teacher"]))),
+        }

@@ -1,4 +1,4 @@
-"""Train a pre-editing network (Talebi et al. 2020): pre-training and the eq. (5) phase.
+"""Train a pre-editing network (Talebi et al. 2020): pre-training, the eq. (5) phase, distillation.
 
 Phases (config key ``"phase"``):
 
@@ -14,12 +14,16 @@ Phases (config key ``"phase"``):
   bits → bpp) and the terms of :class:`tfjpeg.losses.PreEditLoss`; one random integer quality
   per image in ``data.quality_range`` (paper [8, 25]); 176-px crops so that MS-SSIM has all
   five scales (161 px is the least).
+* ``"distill"`` (issue 10): the editor learns the optimize mode's output (the teacher pairs of
+  :mod:`trainers.editor.distill`, built from the training part beforehand): ``distill.loss``
+  ``"coefficients"`` (land in the teacher's quantization bins, learned tables) or ``"pixels"``
+  (L1 to the teacher's pixels); no codec, rate model or eq. (5) loss.
 
 Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
 
     {"editor": "smoothing" | "stn" | "cascade",
      "editor_config": {...},              # the editor class's constructor arguments
-     "phase": "pretrain" | "preedit",
+     "phase": "pretrain" | "preedit" | "distill",
      "init": null | PATH | {"smoother": PATH, "warper": PATH},   # warm start (see load_init)
      "data": {...},                       # tfjpeg.data.pipelines.training_crops (minus directory)
      "noise_sigma_range": [0.0, 0.15],    # pretrain only
@@ -29,8 +33,10 @@ Config (JSON/YAML; every section maps 1:1 to a constructor's arguments)::
      "rate": {...},                       # tfjpeg.rate.RatePredictor
      "loss": {...},                       # tfjpeg.losses.PreEditLoss
      "mu_by_quality": null | [[q, mu], ...],  # μ per image, piecewise linear in its quality
+     "distill": {"pairs": PATH, "loss": "coefficients" | "pixels"},  # distill only
      "eval": {"images": N | [names], "crop": 256, "qualities": [10, 20],  # validation images
-              "mu_by_quality": null | [[q, mu], ...]},  # μ(q) of its "objective"
+              "mu_by_quality": null | [[q, mu], ...],  # μ(q) of its "objective"
+              "tables": "standard" | "learned"},  # the edited files' tables
      "eval_dir": null,                    # folder whose validation part is used (data_dir)
      "steps", "checkpoint_every", "log_every", "image_every", "eval_every", "seed"}
 
@@ -105,7 +111,8 @@ DEFAULTS: dict[str, Any] = {
         "rate_unit": "bpp",
     },
     "mu_by_quality": None,
-    "eval": {"images": 0, "crop": 256, "qualities": [10, 20]},
+    "distill": {"pairs": None, "loss": "coefficients"},
+    "eval": {"images": 0, "crop": 256, "qualities": [10, 20], "tables": "standard"},
     "eval_dir": None,
     "steps": 1000,
     "checkpoint_every": 100,
@@ -115,7 +122,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
 }
 
-PHASES = ("pretrain", "preedit")
+PHASES = ("pretrain", "preedit", "distill")
 #: In the run folder: the weights with the lowest validation score so far, and that evaluation
 #: (``{"step", "score", "selected_by", "bpp", "ms_ssim", ...}``).
 BEST_WEIGHTS = "best.weights.h5"
@@ -125,7 +132,7 @@ BEST_INFO = "best.json"
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if key in ("data", "codec", "rate", "loss", "eval") and isinstance(value, dict):
+        if key in ("data", "codec", "rate", "loss", "eval", "distill") and isinstance(value, dict):
             out[key] = {**out.get(key, {}), **value}
         else:
             out[key] = copy.deepcopy(value)
@@ -151,6 +158,15 @@ def full_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"phase must be one of {PHASES}. Received: phase={merged['phase']!r}")
     if merged["phase"] == "pretrain" and merged["editor"] == "stn":
         raise ValueError("the pretrain phase (denoising) is for the smoothing/cascade editors.")
+    if merged["phase"] == "distill" and not merged["distill"]["pairs"]:
+        raise ValueError(
+            "the distill phase needs distill.pairs (python -m trainers.editor.distill --out P)."
+        )
+    if merged["eval"]["tables"] not in ("standard", "learned"):
+        raise ValueError(
+            "eval.tables must be 'standard' or 'learned'. "
+            f"Received: eval.tables={merged['eval']['tables']!r}"
+        )
     lo, hi = merged["noise_sigma_range"]
     if not 0.0 <= lo <= hi <= 1.0:
         raise ValueError(
@@ -277,6 +293,7 @@ def build_steps(config: dict[str, Any], strategy):
         noise_sigma_range=config["noise_sigma_range"],
         pretrain_through_jpeg=config["pretrain_through_jpeg"],
         inference_mode_edits=config["inference_mode_edits"],
+        distill_loss=config["distill"]["loss"],
     )
 
 
@@ -297,9 +314,12 @@ def _evaluation_hooks(config: dict[str, Any], steps, run_dir: Path, loop_ref: li
     if config["eval"].get("mu_by_quality") is not None:
         eval_mus = mu_table({"mu_by_quality": config["eval"]["mu_by_quality"], "loss": {}})
     editor = steps.editor
+    tables = None
+    if config["eval"]["tables"] == "learned":
+        from trainers.editor.distill import learned_tables as tables
     evaluator = ValidationEvaluator(
         editor, crops, config["eval"]["qualities"], eval_mus,
-        codec=steps.codec, rate=steps.rate, loss=steps.loss,
+        codec=steps.codec, rate=steps.rate, loss=steps.loss, tables=tables,
     )  # fmt: skip
     best_path = run_dir / BEST_INFO
 
@@ -345,6 +365,13 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
     data = {**config["data"], "quality_range": tuple(config["data"]["quality_range"])}
 
     def dataset(start_step: int):
+        if phase == "distill":
+            from trainers.editor.distill import teacher_batches
+
+            return teacher_batches(
+                config["distill"]["pairs"], int(data["batch_size"]), int(config["seed"]),
+                start_step,
+            )  # fmt: skip
         return training_crops(
             config["data_dir"], seed=int(config["seed"]), start_step=start_step, **data
         )
@@ -355,7 +382,11 @@ def train(config: dict[str, Any], run_dir: str | Path, strategy_name: str = "def
         strategy=strategy,
         run_dir=run_dir,
         total_steps=int(config["steps"]),
-        train_step=steps.pretrain_step if phase == "pretrain" else steps.preedit_step,
+        train_step={
+            "pretrain": steps.pretrain_step,
+            "preedit": steps.preedit_step,
+            "distill": steps.distill_step,
+        }[phase],
         dataset=dataset,
         trackables={"model": steps.editor, "optimizer": steps.optimizer},
         checkpoint_every=int(config["checkpoint_every"]),

@@ -88,6 +88,9 @@ class ValidationEvaluator:
         mu: (100,) μ per quality, for the eq. (5) ``objective`` kept for comparison.
         codec, rate, loss: the training C_q, B_q and :class:`tfjpeg.losses.PreEditLoss`
             (``reduction="none"``) for the gap scalars; None skips them (pre-training).
+        tables: ``tables(quality)`` → the files' (2|3, 8, 8) quantization tables (e.g. the
+            learned family's ``tables``); None: libjpeg-turbo's own. The anchor is always plain
+            libjpeg-turbo with its own tables.
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class ValidationEvaluator:
         codec=None,
         rate=None,
         loss=None,
+        tables=None,
     ) -> None:
         if not crops:
             raise ValueError("the validation evaluation needs at least one image.")
@@ -107,6 +111,7 @@ class ValidationEvaluator:
         self.qualities = [int(q) for q in qualities]
         self.mu = np.broadcast_to(np.asarray(mu, np.float32), (100,))
         self.codec, self.rate, self.loss = codec, rate, loss
+        self.tables = tables
         self.anchor = self._anchor_curves()
 
     def _measure(self, editor, quality: int) -> dict[str, np.ndarray]:
@@ -115,7 +120,11 @@ class ValidationEvaluator:
         from tfjpeg.io import decode_pixels
         from tfjpeg.metrics import ms_ssim_score, psnr
 
-        files = [edit_and_encode(editor, image, quality, "libjpeg") for _, image in self.crops]
+        tables = None if editor is None or self.tables is None else self.tables(quality)
+        files = [
+            edit_and_encode(editor, image, quality, "libjpeg", tables=tables)
+            for _, image in self.crops
+        ]
         decoded = np.stack([decode_pixels(data) for data in files])
         originals = np.stack([image for _, image in self.crops])
         return {
