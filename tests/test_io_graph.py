@@ -551,7 +551,7 @@ def test_exported_decoder_records_its_pixel_limit_and_decodes_below_it(served_ti
 
     folder, serve = served_tiny_decoder
     config = json.loads((folder / "keras_config.json").read_text())
-    assert config["serving"] == {"max_pixels": DEFAULT_DECODER_MAX_PIXELS}
+    assert config["serving"]["max_pixels"] == DEFAULT_DECODER_MAX_PIXELS
     data = pillow_jpeg(natural_image(24, 40), 50)
     image = serve(jpeg_bytes=tf.constant(data), seed=tf.constant(-1, tf.int64))["image"]
     assert image.shape == (24, 40, 3)
