@@ -17,7 +17,7 @@ from tfjpeg.decoders import ConsistentDecoder, core_inputs
 from tfjpeg.decoders.consistency import consistency_report
 from tfjpeg.errors import InvalidJpegError, TfjpegError
 from tfjpeg.io import decode_pixels, read_jpeg
-from tfjpeg.models import model_dir
+from tfjpeg.models import model_dir, names
 from tfjpeg.serving.decoders import export_decoder
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -108,10 +108,7 @@ def test_shipped_savedmodel_serves_what_tfjpeg_decode_gives(jpeg_bytes):
     np.testing.assert_array_equal(out.numpy(), tfjpeg.decode(data, decoder="consistent-l1"))
 
 
-SHIPPED_DECODERS = ["consistent-l1", "block-unet", "consistent-gan", "posterior", "one-to-many"]
-
-
-@pytest.mark.parametrize("name", SHIPPED_DECODERS)
+@pytest.mark.parametrize("name", names("decoder"))
 def test_every_shipped_decoder_records_the_current_uint8_correction(name):
     """The served graph bakes the correction's settings in; the export records them, so a
     folder exported before they changed is caught here without loading it."""

@@ -54,6 +54,7 @@ __all__ = [
     "CompressResult",
     "compress",
     "compress_image",
+    "learned_table_family",
 ]
 
 #: Editors by name; "none" encodes the image as it is.
@@ -167,7 +168,8 @@ class _AutoTables:
     family: Any
 
 
-def _learned_family() -> Any:
+def learned_table_family() -> Any:
+    """The shipped learned quantization-table family (:class:`tfjpeg.jpeg.learned.TableFamily`)."""
     from tfjpeg.jpeg.learned import TableFamily
     from tfjpeg.models import default_name
     from tfjpeg.models.presets import load
@@ -185,12 +187,12 @@ def _resolve_tables(tables: Any, encoder: str, subsampling: str) -> Any:
         if tables == "standard":
             return None
         if tables == "learned":
-            return _learned_family()
+            return learned_table_family()
         if tables == "auto":
             if (encoder, subsampling) not in AUTO_LEARNED_FOR:
                 return None
             try:
-                return _AutoTables(_learned_family())
+                return _AutoTables(learned_table_family())
             except TfjpegError as err:  # a models root without the tables: standard ones
                 warnings.warn(
                     f"tables='auto': the learned tables are not installed ({err}); using the "

@@ -64,11 +64,9 @@ DISTILL_LOSSES = ("coefficients", "pixels")
 
 def learned_tables(quality: int) -> np.ndarray:
     """The shipped learned family's (2, 8, 8) tables for ``quality``."""
-    from tfjpeg.jpeg.learned import TableFamily
-    from tfjpeg.models import default_name
-    from tfjpeg.models.presets import load
+    from tfjpeg.api.compression import learned_table_family
 
-    return np.asarray(load(default_name("tables"), cls=TableFamily).tables(quality), np.float32)
+    return np.asarray(learned_table_family().tables(quality), np.float32)
 
 
 def teacher_images(
