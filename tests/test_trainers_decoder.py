@@ -133,3 +133,44 @@ def test_block_unet_architecture_config_and_validation(tmp_path):
         decoder_train.load_run_decoder(tmp_path / "val")
     with pytest.raises(TfjpegError, match="architecture"):
         decoder_train._merged({**TINY, "architecture": "resnet"})
+
+
+def test_l2_pixel_loss_is_the_squared_error_and_bad_names_are_refused():
+    from trainers.decoder.steps import DecoderSteps
+
+    config = decoder_train._merged({**TINY, "pixel_loss": "l2"})
+    decoder, _ = decoder_train.build_models(config)
+    steps = DecoderSteps(decoder, tf.keras.optimizers.Adam(1e-3), 1, pixel_loss="l2")
+    image = tf.constant(natural_image(32, 32, seed=4)[None], tf.float32)
+    out = steps.l1_step({"images": image, "quality": tf.constant([20.0])})
+    assert set(out) == {"l2", "psnr"}
+    # one image: the loss is its mean squared error, the one the logged PSNR is computed from
+    assert float(out["psnr"]) == pytest.approx(10 * np.log10(255.0**2 / float(out["l2"])), 1e-4)
+    with pytest.raises(ValueError, match="pixel_loss"):
+        DecoderSteps(decoder, tf.keras.optimizers.Adam(1e-3), 1, pixel_loss="huber")
+    with pytest.raises(TfjpegError, match="pixel_loss"):
+        decoder_train._merged({**TINY, "pixel_loss": "l3"})
+
+
+def test_validation_curve_plot(tmp_path):
+    from trainers.decoder import plot_validation
+
+    runs = []
+    for r, base in enumerate((0.5, 0.6)):
+        path = tmp_path / f"run{r}.jsonl"
+        lines = [
+            {"step": s, "gain_q10": base + s / 1e4, "gain_q90": base / 2, "mean_gain": base}
+            for s in (250, 500)
+        ]
+        path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+        runs.append(f"{path}:{1000 * r}")
+    curves, starts = plot_validation.load_curves(runs)
+    assert starts == [0, 1000]
+    assert curves["q10"] == [(250, 0.525), (500, 0.55), (1250, 0.625), (1500, 0.65)]
+    assert set(curves) == {"q10", "q90", "mean"}
+    out = tmp_path / "curve.png"
+    plot_validation.main([*runs, "--chosen", "1500", "--out", str(out)])
+    with Image.open(out) as img:
+        assert img.size[0] > 500 and len(set(img.convert("RGB").getdata())) > 4
+    with pytest.raises(FileExistsError):  # a figure is never replaced
+        plot_validation.main([*runs, "--out", str(out)])

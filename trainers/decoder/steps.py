@@ -62,6 +62,15 @@ def _l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return adversarial.map_loss(a, b)
 
 
+def _l2(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Per-image mean squared error (the loss PSNR measures)."""
+    return tf.reduce_mean(tf.square(a - b), axis=tf.range(1, tf.rank(a)))
+
+
+#: ``pixel_loss`` choices of the initialization phase.
+PIXEL_LOSSES = {"l1": _l1, "l2": _l2}
+
+
 class DecoderSteps:
     """Per-replica training steps for :class:`ConsistentDecoder` (and its critic).
 
@@ -76,6 +85,8 @@ class DecoderSteps:
         critic_steps: critic updates per generator update (paper: 10).
         map_steps: inner Adam steps on z for L_Map (paper: 10).
         map_learning_rate: their step size (z lives in [−1, 1]).
+        pixel_loss: the initialization phase's loss, "l1" (the paper) or "l2" (the squared
+            error, for fine-tuning towards PSNR).
     """
 
     def __init__(
@@ -92,6 +103,7 @@ class DecoderSteps:
         critic_steps: int = 10,
         map_steps: int = 10,
         map_learning_rate: float = 0.1,
+        pixel_loss: str = "l1",
     ) -> None:
         self.decoder = decoder
         self.optimizer = optimizer
@@ -105,6 +117,11 @@ class DecoderSteps:
         self.critic_steps = int(critic_steps)
         self.map_steps = int(map_steps)
         self.map_learning_rate = float(map_learning_rate)
+        if pixel_loss not in PIXEL_LOSSES:
+            raise ValueError(
+                f"pixel_loss must be one of {tuple(PIXEL_LOSSES)}. Received: {pixel_loss!r}"
+            )
+        self.pixel_loss = pixel_loss
 
     def _avg(self, per_example: tf.Tensor) -> tf.Tensor:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
@@ -119,20 +136,21 @@ class DecoderSteps:
 
     # ------------------------------------------------------------------------------- L1 phase
     def l1_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Initialization phase: L1 between the decoded and the original RGB (z = 0)."""
+        """Initialization phase: L1 (or, with ``pixel_loss="l2"``, the squared error) between the
+        decoded and the original RGB (z = 0)."""
         images = batch["images"]
         inputs = jpeg_inputs(images, batch["quality"], self.subsampling)
         z = tf.zeros_like(self._random_z(inputs))
         target = real_planes(images, "gray")[..., :1] if self.subsampling == "gray" else images
         with tf.GradientTape() as tape:
             out = self._decode(inputs, z, training=True)
-            per_image = _l1(out["decoded"], target)
+            per_image = PIXEL_LOSSES[self.pixel_loss](out["decoded"], target)
             loss = self._avg(per_image)
         variables = self.decoder.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         mse = tf.reduce_mean(tf.square(out["decoded"] - target), axis=[1, 2, 3])
         return {
-            "l1": loss,
+            self.pixel_loss: loss,
             "psnr": self._avg(10.0 * tf.math.log(255.0**2 / mse) / tf.math.log(10.0)),
         }
 

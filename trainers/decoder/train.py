@@ -2,7 +2,8 @@
 
 Two phases, one config each (``phase``):
 
-- ``"l1"``: the initialization phase, L1 between decoded and original RGB with z = 0;
+- ``"l1"``: the initialization phase, L1 between decoded and original RGB with z = 0
+  (``pixel_loss="l2"``: the squared error instead, to fine-tune towards PSNR);
 - ``"gan"``: WGAN-GP with a spectrally normalized, layer-normalized critic conditioned on X_Q,
   plus λ_Range·L_Range and λ_Map·L_Map with an inner z optimization (``gan.map_steps``; paper
   10), started from an L1 run (``init_from``).
@@ -51,7 +52,7 @@ from trainers.common import (
     make_strategy,
     save_config,
 )
-from trainers.decoder.steps import DecoderSteps, jpeg_inputs, real_planes
+from trainers.decoder.steps import PIXEL_LOSSES, DecoderSteps, jpeg_inputs, real_planes
 
 __all__ = [
     "ARCHITECTURES",
@@ -66,6 +67,7 @@ __all__ = [
 #: The CPU L1 config (trainers/configs/decoder_l1.json holds the same).
 DEFAULT_CONFIG: dict[str, Any] = {
     "phase": "l1",
+    "pixel_loss": "l1",
     "steps": 3000,
     "crop_size": 96,
     "batch_size": 16,
@@ -125,6 +127,11 @@ def _merged(config: dict[str, Any]) -> dict[str, Any]:
         out["model"] = dict(config.get("model", {}))
     if out["phase"] not in _PHASES:
         raise TfjpegError(f"phase must be one of {_PHASES}. Received: phase={out['phase']!r}")
+    if out["pixel_loss"] not in PIXEL_LOSSES:
+        raise TfjpegError(
+            f"pixel_loss must be one of {tuple(PIXEL_LOSSES)}. "
+            f"Received: pixel_loss={out['pixel_loss']!r}"
+        )
     lo, hi = out["quality_range"]
     if not 1 <= lo <= hi <= 100:
         raise TfjpegError(f"quality_range must be within [1, 100]. Received: {[lo, hi]}")
@@ -318,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         critic,
         critic_optimizer,
         **config["gan"],
+        pixel_loss=config["pixel_loss"],
     )
     trackables: dict[str, Any] = {"model": decoder, "optimizer": optimizer}
     if critic is not None:
