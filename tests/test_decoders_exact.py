@@ -83,3 +83,37 @@ def test_correction_makes_a_q30_decoding_exactly_consistent_as_uint8():
         tf.constant(projected), comps, tables, jpeg.height, jpeg.width, (2, 2), iterations=0
     )
     np.testing.assert_array_equal(plain_round.numpy(), np.clip(np.round(projected), 0, 255))
+
+
+@pytest.mark.parametrize("layout", ["420", "422", "444", "gray", "440"])
+def test_correction_rounds_touch_only_the_missed_mcus(layout, tmp_path):
+    # odd sizes: partial MCUs on the right and bottom edges, where libjpeg pads
+    height, width = 33, 17
+    image = natural_image(height, width, seed=5)
+    if layout == "440":
+        if shutil.which("cjpeg") is None:
+            pytest.skip("cjpeg not installed")
+        data = _cjpeg_440(image, 50, tmp_path)
+    elif layout == "gray":
+        image = image[..., :1]
+        data = pillow_jpeg(image, 50)
+    else:
+        data = pillow_jpeg(image, 50, layout)
+    jpeg = read_jpeg(data)
+    comps, tables, factors = _file_args(jpeg)
+    rng = np.random.default_rng(1)
+    projected = project(np.clip(decode_pixels(data) + rng.normal(0, 4, image.shape), 0, 255), data)
+    rounded = np.clip(np.round(projected), 0, 255)
+    coefs = exact_coefficients(rounded[None], comps, tables, height, width, factors)
+    fh, fv = factors[-1]
+    mcu_h, mcu_w = 8 * fv, 8 * fh
+    missed = np.zeros((-(-height // mcu_h), -(-width // mcu_w)), bool)
+    for (_, q), expected, (ch, cv) in zip(coefs, jpeg.components, factors, strict=True):
+        rows, cols = np.nonzero(np.any(q[0].numpy() != expected, axis=(-2, -1)))
+        missed[rows * cv // fv, cols * ch // fh] = True
+    assert missed.any()
+    fixed = correct_uint8(tf.constant(projected), comps, tables, height, width, (fh, fv))
+    assert int(count_misses(fixed[None], comps, tables, height, width, factors)) == 0
+    changed = np.any(fixed.numpy() != rounded, axis=-1)
+    mcu_of_pixel = missed.repeat(mcu_h, 0).repeat(mcu_w, 1)[:height, :width]
+    assert changed.any() and not np.any(changed & ~mcu_of_pixel)

@@ -14,7 +14,10 @@ quantizer), with tensor chroma factors, so one graph serves every layout.
 :func:`correct_uint8` then repeats, at most ``iterations`` times and only while some coefficient
 differs from the file's: round, re-encode exactly, and in every block that has a miss move the
 block's exact (unrounded) coefficients ``margin`` inside their bins (the projection of eq. 2,
-measured on what the encoder really sees), adding that change to the rounded image.
+measured on what the encoder really sees), adding that change to the rounded image. Only the
+first check encodes the whole image; the rounds after it re-encode only the MCUs that missed
+(an MCU is encoded from its own samples, and a block's change stays inside its MCU), so the
+rounds cost little once few blocks miss (at q90 on 1 MP, 32 rounds: 0.18 s instead of 0.66 s).
 
 Reference: Bahat & Michaeli 2021, eq. 2 (the projection); libjpeg-turbo ``jccolor.c``,
 ``jcsample.c``, ``jfdctint.c``, ``jcdctmgr.c``.
@@ -94,19 +97,6 @@ def exact_coefficients(pixels: tf.Tensor, components, tables, height, width, fac
     return out
 
 
-def _fold_padding(plane: tf.Tensor, rows, cols) -> tf.Tensor:
-    """(1, hb·8, wb·8) change → (1, rows, cols): the padding's change averaged into the last
-    real row and column. The encoder replicates those into the padding, so this is the
-    least-squares change of the real samples (the pseudo-inverse of the replication)."""
-    plane = tf.concat(
-        [plane[:, : rows - 1], tf.reduce_mean(plane[:, rows - 1 :], axis=1, keepdims=True)], 1
-    )
-    return tf.concat(
-        [plane[:, :, : cols - 1], tf.reduce_mean(plane[:, :, cols - 1 :], axis=2, keepdims=True)],
-        2,
-    )
-
-
 def _misses(coefs, components) -> list[tf.Tensor]:
     return [
         tf.not_equal(q, tf.cast(xq, tf.int32)[None])
@@ -121,6 +111,49 @@ def count_misses(pixels, components, tables, height, width, factors) -> tf.Tenso
     return tf.add_n([tf.reduce_sum(tf.cast(m, tf.int32)) for m in _misses(coefs, components)])
 
 
+def _to_mcus(x: tf.Tensor, mcu_h, mcu_w, mh, mw) -> tf.Tensor:
+    """(1, H, W, C) → (mh·mw, mcu_h, mcu_w, C) tiles, row-major (edge-padded to whole MCUs)."""
+    x = pad_edges(x, mh * mcu_h, mw * mcu_w)
+    x = tf.reshape(x, tf.stack([mh, mcu_h, mw, mcu_w, -1]))
+    return tf.reshape(tf.transpose(x, [0, 2, 1, 3, 4]), tf.stack([mh * mw, mcu_h, mcu_w, -1]))
+
+
+def _from_mcus(tiles: tf.Tensor, mcu_h, mcu_w, mh, mw, height, width) -> tf.Tensor:
+    """Inverse of :func:`_to_mcus`, cropped to (1, height, width, C)."""
+    x = tf.reshape(tiles, tf.stack([mh, mw, mcu_h, mcu_w, -1]))
+    x = tf.reshape(tf.transpose(x, [0, 2, 1, 3, 4]), tf.stack([1, mh * mcu_h, mw * mcu_w, -1]))
+    return x[:, :height, :width]
+
+
+def _mcu_blocks(blocks: tf.Tensor, bh, bw, mh, mw) -> tf.Tensor:
+    """A component's (hb, wb, 8, 8) blocks → (mh·mw, bh, bw, 8, 8), bh × bw blocks per MCU
+    (zero-padded past the component's grid)."""
+    shape = tf.shape(blocks)
+    blocks = tf.pad(blocks, [[0, mh * bh - shape[0]], [0, mw * bw - shape[1]], [0, 0], [0, 0]])
+    blocks = tf.reshape(blocks, tf.stack([mh, bh, mw, bw, 8, 8]))
+    return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3, 4, 5]), tf.stack([mh * mw, bh, bw, 8, 8]))
+
+
+def _mcu_any(flags: tf.Tensor, bh, bw, mh, mw) -> tf.Tensor:
+    """A component's (hb, wb) block flags → (mh·mw,): any flag in each MCU."""
+    shape = tf.shape(flags)
+    flags = tf.pad(flags, [[0, mh * bh - shape[0]], [0, mw * bw - shape[1]]])
+    return tf.reshape(tf.reduce_any(tf.reshape(flags, tf.stack([mh, bh, mw, bw])), [1, 3]), [-1])
+
+
+def _fold_matrix(size, valid, present) -> tf.Tensor:
+    """(n, size, size) matrices folding each tile's padding into its last real row (or column):
+    rows ``valid − 1 … present − 1`` averaged into row ``valid − 1`` (the least-squares change of
+    the real samples that libjpeg replicates into the padding), rows past it zero."""
+    r = tf.range(size)[None, :, None]
+    c = tf.range(size)[None, None, :]
+    last = (valid - 1)[:, None, None]
+    count = tf.cast(present - valid + 1, tf.float32)[:, None, None]
+    keep = tf.cast((r == c) & (r < last), tf.float32)
+    fold = tf.cast((r == last) & (c >= last) & (c < present[:, None, None]), tf.float32) / count
+    return keep + fold
+
+
 def correct_uint8(
     image: tf.Tensor,
     components,
@@ -132,6 +165,13 @@ def correct_uint8(
     margin: float = CORRECTION_MARGIN,
 ) -> tf.Tensor:
     """Round ``image`` to uint8 values and fix the blocks libjpeg would re-encode differently.
+
+    The first check re-encodes the whole image (:func:`exact_coefficients`); every later round
+    re-encodes only the MCUs that still miss. An MCU (8·fv × 8·fh samples, its fh·fv luma and
+    one block per chroma component) is encoded from its own samples only, the right and bottom
+    ones with libjpeg's edge padding, and a block's change stays inside its MCU, so a round
+    costs in proportion to the missed MCUs (at q90 on a 1 MP photo: ~1,400 coefficients miss
+    after plain rounding, 2 after the fourth round).
 
     Args:
         image: float32 (H, W, C) RGB (C = 3) or gray, e.g. the projected decoding.
@@ -145,54 +185,111 @@ def correct_uint8(
     Returns:
         float32 (H, W, C) integer values in [0, 255].
     """
-    per_component = [(1, 1), tuple(factors), tuple(factors)][: len(components)]
     is_color = len(components) == 3
+    fh, fv = (tf.convert_to_tensor(f, tf.int32) for f in (factors if is_color else (1, 1)))
+    per_component = [(1, 1), (fh, fv), (fh, fv)][: len(components)]
     tables = tf.cast(tables, tf.float32)
+    height = tf.convert_to_tensor(height, tf.int32)
+    width = tf.convert_to_tensor(width, tf.int32)
+    iterations = tf.convert_to_tensor(iterations, tf.int32)
+    mcu_h, mcu_w = 8 * fv, 8 * fh
+    mh, mw = ceil_div(height, mcu_h), ceil_div(width, mcu_w)
+    # per component: blocks per MCU (down, across) and the file's blocks by MCU
+    per_mcu = [(fv // cv, fh // ch) for ch, cv in per_component]
+    grids = [tf.shape(c)[:2] for c in components]
+    file_blocks = [
+        _mcu_blocks(tf.cast(c, tf.int32), bh, bw, mh, mw)
+        for c, (bh, bw) in zip(components, per_mcu, strict=True)
+    ]
+    ycc_to_rgb = tf.constant(color.YCBCR_TO_RGB.T, tf.float32)
 
-    def rounded(x):
-        return tf.clip_by_value(tf.round(x), 0.0, 255.0)
-
-    def change_of(coefs, misses):
-        """The float YCbCr (or gray) change moving every missed block inside its bins."""
+    def tile_coefficients(tiles, idx):
+        """Per component: the MCUs' (unrounded, quantized) coefficients, the file's, and which
+        of the blocks exist in the file (past the grid: libjpeg's dummy blocks)."""
+        i, j = idx // mw, idx % mw
+        th = tf.minimum(mcu_h, height - i * mcu_h)
+        tw = tf.minimum(mcu_w, width - j * mcu_w)
+        pixels = tf.cast(tf.clip_by_value(tf.round(tiles), 0.0, 255.0), tf.int32)
+        planes = color.rgb_to_ycbcr_exact(pixels) if is_color else pixels
         out = []
-        for c, ((fh, fv), (unrounded, _), miss, xq) in enumerate(
-            zip(per_component, coefs, misses, components, strict=True)
-        ):
-            xq = tf.cast(xq, tf.float32)[None]
+        for c, ((ch, cv), (bh, bw)) in enumerate(zip(per_component, per_mcu, strict=True)):
+            # libjpeg's padding: rows to whole chroma rows, then the last chroma row repeated;
+            # columns repeated to the whole MCU before downsampling (jcprepct.c, jcsample.c)
+            comp_h = ceil_div(th, cv)
+            k = tf.range(mcu_h) // cv
+            rows = tf.minimum(
+                cv * tf.minimum(k[None], comp_h[:, None] - 1) + (tf.range(mcu_h) % cv)[None],
+                th[:, None] - 1,
+            )
+            cols = tf.minimum(tf.range(mcu_w)[None], tw[:, None] - 1)
+            plane = tf.gather(planes[..., c], rows, axis=1, batch_dims=1)
+            plane = tf.gather(plane, cols, axis=2, batch_dims=1)
+            blocks = plane_to_blocks(_downsample_exact(plane, ch, cv))
+            fdct = islow.islow_fdct(blocks - 128)
+            table = tables[c]
+            unrounded = tf.cast(fdct, tf.float32) / (8.0 * table)
+            quantized = islow.quantize_exact(fdct, tf.cast(table, tf.int32))
+            exists = (i[:, None, None] * bh + tf.range(bh)[None, :, None] < grids[c][0]) & (
+                j[:, None, None] * bw + tf.range(bw)[None, None, :] < grids[c][1]
+            )
+            out.append((unrounded, quantized, tf.gather(file_blocks[c], idx), exists, th, tw))
+        return out
+
+    def round_of(tiles, idx):
+        """One check and fix of the MCUs ``idx``: (fixed tiles, which of them missed)."""
+        coefs = tile_coefficients(tiles, idx)
+        changes, missed = [], []
+        for c, (unrounded, quantized, xq, exists, th, tw) in enumerate(coefs):
+            ch, cv = per_component[c]
+            bh, bw = per_mcu[c]
+            miss = tf.reduce_any(tf.not_equal(quantized, xq), axis=[-2, -1]) & exists
+            missed.append(tf.reduce_any(miss, axis=[1, 2]))
+            xq = tf.cast(xq, tf.float32)
             target = xq + tf.clip_by_value(unrounded - xq, margin - 0.5, 0.5 - margin)
-            block_missed = tf.reduce_any(miss, axis=[-2, -1], keepdims=True)
-            step = tf.where(block_missed, target - unrounded, 0.0) * tables[c]
+            step = tf.where(miss[..., None, None], target - unrounded, 0.0) * tables[c]
             plane = blocks_to_plane(block_idct(step))
-            plane = _fold_padding(plane, ceil_div(height, fv), ceil_div(width, fh))
-            plane = upsample_nearest(plane, fh, fv)
-            out.append(plane[:, :height, :width])
-        return tf.stack(out, axis=-1)
+            # rows (columns) of the component that exist in the file, then the real ones
+            present_h = 8 * tf.reduce_sum(tf.cast(exists[:, :, 0], tf.int32), axis=1)
+            present_w = 8 * tf.reduce_sum(tf.cast(exists[:, 0, :], tf.int32), axis=1)
+            fold_h = _fold_matrix(8 * bh, ceil_div(th, cv), present_h)
+            fold_w = _fold_matrix(8 * bw, ceil_div(tw, ch), present_w)
+            plane = tf.matmul(tf.matmul(fold_h, plane), fold_w, transpose_b=True)
+            changes.append(upsample_nearest(plane, ch, cv))
+        change = tf.stack(changes, axis=-1)
+        if is_color:
+            # the colour conversion is affine: a YCbCr change maps linearly to RGB
+            change = tf.tensordot(change, ycc_to_rgb, 1)
+        # Accumulated in float: a change too small to survive rounding this round
+        # (fine tables) adds up over the rounds until enough samples flip.
+        fixed = tf.clip_by_value(tiles + change, -0.49, 255.49)
+        return fixed, tf.reduce_any(tf.stack(missed), axis=0)
 
-    def body(i, x, done):
+    def first_missed():
+        """The MCUs whose blocks miss after plain rounding (one check of the whole image)."""
         coefs = exact_coefficients(x, components, tables, height, width, per_component)
-        misses = _misses(coefs, components)
-        none = tf.logical_not(tf.reduce_any(tf.stack([tf.reduce_any(m) for m in misses])))
+        flags = tf.zeros(tf.stack([mh * mw]), tf.bool)
+        for (_, q), xq, (bh, bw) in zip(coefs, components, per_mcu, strict=True):
+            miss = tf.reduce_any(tf.not_equal(q[0], tf.cast(xq, tf.int32)), axis=[-2, -1])
+            flags |= _mcu_any(miss, bh, bw, mh, mw)
+        return tf.cast(tf.where(flags)[:, 0], tf.int32)
 
-        def fix():
-            change = change_of(coefs, misses)
-            if is_color:
-                # the colour conversion is affine: a YCbCr change maps linearly to RGB
-                change = tf.tensordot(change, tf.constant(color.YCBCR_TO_RGB.T, tf.float32), 1)
-            # Accumulated in float: a change too small to survive rounding this round
-            # (fine tables) adds up over the rounds until enough samples flip.
-            return tf.clip_by_value(x + change, -0.49, 255.49)
-
-        return i + 1, tf.cond(none, lambda: x, fix), none
+    def body(r, tiles, idx):
+        fixed, missed = round_of(tf.gather(tiles, idx), idx)
+        tiles = tf.tensor_scatter_nd_update(tiles, idx[:, None], fixed)
+        return r + 1, tiles, tf.boolean_mask(idx, missed)
 
     x = tf.cast(image, tf.float32)[None]
-    _, x, _ = tf.while_loop(
-        lambda i, x, done: (i < iterations) & tf.logical_not(done),
+    idx = tf.cond(iterations > 0, first_missed, lambda: tf.zeros([0], tf.int32))
+    tiles = _to_mcus(x, mcu_h, mcu_w, mh, mw)
+    _, tiles, _ = tf.while_loop(
+        lambda r, tiles, idx: (r < iterations) & (tf.size(idx) > 0),
         body,
-        (tf.constant(0), x, tf.constant(False)),
+        (tf.constant(0), tiles, idx),
         shape_invariants=(
             tf.TensorShape([]),
-            tf.TensorShape([1, None, None, x.shape[-1]]),
-            tf.TensorShape([]),
+            tf.TensorShape([None, None, None, x.shape[-1]]),
+            tf.TensorShape([None]),
         ),
     )
-    return rounded(x[0])
+    x = _from_mcus(tiles, mcu_h, mcu_w, mh, mw, height, width)
+    return tf.clip_by_value(tf.round(x[0]), 0.0, 255.0)
