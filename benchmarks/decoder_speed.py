@@ -1,7 +1,8 @@
 """Decoding speed in s/MP: Pillow, jpegqs and tfjpeg's consistent decoders, timed in one run.
 
-For a JPEG of each size (a smooth-noise synthetic photo, :func:`memory_limits.make_jpeg`,
-re-encoded at ``--quality``), times round-robin (:func:`benchutil.time_runs`, median of
+For a JPEG of each size and quality (a smooth-noise synthetic photo,
+:func:`memory_limits.make_jpeg`, re-encoded at each of ``--qualities``: the uint8 correction's
+rounds, and so the time, grow with the quality), times round-robin (:func:`benchutil.time_runs`, median of
 ``--repeats`` after one warm-up) on ``--threads`` threads:
 
 * ``pillow``: ``Image.open(...).load()`` (libjpeg-turbo's own decode);
@@ -19,7 +20,7 @@ use it to size an architecture), or ``consistent:LW,LD,CW,CD`` for an untrained
 
 Usage::
 
-    python benchmarks/decoder_speed.py --sizes 1 --threads 2 \\
+    python benchmarks/decoder_speed.py --sizes 1 --threads 2 --qualities 10,30,90 \\
         --models consistent-l1 unet:48,96,128:1,2,2 --xla --out /tmp/decoder_speed
 
 Writes ``decoder_speed.json`` and ``decoder_speed.md`` to ``--out``. A benchmark, not a test.
@@ -28,6 +29,7 @@ Writes ``decoder_speed.json`` and ``decoder_speed.md`` to ``--out``. A benchmark
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import subprocess
 import sys
@@ -83,7 +85,9 @@ def core_runner(model, inputs: dict, iterations: int, tile: int, xla: bool):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1.0], help="megapixels")
-    parser.add_argument("--quality", type=int, default=30)
+    parser.add_argument(
+        "--qualities", default="30", help="comma-separated JPEG qualities (one file each)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -100,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         or (args.tile is not None and (args.tile < 2 or args.tile % 2))
     ):
         parser.error("--threads and --repeats must be >= 1, --tile a positive even number")
+    try:
+        qualities = [int(q) for q in args.qualities.split(",")]
+    except ValueError:
+        parser.error(f"--qualities must be comma-separated integers, got {args.qualities!r}")
+    if not all(1 <= q <= 100 for q in qualities):
+        parser.error(f"--qualities must be in 1..100, got {args.qualities!r}")
     threads = configure_threads(args.threads)
     if args.tile is None:
         from tfjpeg.decoders.tiling import TILE_BLOCKS
@@ -114,11 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     jpegqs = shutil.which("jpegqs")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for mp in args.sizes:
+        for mp, quality in itertools.product(args.sizes, qualities):
             source = Path(tmp) / f"source_{mp:g}.jpg"
-            height, width = make_jpeg(mp, source)
-            path = Path(tmp) / f"q{args.quality}_{mp:g}.jpg"
-            Image.open(source).save(path, "JPEG", quality=args.quality)
+            if not source.exists():
+                make_jpeg(mp, source)
+            height, width = Image.open(source).size[::-1]
+            path = Path(tmp) / f"q{quality}_{mp:g}.jpg"
+            Image.open(source).save(path, "JPEG", quality=quality)
             pixels = height * width
             inputs = core_inputs(read_jpeg(path, max_pixels=10**9))
             runs = {"pillow": lambda path=path: Image.open(path).load()}
@@ -137,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
                     runs[name] = core_runner(model, inputs, its, args.tile, xla)
             timed = time_runs(runs, args.repeats, catch_errors=True)
             for name, result in timed.items():
-                row = {"size_mp": pixels / 1e6, "height": height, "width": width, "run": name}
+                row = {
+                    "size_mp": pixels / 1e6,
+                    "height": height,
+                    "width": width,
+                    "quality": quality,
+                    "run": name,
+                }
                 if "error" in result:
                     row["error"] = result["error"]
                 else:
@@ -149,23 +167,26 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 rows.append(row)
                 shown = row.get("error") or f"{row['s_per_mp']:.3f} s/MP"
-                print(f"{pixels / 1e6:5.2f} MP  {name:50s} {shown}", flush=True)
+                print(f"{pixels / 1e6:5.2f} MP  q{quality:<3d} {name:46s} {shown}", flush=True)
     lines = [
-        f"Decoding speed, q{args.quality}, {args.threads} thread(s), tiles of {args.tile} blocks.",
+        f"Decoding speed, {args.threads} thread(s), tiles of {args.tile} blocks.",
         "",
-        "| size | run | s/MP | median s |",
-        "|---|---|---|---|",
+        "| size | q | run | s/MP | median s |",
+        "|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['size_mp']:.2f} MP | {r['run']} | error: {r['error'][:80]} | |")
+            lines.append(
+                f"| {r['size_mp']:.2f} MP | {r['quality']} | {r['run']} | "
+                f"error: {r['error'][:80]} | |"
+            )
         else:
             lines.append(
-                f"| {r['size_mp']:.2f} MP | {r['run']} | {r['s_per_mp']:.3f} | "
+                f"| {r['size_mp']:.2f} MP | {r['quality']} | {r['run']} | {r['s_per_mp']:.3f} | "
                 f"{r['median_s']:.3f} |"
             )
     results = {
-        "quality": args.quality,
+        "qualities": qualities,
         "tile_blocks": args.tile,
         "threads": threads,
         "rows": rows,
