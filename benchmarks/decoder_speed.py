@@ -2,8 +2,9 @@
 
 For a JPEG of each size and quality (a smooth-noise synthetic photo,
 :func:`memory_limits.make_jpeg`, re-encoded at each of ``--qualities``: the uint8 correction's
-rounds, and so the time, grow with the quality), times round-robin (:func:`benchutil.time_runs`, median of
-``--repeats`` after one warm-up) on ``--threads`` threads:
+rounds, and so the time, grow with the quality), times round-robin
+(:func:`benchutil.time_runs`, median of ``--repeats`` after one warm-up) on ``--threads``
+threads:
 
 * ``pillow``: ``Image.open(...).load()`` (libjpeg-turbo's own decode);
 * ``jpegqs -q6``: the jpegqs binary (``-q 6 -t threads``), file to file, the strongest classical
@@ -41,7 +42,13 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # an installed tfjpeg first
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchutil import configure_threads, environment, time_runs, write_results  # noqa: E402
+from benchutil import (  # noqa: E402
+    check_arguments,
+    configure_threads,
+    environment,
+    time_runs,
+    write_results,
+)
 from memory_limits import make_jpeg  # noqa: E402
 
 
@@ -104,12 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         or (args.tile is not None and (args.tile < 2 or args.tile % 2))
     ):
         parser.error("--threads and --repeats must be >= 1, --tile a positive even number")
-    try:
-        qualities = [int(q) for q in args.qualities.split(",")]
-    except ValueError:
-        parser.error(f"--qualities must be comma-separated integers, got {args.qualities!r}")
-    if not all(1 <= q <= 100 for q in qualities):
-        parser.error(f"--qualities must be in 1..100, got {args.qualities!r}")
+    check_arguments(parser, args, ("threads", "repeats"))
+    qualities = args.qualities
     threads = configure_threads(args.threads)
     if args.tile is None:
         from tfjpeg.decoders.tiling import TILE_BLOCKS

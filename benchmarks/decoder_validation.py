@@ -61,20 +61,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qualities", default=",".join(map(str, QUALITIES)))
     parser.add_argument("--images", type=int, default=30, help="first N validation images")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--projection-margin",
+        type=float,
+        help="decode with this projection margin instead of the shipped one (an experiment)",
+    )
+    parser.add_argument(
+        "--projection-iterations",
+        type=int,
+        help="at most this many projection/clipping rounds instead of the shipped number",
+    )
     parser.add_argument("--out", default="./decoder_validation_results")
     args = parser.parse_args(argv)
     check_arguments(parser, args, ("images", "threads"))
+    if args.projection_margin is not None and not 0.0 <= args.projection_margin < 0.5:
+        parser.error(f"--projection-margin must be in [0, 0.5), got {args.projection_margin}")
+    if args.projection_iterations is not None and args.projection_iterations < 1:
+        parser.error(f"--projection-iterations must be >= 1, got {args.projection_iterations}")
     threads = configure_threads(args.threads)
     import numpy as np
     import tensorflow as tf
     from PIL import Image
 
     import tfjpeg
+    import tfjpeg.api.decoding
+    import tfjpeg.decoders.core
     from tfjpeg.decoders.exact import count_misses
     from tfjpeg.decoders.geometry import chroma_factors
     from tfjpeg.io import encode_pixels, read_jpeg
     from tfjpeg.metrics.psnr import psnr
 
+    # read at trace time, so set before the first decode of this process
+    if args.projection_margin is not None:
+        tfjpeg.decoders.core.PROJECTION_MARGIN = args.projection_margin
+    if args.projection_iterations is not None:
+        tfjpeg.api.decoding.PROJECTION_ITERATIONS = args.projection_iterations
+    settings = {
+        "projection_margin": tfjpeg.decoders.core.PROJECTION_MARGIN,
+        "projection_iterations": tfjpeg.api.decoding.PROJECTION_ITERATIONS,
+    }
     folder = os.environ.get("TFJPEG_TRAIN_DIR")
     if not folder:
         parser.error("set TFJPEG_TRAIN_DIR to the training images")
@@ -128,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Validation split ({len(files)} images of $TFJPEG_TRAIN_DIR, sorted index % 10 == 0), "
         "libjpeg-turbo 4:2:0 files; PSNR-RGB of tfjpeg.decode's uint8 output (projection and "
-        "uint8 correction included) and of libjpeg-turbo's decode.",
+        "uint8 correction included) and of libjpeg-turbo's decode. Projection margin "
+        f"{settings['projection_margin']}, at most {settings['projection_iterations']} "
+        "projection rounds.",
         "",
         "| q | model | PSNR | libjpeg | gain | worst image | images below | uint8 misses |",
         "|---|---|---|---|---|---|---|---|",
@@ -143,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/decoder_validation.py " + " ".join(argv or sys.argv[1:]),
         "files": [p.name for p in files],
         "threads": threads,
+        "settings": settings,
         "rows": rows,
         "environment": environment(),
     }
