@@ -80,8 +80,9 @@ def trellis_encode(
         raise InvalidArgumentError("trellis_encode needs a quality or tables; received neither")
     else:
         file_tables = np.asarray(quality_tables(check_quality(quality)), np.float32)[0]
-    return trellis_files(pixels, [file_tables], subsampling=subsampling, loops=loops,
-                         settings=settings)[0]
+    return trellis_files(
+        pixels, [file_tables], subsampling=subsampling, loops=loops, settings=settings
+    )[0]
 
 
 def trellis_files(

@@ -16,9 +16,9 @@ base curve itself does not lower J). The base is a candidate, so the choice neve
 that local linear trade-off; without a usable slope (flat or non-monotone) the base is kept.
 
 Example:
-    >>> choice = choose_tables(image, base, lambda t: trellis_encode(image, tables=t))  # doctest: +SKIP
+    >>> choice = choose_tables(image, base, lambda ts: trellis_files(image, ts))  # doctest: +SKIP
     >>> choice.luma_scale, choice.chroma_scale  # doctest: +SKIP
-    (1.0, 1.2)
+    (1.1, 0.7)
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def _distortions(decoded: list[np.ndarray], original: np.ndarray, distortion: st
 
     values: list[float] = []
     for chunk in _chunks(decoded, original):
-        scores = ms_ssim_score(np.stack(chunk), np.broadcast_to(original, (len(chunk), *original.shape)))
+        references = np.broadcast_to(original, (len(chunk), *original.shape))
+        scores = ms_ssim_score(np.stack(chunk), references)
         values += [1.0 - float(v) for v in np.reshape(scores, -1)]
     return values
 
