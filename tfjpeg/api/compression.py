@@ -472,6 +472,12 @@ def compress(
             only inside it), a :class:`~tfjpeg.jpeg.learned.TableFamily`, or explicit integer
             tables (2, 8, 8) [luma, chroma] / (3, 8, 8) in 1..255, natural order (then
             ``quality`` only conditions the editor, and ``target_bpp`` is refused).
+            "per-image": "auto"'s tables at the quality (learned or standard) with the luma
+            table × ℓ and the chroma table × c chosen for this image
+            (:func:`tfjpeg.rdo.image_tables.choose_tables`: 15 candidates, each encoded as this
+            mode encodes it, the least D + λ·R with D = 1 − MS-SSIM and λ the image's own
+            slope; with ``optimize`` one trellis loop ranks the candidates); any mode and
+            ``target_bpp`` (the search runs per quality tried); about 16 encodes per quality.
         optimize: rate-distortion optimized pre-editing (:func:`tfjpeg.rdo.optimize_image`):
             this many trellis loops (mozjpeg's trellis quantization, :mod:`tfjpeg.rdo.trellis`)
             choose the coefficients (starting from the editor's output, or from the image
