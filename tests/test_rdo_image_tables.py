@@ -108,5 +108,5 @@ def test_choose_tables_refuses_bad_settings(kwargs, match):
 
 
 def test_compress_names_the_per_image_choice_when_refusing_unknown_tables():
-    with pytest.raises(InvalidArgumentError, match="tables.*per-image"):
+    with pytest.raises(InvalidArgumentError, match=r"tables.*per-image"):
         compression.compress(natural_image(16, 16), 30, tables="per_image")
