@@ -92,6 +92,22 @@ def test_compress_per_image_writes_a_candidate_of_the_modes_base_tables():
     assert fit.bpp <= 1.5 and fit.tables == "per-image"
 
 
+def test_the_combined_distortion_measures_each_part_relative_to_the_base():
+    image = natural_image(32, 48, seed=14)
+    base = quality_to_tables(40)
+
+    def plain(batch: list[np.ndarray]) -> list[bytes]:
+        return [encode_pixels(image, None, tables=t, optimize=True) for t in batch]
+
+    both = choose_tables(image, base, plain, distortion="ms-ssim+mse")
+    ssim = choose_tables(image, base, plain, distortion="ms-ssim")
+    mse = choose_tables(image, base, plain, distortion="mse")
+    assert both.candidates[0][3] == pytest.approx(2.0)  # the base: 1 + 1
+    for b, s, m in zip(both.candidates, ssim.candidates, mse.candidates, strict=True):
+        expected = s[3] / ssim.candidates[0][3] + m[3] / mse.candidates[0][3]
+        assert b[3] == pytest.approx(expected) and b[2] == s[2] == m[2]
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

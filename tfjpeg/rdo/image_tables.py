@@ -48,8 +48,9 @@ LUMA_SCALES = (0.9, 1.0, 1.1)
 CHROMA_SCALES = (0.55, 0.7, 0.85, 1.0, 1.25)
 #: Uniform scale of the two points that measure the image's local slope λ.
 SLOPE_SCALE = 1.2
-#: ``distortion`` choices: 1 − MS-SSIM (RGB), or the mean squared error / 255².
-DISTORTIONS = ("ms-ssim", "mse")
+#: ``distortion`` choices: 1 − MS-SSIM (RGB), the mean squared error / 255², or both, each
+#: relative to the base's (their sum: a candidate must not trade one for the other).
+DISTORTIONS = ("ms-ssim", "mse", "ms-ssim+mse")
 #: Most image pixels encoded or measured in one batch (candidates × H × W).
 BATCH_PIXELS = 4_000_000
 
@@ -93,11 +94,14 @@ def _check_scales(name: str, scales: Sequence[float]) -> tuple[float, ...]:
     return tuple(dict.fromkeys((1.0, *values)))  # the base's own scale first, no repeats
 
 
-def _distortions(decoded: list[np.ndarray], original: np.ndarray, distortion: str) -> list[float]:
-    """D of each decoding: 1 − MS-SSIM (one batched call per chunk) or mean squared error / 255²."""
+def _distortions(decoded: list[np.ndarray], original: np.ndarray, distortion: str) -> np.ndarray:
+    """D of each decoding (the first is the base's), by ``distortion`` (:data:`DISTORTIONS`)."""
+    if distortion == "ms-ssim+mse":
+        parts = [_distortions(decoded, original, d) for d in ("ms-ssim", "mse")]
+        return sum(p / max(p[0], 1e-12) for p in parts)
     if distortion == "mse":
         ref = original.astype(np.float64)
-        return [float(np.mean(np.square(d.astype(np.float64) - ref)) / 255.0**2) for d in decoded]
+        return np.array([np.mean(np.square(d.astype(np.float64) - ref)) for d in decoded]) / 255**2
     from tfjpeg.metrics import ms_ssim_score
 
     values: list[float] = []
@@ -105,7 +109,7 @@ def _distortions(decoded: list[np.ndarray], original: np.ndarray, distortion: st
         references = np.broadcast_to(original, (len(chunk), *original.shape))
         scores = ms_ssim_score(np.stack(chunk), references)
         values += [1.0 - float(v) for v in np.reshape(scores, -1)]
-    return values
+    return np.array(values)
 
 
 def _chunks(items: list, image: np.ndarray) -> list[list]:
@@ -153,7 +157,7 @@ def choose_tables(
     dists = _distortions([decode_pixels(f) for f in files], original, distortion)
     pixels = original.shape[0] * original.shape[1]
     measured = {
-        t.tobytes(): (f, 8.0 * len(f) / pixels, d)
+        t.tobytes(): (f, 8.0 * len(f) / pixels, float(d))
         for t, f, d in zip(distinct, files, dists, strict=True)
     }
     (_, finer_rate, finer_dist), (_, coarser_rate, coarser_dist) = (
