@@ -57,18 +57,25 @@ def test_the_choice_is_the_candidate_of_least_cost_and_never_costs_more_than_the
     assert choice.jpeg == trellis_encode(image, tables=choice.tables)
 
 
-def test_nearly_gray_images_never_get_finer_chroma_than_the_base():
-    """Chroma that is almost flat costs almost no bits: refining it cannot pay, so the search
-    keeps the base chroma table or a coarser one (while a colourful image may refine it)."""
+def test_an_image_without_chroma_never_gets_finer_chroma_than_the_base():
+    """R = G = B: every chroma coefficient is zero, so the chroma table changes neither bits nor
+    distortion; the search must not refine chroma (ties keep the base's table). A slight colour
+    ramp, by contrast, is worth a finer chroma DC step at quality 50."""
     gray = natural_image(64, 96, seed=12).astype(np.float32).mean(axis=-1, keepdims=True)
+    image = np.repeat(np.round(gray), 3, axis=-1).astype(np.uint8)
+
+    def plain(batch: list[np.ndarray]) -> list[bytes]:
+        return [encode_pixels(image, None, tables=t) for t in batch]
+
+    for quality in (15, 50):
+        choice = choose_tables(image, quality_to_tables(quality), plain)
+        assert choice.chroma_scale == 1.0, (quality, choice.candidates)
+        for lu in LUMA_SCALES:  # same luma: the same rate and distortion whatever the chroma
+            row = {(r, d) for lum, _, r, d in choice.candidates if lum == lu}
+            assert len(row) == 1
     tint = np.linspace(-3.0, 3.0, 96, dtype=np.float32)[None, :, None] * [1.0, 0.0, -1.0]
     image = np.clip(np.round(gray + tint), 0, 255).astype(np.uint8)
-    for quality in (15, 50):
-        base = quality_to_tables(quality)
-        choice = choose_tables(
-            image, base, lambda batch: [encode_pixels(image, None, tables=t) for t in batch]
-        )
-        assert choice.chroma_scale >= 1.0, (quality, choice.candidates)
+    assert choose_tables(image, quality_to_tables(50), plain).chroma_scale < 1.0
 
 
 def test_compress_per_image_writes_a_candidate_of_the_modes_base_tables():
