@@ -477,7 +477,10 @@ def compress(
             (:func:`tfjpeg.rdo.image_tables.choose_tables`: 15 candidates, each encoded as this
             mode encodes it, the least D + λ·R with D = 1 − MS-SSIM and λ the image's own
             slope; with ``optimize`` one trellis loop ranks the candidates); any mode and
-            ``target_bpp`` (the search runs per quality tried); about 16 encodes per quality.
+            ``target_bpp`` (the search runs per quality tried). 17 encodes per quality, about
+            10× the default's time, and on the validation split it does not pay: MS-SSIM
+            BD-rate −1 to −2 points against the default, Butteraugli +2 to +5, PSNR −0.4 / +1.8
+            (0.1–0.5 / 0.5–1.5 bpp; ``benchmarks/results/per_image_tables/``).
         optimize: rate-distortion optimized pre-editing (:func:`tfjpeg.rdo.optimize_image`):
             this many trellis loops (mozjpeg's trellis quantization, :mod:`tfjpeg.rdo.trellis`)
             choose the coefficients (starting from the editor's output, or from the image
