@@ -115,6 +115,21 @@ def test_the_combined_distortion_measures_each_part_relative_to_the_base():
         assert b[3] == pytest.approx(expected) and b[2] == s[2] == m[2]
 
 
+def test_images_too_small_for_ms_ssim_are_measured_by_mse():
+    image = natural_image(8, 40, seed=15)  # under MS-SSIM's 11-pixel filter on one side
+    base = quality_to_tables(30)
+
+    def plain(batch: list[np.ndarray]) -> list[bytes]:
+        return [encode_pixels(image, None, tables=t) for t in batch]
+
+    small = choose_tables(image, base, plain)
+    assert small.candidates == choose_tables(image, base, plain, distortion="mse").candidates
+    for shape in ((1, 1, 3), (8, 8, 1)):
+        tiny = np.full(shape, 90, np.uint8)
+        result = compression.compress_image(tiny, quality=30, tables="per-image")
+        assert result.tables == "per-image" and read_jpeg(result.jpeg).height == shape[0]
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -42,6 +42,7 @@ __all__ = [
     "CHROMA_SCALES",
     "DISTORTIONS",
     "LUMA_SCALES",
+    "MS_SSIM_MIN_SIDE",
     "SLOPE_SCALE",
     "TableChoice",
     "choose_tables",
@@ -57,6 +58,9 @@ SLOPE_SCALE = 1.2
 #: ``distortion`` choices: 1 − MS-SSIM (RGB), the mean squared error / 255², or both, each
 #: relative to the base's (their sum: a candidate must not trade one for the other).
 DISTORTIONS = ("ms-ssim", "mse", "ms-ssim+mse")
+#: Images narrower than this on a side (MS-SSIM's 11-pixel filter, ``tfjpeg.losses.ms_ssim``)
+#: are measured by "mse" instead: MS-SSIM is not defined there.
+MS_SSIM_MIN_SIDE = 11
 #: Most image pixels encoded or measured in one batch (candidates × H × W).
 BATCH_PIXELS = 4_000_000
 
@@ -142,7 +146,9 @@ def choose_tables(
             cheaper proxy); called with at most :data:`BATCH_PIXELS` image pixels at a time.
         luma_scales, chroma_scales: the grids (1.0 is always added: the base is a candidate);
             a gray image tries the luma grid only.
-        distortion: "ms-ssim" (1 − MS-SSIM) or "mse" (mean squared error / 255²).
+        distortion: "ms-ssim" (1 − MS-SSIM), "mse" (mean squared error / 255²) or
+            "ms-ssim+mse" (:data:`DISTORTIONS`); "mse" for images under
+            :data:`MS_SSIM_MIN_SIDE` pixels on a side.
 
     Raises:
         InvalidArgumentError: bad tables, grids or distortion.
@@ -153,6 +159,8 @@ def choose_tables(
         raise InvalidArgumentError(
             f"distortion must be one of {DISTORTIONS}. Received: distortion={distortion!r}"
         )
+    if min(original.shape[:2]) < MS_SSIM_MIN_SIDE:
+        distortion = "mse"
     base = check_baseline_tables(base, "base")
     lumas = _check_scales("luma_scales", luma_scales)
     chromas = (1.0,) if original.shape[-1] == 1 else _check_scales("chroma_scales", chroma_scales)
