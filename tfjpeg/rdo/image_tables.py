@@ -104,22 +104,28 @@ def _check_scales(name: str, scales: Sequence[float]) -> tuple[float, ...]:
     return tuple(dict.fromkeys((1.0, *values)))  # the base's own scale first, no repeats
 
 
-def _distortions(decoded: list[np.ndarray], original: np.ndarray, distortion: str) -> np.ndarray:
-    """D of each decoding (the first is the base's), by ``distortion`` (:data:`DISTORTIONS`)."""
-    if distortion == "ms-ssim+mse":
-        parts = [_distortions(decoded, original, d) for d in ("ms-ssim", "mse")]
-        return sum(p / max(p[0], 1e-12) for p in parts)
-    if distortion == "mse":
-        ref = original.astype(np.float64)
-        return np.array([np.mean(np.square(d.astype(np.float64) - ref)) for d in decoded]) / 255**2
+def _distortions(files: list[bytes], original: np.ndarray, distortion: str) -> np.ndarray:
+    """D of each file's decoding (the first is the base's), by ``distortion``
+    (:data:`DISTORTIONS`); decoded a chunk at a time, so memory stays bounded."""
+    from tfjpeg.io import decode_pixels
     from tfjpeg.metrics import ms_ssim_score
 
-    values: list[float] = []
-    for chunk in _chunks(decoded, original):
-        references = np.broadcast_to(original, (len(chunk), *original.shape))
-        scores = ms_ssim_score(np.stack(chunk), references)
-        values += [1.0 - float(v) for v in np.reshape(scores, -1)]
-    return np.array(values)
+    parts = ("ms-ssim", "mse") if distortion == "ms-ssim+mse" else (distortion,)
+    values: dict[str, list[float]] = {part: [] for part in parts}
+    reference = original.astype(np.float32)
+    for chunk in _chunks(files, original):
+        decoded = np.stack([decode_pixels(f) for f in chunk]).astype(np.float32)
+        if "mse" in values:
+            errors = np.mean(np.square(decoded - reference), axis=(1, 2, 3), dtype=np.float64)
+            values["mse"] += list(errors / 255.0**2)
+        if "ms-ssim" in values:
+            scores = ms_ssim_score(decoded, np.broadcast_to(reference, decoded.shape))
+            values["ms-ssim"] += [1.0 - float(v) for v in np.reshape(scores, -1)]
+    # the combined distortion: each part relative to the base's, so neither dominates
+    arrays = [np.asarray(values[part], np.float64) for part in parts]
+    if len(arrays) == 1:
+        return arrays[0]
+    return sum(a / max(a[0], 1e-12) for a in arrays)
 
 
 def _chunks(items: list, image: np.ndarray) -> list[list]:
@@ -153,8 +159,6 @@ def choose_tables(
     Raises:
         InvalidArgumentError: bad tables, grids or distortion.
     """
-    from tfjpeg.io import decode_pixels
-
     if distortion not in DISTORTIONS:
         raise InvalidArgumentError(
             f"distortion must be one of {DISTORTIONS}. Received: distortion={distortion!r}"
@@ -168,7 +172,7 @@ def choose_tables(
     slope = [scaled_tables(base, s, s) for s in (1 / SLOPE_SCALE, SLOPE_SCALE)]
     distinct = list({t.tobytes(): t for t in [g[2] for g in grid] + slope}.values())
     files = [f for chunk in _chunks(distinct, original) for f in encode(chunk)]
-    dists = _distortions([decode_pixels(f) for f in files], original, distortion)
+    dists = _distortions(files, original, distortion)
     pixels = original.shape[0] * original.shape[1]
     measured = {
         t.tobytes(): (f, 8.0 * len(f) / pixels, float(d))
