@@ -177,6 +177,29 @@ def test_cli_compress_tables_flag_writes_the_learned_tables(tmp_path, capsys):
     assert main([*argv, "--tables", "fancy"]) == 2
 
 
+def test_cli_compress_per_image_tables_writes_a_searched_candidate(tmp_path, capsys):
+    from tfjpeg.api.compression import TABLE_CHOICES
+    from tfjpeg.cli.compress import TABLE_CHOICES as CLI_TABLE_CHOICES
+    from tfjpeg.io import read_jpeg
+    from tfjpeg.jpeg.tables import quality_to_tables
+    from tfjpeg.rdo.image_tables import CHROMA_SCALES, LUMA_SCALES, scaled_tables
+
+    assert CLI_TABLE_CHOICES == TABLE_CHOICES
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(natural_image(24, 32, seed=5)))
+    out = tmp_path / "out.jpg"
+    argv = ["compress", str(src), "-o", str(out), "--quality", "30", "--subsampling", "444"]
+    assert main([*argv, "--tables", "per-image", "--trellis", "0"]) == 0
+    assert "per-image tables" in capsys.readouterr().out
+    written = read_jpeg(out.read_bytes()).tables
+    base = quality_to_tables(30)  # 4:4:4: the standard tables are the base
+    assert any(
+        np.array_equal(written, scaled_tables(base, lu, ch))
+        for lu in LUMA_SCALES
+        for ch in CHROMA_SCALES
+    )
+
+
 def test_cli_compress_default_writes_learned_tables_and_says_so(tmp_path, capsys):
     from tfjpeg.io import read_jpeg
     from tfjpeg.jpeg.tables import quality_to_tables

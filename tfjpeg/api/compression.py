@@ -62,8 +62,9 @@ EDITOR_NAMES = (*names("editor"), "none")
 #: Quality used when neither ``quality`` nor ``target_bpp`` is given (inside the training range).
 DEFAULT_QUALITY = 20
 #: Named table choices: "auto" (learned where the family was learned, else standard), the
-#: encoder's own tables for the quality, or the shipped learned family.
-TABLE_CHOICES = ("auto", "standard", "learned")
+#: encoder's own tables for the quality, the shipped learned family, or "per-image" (auto's
+#: tables rescaled per image by a rate-distortion search, :mod:`tfjpeg.rdo.image_tables`).
+TABLE_CHOICES = ("auto", "standard", "learned", "per-image")
 #: Editor of the default configuration: none (the editors add no measured gain on top of the
 #: learned tables for their 4+ s/MP; benchmarks/results/compress_speed/).
 DEFAULT_EDITOR = "none"
@@ -91,7 +92,7 @@ class CompressResult:
     bpp: float
     height: int
     width: int
-    #: the file's quantization tables: "learned", "standard" or "custom"
+    #: the file's quantization tables: "learned", "standard", "custom" or "per-image"
     tables: str = "standard"
 
 
@@ -168,6 +169,25 @@ class _AutoTables:
     family: Any
 
 
+@dataclasses.dataclass(frozen=True)
+class _PerImageTables:
+    """``tables="per-image"``: "auto"'s tables at the quality (None: the encoder's standard
+    ones) are the base of a per-image search (:func:`tfjpeg.rdo.image_tables.choose_tables`)."""
+
+    base: Any
+    encoder: str
+
+    def base_at(self, quality: int) -> np.ndarray:
+        """int32 (2, 8, 8) base tables for ``quality``."""
+        from tfjpeg.jpeg.tables import mozjpeg_quality_tables, quality_tables
+
+        tables, _ = _tables_at(self.base, quality)
+        if tables is not None:
+            return np.asarray(tables, np.int32)
+        standard = mozjpeg_quality_tables if self.encoder == "mozjpeg" else quality_tables
+        return np.asarray(standard(quality), np.float32)[0].round().astype(np.int32)
+
+
 def learned_table_family() -> Any:
     """The shipped learned quantization-table family (:class:`tfjpeg.jpeg.learned.TableFamily`)."""
     from tfjpeg.jpeg.learned import TableFamily
@@ -178,8 +198,8 @@ def learned_table_family() -> Any:
 
 
 def _resolve_tables(tables: Any, encoder: str, subsampling: str) -> Any:
-    """None (the encoder's own tables), a :class:`TableFamily`, :class:`_AutoTables`, or
-    checked (K, 8, 8) tables."""
+    """None (the encoder's own tables), a :class:`TableFamily`, :class:`_AutoTables`,
+    :class:`_PerImageTables`, or checked (K, 8, 8) tables."""
     from tfjpeg.jpeg.learned import TableFamily
     from tfjpeg.jpeg.tables import check_baseline_tables
 
@@ -188,6 +208,8 @@ def _resolve_tables(tables: Any, encoder: str, subsampling: str) -> Any:
             return None
         if tables == "learned":
             return learned_table_family()
+        if tables == "per-image":
+            return _PerImageTables(_resolve_tables("auto", encoder, subsampling), encoder)
         if tables == "auto":
             if (encoder, subsampling) not in AUTO_LEARNED_FOR:
                 return None
@@ -312,7 +334,7 @@ def compress_image(
     # the qualities a search may use: an explicit learned family's range, else all of libjpeg's
     q_lo, q_hi = (
         (1, 100)
-        if tables is None or isinstance(tables, (np.ndarray, _AutoTables))
+        if tables is None or isinstance(tables, (np.ndarray, _AutoTables, _PerImageTables))
         else tables.quality_range
     )
     pixels = _read_image(image)
@@ -322,7 +344,13 @@ def compress_image(
     kinds: dict[int, str] = {}
 
     def encode(q: int) -> bytes:
+        if isinstance(tables, _PerImageTables):
+            kinds[q] = "per-image"
+            return encode_per_image(q, tables.base_at(q))
         file_tables, kinds[q] = _tables_at(tables, q)
+        return encode_with(q, file_tables)
+
+    def encode_with(q: int, file_tables: np.ndarray | None) -> bytes:
         if steps is None and loops:
             from tfjpeg.rdo.encoder import trellis_encode
 
@@ -352,6 +380,27 @@ def compress_image(
         return encode_pixels(
             refined, q, subsampling=subsampling, encoder=encoder, optimize=True, tables=file_tables
         )
+
+    def encode_per_image(q: int, base: np.ndarray) -> bytes:
+        """The file with the tables :func:`~tfjpeg.rdo.image_tables.choose_tables` picks: each
+        candidate encoded as this mode encodes, except ``optimize``, whose candidates one
+        trellis loop written directly stands in for (its realization costs five encodes)."""
+        from tfjpeg.rdo.encoder import trellis_files
+        from tfjpeg.rdo.image_tables import choose_tables
+
+        edited = edited_pixels(model, pixels, q, cache=edits)
+        if steps is None and not loops:
+
+            def candidates(batch: list[np.ndarray]) -> list[bytes]:
+                return [encode_with(q, t) for t in batch]
+
+        else:
+
+            def candidates(batch: list[np.ndarray]) -> list[bytes]:
+                return trellis_files(edited, batch, subsampling=subsampling, loops=loops or 1)
+
+        choice = choose_tables(pixels, base, candidates)
+        return choice.jpeg if steps is None else encode_with(q, choice.tables)
 
     def bpp(data: bytes) -> float:
         return 8.0 * len(data) / (height * width)
@@ -423,6 +472,15 @@ def compress(
             only inside it), a :class:`~tfjpeg.jpeg.learned.TableFamily`, or explicit integer
             tables (2, 8, 8) [luma, chroma] / (3, 8, 8) in 1..255, natural order (then
             ``quality`` only conditions the editor, and ``target_bpp`` is refused).
+            "per-image": "auto"'s tables at the quality (learned or standard) with the luma
+            table × ℓ and the chroma table × c chosen for this image
+            (:func:`tfjpeg.rdo.image_tables.choose_tables`: 15 candidates, each encoded as this
+            mode encodes it, the least D + λ·R with D = 1 − MS-SSIM and λ the image's own
+            slope; with ``optimize`` one trellis loop ranks the candidates); any mode and
+            ``target_bpp`` (the search runs per quality tried). 17 encodes per quality, about
+            10× the default's time, and on the validation split it does not pay: MS-SSIM
+            BD-rate −1 to −2 points against the default, Butteraugli +2 to +5, PSNR −0.4 / +1.8
+            (0.1–0.5 / 0.5–1.5 bpp; ``benchmarks/results/per_image_tables/``).
         optimize: rate-distortion optimized pre-editing (:func:`tfjpeg.rdo.optimize_image`):
             this many trellis loops (mozjpeg's trellis quantization, :mod:`tfjpeg.rdo.trellis`)
             choose the coefficients (starting from the editor's output, or from the image

@@ -31,7 +31,7 @@ from tfjpeg.jpeg.tables import check_baseline_tables, quality_tables
 from tfjpeg.rdo.optimize import RDOSettings
 from tfjpeg.rdo.trellis import trellis_coefficients
 
-__all__ = ["DEFAULT_TRELLIS_LOOPS", "trellis_encode"]
+__all__ = ["DEFAULT_TRELLIS_LOOPS", "trellis_encode", "trellis_files"]
 
 #: Trellis loops of the default: the second and third loops add 0.5 and 0.2 points of MS-SSIM
 #: BD-rate on the validation split (benchmarks/results/optimize_speed/trellis_summary.md) for
@@ -61,8 +61,6 @@ def trellis_encode(
     Returns:
         The JPEG file's bytes, written by libjpeg-turbo with optimized Huffman tables.
     """
-    from tfjpeg.io import JpegCoefficients, encode_coefficients
-
     if not is_int(loops) or loops < 1:
         raise InvalidArgumentError(f"loops must be an integer >= 1. Received: loops={loops!r}")
     pixels = np.asarray(image)
@@ -82,26 +80,48 @@ def trellis_encode(
         raise InvalidArgumentError("trellis_encode needs a quality or tables; received neither")
     else:
         file_tables = np.asarray(quality_tables(check_quality(quality)), np.float32)[0]
+    return trellis_files(
+        pixels, [file_tables], subsampling=subsampling, loops=loops, settings=settings
+    )[0]
+
+
+def trellis_files(
+    image: np.ndarray,
+    tables: list[np.ndarray],
+    *,
+    subsampling: str = "420",
+    loops: int = DEFAULT_TRELLIS_LOOPS,
+    settings: RDOSettings | None = None,
+) -> list[bytes]:
+    """:func:`trellis_encode` of one checked uint8 (H, W, C) image for several sets of
+    (2|3, 8, 8) tables, in one batch (the per-image table search's candidates)."""
+    from tfjpeg.io import JpegCoefficients, encode_coefficients
+
     settings = settings or RDOSettings()
-    batch_tables = tf.constant(file_tables[None])
+    gray = image.shape[-1] == 1
+    batch_tables = tf.constant(np.stack([np.asarray(t, np.float32) for t in tables]))
     coefficients = trellis_coefficients(
-        tf.constant(pixels[None].astype(np.float32)),
+        tf.broadcast_to(tf.constant(image[None].astype(np.float32)), [len(tables), *image.shape]),
         batch_tables,
         loops,
         settings.lam(batch_tables),
         settings,
         subsampling,
     )
-    if gray:
-        used, table_index = file_tables[:1], (0,)
-    else:
-        used, table_index = file_tables, ((0, 1, 1) if len(file_tables) == 2 else (0, 1, 2))
-    coeffs = JpegCoefficients(
-        components=tuple(np.asarray(c[0], np.int16) for c in coefficients),
-        tables=np.round(used).astype(np.uint16),
-        table_index=table_index,
-        sampling=get_layout("gray" if gray else subsampling).sampling,
-        height=pixels.shape[0],
-        width=pixels.shape[1],
-    )
-    return encode_coefficients(coeffs, optimize=True)
+    files = []
+    for i, file_tables in enumerate(tables):
+        if gray:
+            used, table_index = file_tables[:1], (0,)
+        else:
+            used = file_tables
+            table_index = (0, 1, 1) if len(file_tables) == 2 else (0, 1, 2)
+        coeffs = JpegCoefficients(
+            components=tuple(np.asarray(c[i], np.int16) for c in coefficients),
+            tables=np.round(used).astype(np.uint16),
+            table_index=table_index,
+            sampling=get_layout("gray" if gray else subsampling).sampling,
+            height=image.shape[0],
+            width=image.shape[1],
+        )
+        files.append(encode_coefficients(coeffs, optimize=True))
+    return files
