@@ -167,6 +167,9 @@ def test_validation_curve_plot(tmp_path):
     curves, starts = plot_validation.load_curves(runs)
     assert starts == [0, 1000]
     assert curves["q10"] == [(250, 0.525), (500, 0.55), (1250, 0.625), (1500, 0.65)]
+    # the first run cut at the step the second one started from
+    curves, _ = plot_validation.load_curves([f"{runs[0]}:250", runs[1]])
+    assert curves["q10"] == [(250, 0.525), (1250, 0.625), (1500, 0.65)]
     assert set(curves) == {"q10", "q90", "mean"}
     out = tmp_path / "curve.png"
     plot_validation.main([*runs, "--chosen", "1500", "--out", str(out)])

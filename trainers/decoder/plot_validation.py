@@ -2,14 +2,15 @@
 
 Reads the ``validation.jsonl`` files that :mod:`trainers.decoder.train` appends (one JSON line per
 evaluation: ``step``, ``gain_q<Q>`` per validation quality, ``mean_gain``) of one or more runs
-that continue each other, shifts each run's steps by the steps before it (``RUN:OFFSET``), and
+that continue each other, shifts each run's steps by the steps before it (``RUN:OFFSET``, or
+``RUN:OFFSET:LAST`` to stop at the step the next run started from), and
 draws one line per quality plus the mean, with a vertical mark at each run's start and a dot at
 the chosen step (``--chosen``).
 
 Usage::
 
     python -m trainers.decoder.plot_validation RUN1/validation.jsonl:3000 \\
-        RUN2/validation.jsonl:16500 --chosen 18250 --out curve.png
+        RUN2/validation.jsonl:16500:1750 RUN3/validation.jsonl:18250 --chosen 34250 --out curve.png
 """
 
 from __future__ import annotations
@@ -31,17 +32,21 @@ _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 
 
 
 def load_curves(specs: list[str]) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
-    """``PATH[:OFFSET]`` specs → ({series: [(step, gain)]}, run start steps)."""
+    """``PATH[:OFFSET[:LAST]]`` specs → ({series: [(step, gain)]}, run start steps); a run's
+    records after its own step LAST (where the next run started) are left out."""
     curves: dict[str, list[tuple[int, float]]] = {}
     starts = []
     for spec in specs:
-        path, _, offset = spec.rpartition(":") if re.search(r":\d+$", spec) else (spec, "", "0")
-        starts.append(int(offset))
+        match = re.fullmatch(r"(.+?)(?::(\d+))?(?::(\d+))?", spec)
+        path, offset, last = match.group(1), int(match.group(2) or 0), match.group(3)
+        starts.append(offset)
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
             record = json.loads(line)
-            step = int(record["step"]) + int(offset)
+            if last is not None and int(record["step"]) > int(last):
+                continue  # the next run started from this step
+            step = int(record["step"]) + offset
             for key, value in record.items():
                 if key.startswith("gain_q") or key == "mean_gain":
                     name = "mean" if key == "mean_gain" else f"q{key[6:]}"
@@ -117,7 +122,9 @@ def draw_curves(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="validation.jsonl[:STEP_OFFSET], in order")
+    parser.add_argument(
+        "runs", nargs="+", help="validation.jsonl[:STEP_OFFSET[:LAST_STEP]], in order"
+    )
     parser.add_argument("--chosen", type=int, default=None, help="the shipped step (circled)")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args(argv)
