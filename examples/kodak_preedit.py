@@ -200,6 +200,8 @@ def _style(method: str):
 
 def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
     """RD curves (one panel per metric, bpp on x) drawn with Pillow."""
+    from tfjpeg.io.chart import draw_axes
+
     pw, ph, margin = 420, 320, 56
     width = pw * len(metrics) + margin
     height = ph + 170
@@ -215,24 +217,8 @@ def draw_rd_plot(curves: dict, metrics, path: Path) -> None:
         left, top = margin + p * pw, 30
         right, bottom = left + pw - 40, top + ph - 50
 
-        def to_px(x, y, left=left, right=right, top=top, bottom=bottom, y_lo=y_lo, y_hi=y_hi):
-            return (
-                left + (x - x_lo) / (x_hi - x_lo) * (right - left),
-                bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top),
-            )
-
-        draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
+        to_px = draw_axes(draw, (left, top, right, bottom), (x_lo, x_hi), (y_lo, y_hi), "bpp")
         draw.text((left + 5, 8), TITLES[metric] + " vs bpp", fill=(0, 0, 0))
-        for i in range(6):
-            xv = x_lo + i * (x_hi - x_lo) / 5
-            px, _ = to_px(xv, y_lo)
-            draw.line([px, bottom, px, bottom + 4], fill=(0, 0, 0))
-            draw.text((px - 10, bottom + 6), f"{xv:.2f}", fill=(0, 0, 0))
-            yv = y_lo + i * (y_hi - y_lo) / 5
-            _, py = to_px(x_lo, yv)
-            draw.line([left - 4, py, left, py], fill=(0, 0, 0))
-            draw.text((left - 50, py - 6), f"{yv:.3g}", fill=(0, 0, 0))
-        draw.text(((left + right) / 2 - 10, bottom + 20), "bpp", fill=(0, 0, 0))
         for method, curve in curves.items():
             colour, dashed = _style(method)
             pts = sorted((pt["bpp"], pt[metric]) for pt in curve.values() if metric in pt)

@@ -25,6 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from tfjpeg.io.atomic import save_bytes_atomic
+from tfjpeg.io.chart import draw_axes
 
 __all__ = ["draw_curves", "load_curves", "main"]
 
@@ -74,24 +75,9 @@ def draw_curves(
     pad = 0.05 * (y_hi - y_lo or 1.0)
     y_lo, y_hi = y_lo - pad, y_hi + pad
 
-    def px(x: float, y: float) -> tuple[float, float]:
-        return (
-            left + (x - x_lo) / ((x_hi - x_lo) or 1) * (right - left),
-            bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top),
-        )
-
-    draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
+    box = (left, top, right, bottom)
+    px = draw_axes(draw, box, (x_lo, x_hi), (y_lo, y_hi), "step", x_format=".0f", y_format="+.3f")
     draw.text((left, 10), title, fill=(0, 0, 0))
-    for i in range(6):
-        xv = x_lo + i * (x_hi - x_lo) / 5
-        x, _ = px(xv, y_lo)
-        draw.line([x, bottom, x, bottom + 4], fill=(0, 0, 0))
-        draw.text((x - 14, bottom + 6), f"{xv:.0f}", fill=(0, 0, 0))
-        yv = y_lo + i * (y_hi - y_lo) / 5
-        _, y = px(x_lo, yv)
-        draw.line([left - 4, y, left, y], fill=(0, 0, 0))
-        draw.text((left - 46, y - 6), f"{yv:+.3f}", fill=(0, 0, 0))
-    draw.text(((left + right) / 2 - 14, bottom + 22), "step", fill=(0, 0, 0))
     for start in starts:
         x, _ = px(start, y_lo)
         draw.line([x, top, x, bottom], fill=(190, 190, 190))
