@@ -102,7 +102,7 @@ def test_shipped_savedmodel_serves_what_tfjpeg_decode_gives(jpeg_bytes):
     np.testing.assert_array_equal(_serve(folder, jpeg_bytes)["image"], expected)
     # q95 (tables of 1–2): the uint8 correction runs many rounds, so a graph exported with other
     # correction settings than tfjpeg.decoders.exact's gives other pixels. (The coefficient
-    # signature: above q90 the TF-only reader of the bytes signatures is not exact.)
+    # signature: from q75 up the TF-only reader of the bytes signatures is not always exact.)
     data = pillow_jpeg(natural_image(40, 48, seed=3), 95, "420")
     out = served.signatures["decode_coefficients"](**core_inputs(read_jpeg(data)))["image"]
     np.testing.assert_array_equal(out.numpy(), tfjpeg.decode(data, decoder="consistent-l1"))
