@@ -36,19 +36,21 @@ def _cjpeg_440(image: np.ndarray, quality: int, tmp_path) -> bytes:
     return out.stdout
 
 
-@pytest.mark.parametrize("layout", ["420", "422", "444", "gray", "440"])
-def test_exact_coefficients_are_libjpegs(layout, tmp_path):
-    # an odd size: partial blocks on both edges
-    image = natural_image(37, 45, seed=2)
+def _layout_file(image: np.ndarray, layout: str, quality: int, tmp_path):
+    """(the image as encoded, its libjpeg-turbo file) in ``layout``; 4:4:0 through cjpeg."""
     if layout == "440":
         if shutil.which("cjpeg") is None:
             pytest.skip("cjpeg not installed")
-        data = _cjpeg_440(image, 40, tmp_path)
-    elif layout == "gray":
-        image = image[..., :1]
-        data = pillow_jpeg(image, 40)
-    else:
-        data = pillow_jpeg(image, 40, layout)
+        return image, _cjpeg_440(image, quality, tmp_path)
+    if layout == "gray":
+        return image[..., :1], pillow_jpeg(image[..., :1], quality)
+    return image, pillow_jpeg(image, quality, layout)
+
+
+@pytest.mark.parametrize("layout", ["420", "422", "444", "gray", "440"])
+def test_exact_coefficients_are_libjpegs(layout, tmp_path):
+    # an odd size: partial blocks on both edges
+    image, data = _layout_file(natural_image(37, 45, seed=2), layout, 40, tmp_path)
     jpeg = read_jpeg(data)
     assert jpeg.subsampling == layout
     comps, tables, factors = _file_args(jpeg)
@@ -89,16 +91,7 @@ def test_correction_makes_a_q30_decoding_exactly_consistent_as_uint8():
 def test_correction_rounds_touch_only_the_missed_mcus(layout, tmp_path):
     # odd sizes: partial MCUs on the right and bottom edges, where libjpeg pads
     height, width = 33, 17
-    image = natural_image(height, width, seed=5)
-    if layout == "440":
-        if shutil.which("cjpeg") is None:
-            pytest.skip("cjpeg not installed")
-        data = _cjpeg_440(image, 50, tmp_path)
-    elif layout == "gray":
-        image = image[..., :1]
-        data = pillow_jpeg(image, 50)
-    else:
-        data = pillow_jpeg(image, 50, layout)
+    image, data = _layout_file(natural_image(height, width, seed=5), layout, 50, tmp_path)
     jpeg = read_jpeg(data)
     comps, tables, factors = _file_args(jpeg)
     rng = np.random.default_rng(1)
