@@ -73,6 +73,14 @@ def _component_blocks(plane: tf.Tensor, fh, fv, height, width, hb, wb) -> tf.Ten
     return plane_to_blocks(plane)
 
 
+def _encoded(blocks: tf.Tensor, table: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """int32 (..., 8, 8) sample blocks → libjpeg's (unrounded ``fdct / (8·M)``, quantized)."""
+    fdct = islow.islow_fdct(blocks - 128)
+    table = tf.cast(table, tf.float32)
+    unrounded = tf.cast(fdct, tf.float32) / (8.0 * table)
+    return unrounded, islow.quantize_exact(fdct, tf.cast(table, tf.int32))
+
+
 def exact_coefficients(pixels: tf.Tensor, components, tables, height, width, factors):
     """libjpeg-turbo's coefficients of uint8 pixels, per component: (unrounded, quantized).
 
@@ -92,10 +100,7 @@ def exact_coefficients(pixels: tf.Tensor, components, tables, height, width, fac
     for c, (fh, fv) in enumerate(factors):
         hb, wb = tf.shape(components[c])[0], tf.shape(components[c])[1]
         blocks = _component_blocks(planes[..., c], fh, fv, height, width, hb, wb)
-        fdct = islow.islow_fdct(blocks - 128)
-        table = tf.cast(tables[c], tf.float32)
-        unrounded = tf.cast(fdct, tf.float32) / (8.0 * table)
-        out.append((unrounded, islow.quantize_exact(fdct, tf.cast(table, tf.int32))))
+        out.append(_encoded(blocks, tables[c]))
     return out
 
 
@@ -206,8 +211,9 @@ def correct_uint8(
     ycc_to_rgb = tf.constant(color.YCBCR_TO_RGB.T, tf.float32)
 
     def tile_coefficients(tiles, idx):
-        """Per component: the MCUs' (unrounded, quantized) coefficients, the file's, and which
-        of the blocks exist in the file (past the grid: libjpeg's dummy blocks)."""
+        """The MCUs' real sizes (th, tw) and, per component, their (unrounded, quantized)
+        coefficients, the file's, and which of the blocks exist in the file (past the grid:
+        libjpeg's dummy blocks)."""
         i, j = idx // mw, idx % mw
         th = tf.minimum(mcu_h, height - i * mcu_h)
         tw = tf.minimum(mcu_w, width - j * mcu_w)
@@ -226,22 +232,20 @@ def correct_uint8(
             cols = tf.minimum(tf.range(mcu_w)[None], tw[:, None] - 1)
             plane = tf.gather(planes[..., c], rows, axis=1, batch_dims=1)
             plane = tf.gather(plane, cols, axis=2, batch_dims=1)
-            blocks = plane_to_blocks(_downsample_exact(plane, ch, cv))
-            fdct = islow.islow_fdct(blocks - 128)
-            table = tables[c]
-            unrounded = tf.cast(fdct, tf.float32) / (8.0 * table)
-            quantized = islow.quantize_exact(fdct, tf.cast(table, tf.int32))
+            unrounded, quantized = _encoded(
+                plane_to_blocks(_downsample_exact(plane, ch, cv)), tables[c]
+            )
             exists = (i[:, None, None] * bh + tf.range(bh)[None, :, None] < grids[c][0]) & (
                 j[:, None, None] * bw + tf.range(bw)[None, None, :] < grids[c][1]
             )
-            out.append((unrounded, quantized, tf.gather(file_blocks[c], idx), exists, th, tw))
-        return out
+            out.append((unrounded, quantized, tf.gather(file_blocks[c], idx), exists))
+        return th, tw, out
 
     def round_of(tiles, idx):
         """One check and fix of the MCUs ``idx``: (fixed tiles, which of them missed)."""
-        coefs = tile_coefficients(tiles, idx)
+        th, tw, coefs = tile_coefficients(tiles, idx)
         changes, missed = [], []
-        for c, (unrounded, quantized, xq, exists, th, tw) in enumerate(coefs):
+        for c, (unrounded, quantized, xq, exists) in enumerate(coefs):
             ch, cv = per_component[c]
             bh, bw = per_mcu[c]
             miss = tf.reduce_any(tf.not_equal(quantized, xq), axis=[-2, -1]) & exists
@@ -270,9 +274,8 @@ def correct_uint8(
         """The MCUs whose blocks miss after plain rounding (one check of the whole image)."""
         coefs = exact_coefficients(x, components, tables, height, width, per_component)
         flags = tf.zeros(tf.stack([mh * mw]), tf.bool)
-        for (_, q), xq, (bh, bw) in zip(coefs, components, per_mcu, strict=True):
-            miss = tf.reduce_any(tf.not_equal(q[0], tf.cast(xq, tf.int32)), axis=[-2, -1])
-            flags |= _mcu_any(miss, bh, bw, mh, mw)
+        for miss, (bh, bw) in zip(_misses(coefs, components), per_mcu, strict=True):
+            flags |= _mcu_any(tf.reduce_any(miss[0], axis=[-2, -1]), bh, bw, mh, mw)
         return tf.cast(tf.where(flags)[:, 0], tf.int32)
 
     def body(r, tiles, idx):
